@@ -1,0 +1,32 @@
+# SeaSight: `make demo` installs and runs the demo; `make test` installs and runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install install-test demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+
+demo: install
+	$(BIN)/seasight demo
+
+lint: install-test
+	$(BIN)/ruff check src tests
+
+test: install-test
+	$(BIN)/ruff check src tests
+	$(BIN)/python -m pytest -q
+
+bench: install-test
+	$(BIN)/python -m seasight.bench
+
+clean:
+	rm -rf $(VENV) .bench *.duckdb

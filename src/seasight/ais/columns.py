@@ -1,0 +1,122 @@
+"""Turn decoded bit fields into Arrow/Polars columns without a per-row Python loop."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+import pyarrow as pa
+
+from seasight.ais.bits import Payloads, extract_text, extract_uint
+from seasight.ais.layouts import Field
+
+_ARROW_TYPES = {
+    "u8": pa.uint8(),
+    "u16": pa.uint16(),
+    "u32": pa.uint32(),
+    "i8": pa.int8(),
+    "i64": pa.int64(),
+    "f32": pa.float32(),
+    "f64": pa.float64(),
+}
+
+
+def _validity(valid: np.ndarray) -> tuple[pa.Buffer | None, int]:
+    nulls = int(len(valid) - np.count_nonzero(valid))
+    if nulls == 0:
+        return None, 0
+    return pa.py_buffer(np.packbits(valid, bitorder="little")), nulls
+
+
+def strings_from_matrix(chars: np.ndarray, lens: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """An Arrow string array from a (rows, width) byte matrix and per-row lengths."""
+    n = len(lens)
+    lens = np.where(valid, lens, 0)
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(lens, out=offsets[1:])
+    if chars.shape[1]:
+        data = chars[np.arange(chars.shape[1])[None, :] < lens[:, None]]
+    else:
+        data = np.zeros(0, np.uint8)
+    bitmap, nulls = _validity(valid)
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data)), bitmap, nulls
+    )
+
+
+@nb.njit(cache=True)
+def _gather_slices(buf, starts, lens):  # type: ignore[no-untyped-def]
+    total = 0
+    for i in range(len(lens)):
+        total += lens[i]
+    out = np.empty(total, np.uint8)
+    offsets = np.zeros(len(lens) + 1, np.int64)
+    p = 0
+    for i in range(len(lens)):
+        s = starts[i]
+        for k in range(lens[i]):
+            out[p] = buf[s + k]
+            p += 1
+        offsets[i + 1] = p
+    return out, offsets
+
+
+def slices(
+    buf: np.ndarray, starts: np.ndarray, lens: np.ndarray, valid: np.ndarray, binary: bool = False
+) -> pa.Array:
+    """An Arrow string (or binary) array of ``buf[starts[i]:starts[i]+lens[i]]``."""
+    lens = np.where(valid, lens, 0).astype(np.int64)
+    data, offsets = _gather_slices(buf, starts.astype(np.int64), lens)
+    bitmap, nulls = _validity(valid)
+    if offsets[-1] < 2**31:
+        typ, off = (pa.binary() if binary else pa.string()), offsets.astype(np.int32)
+    else:  # pragma: no cover - chunks are far smaller
+        typ, off = (pa.large_binary() if binary else pa.large_string()), offsets
+    return pa.Array.from_buffers(
+        typ, len(lens), [bitmap, pa.py_buffer(off), pa.py_buffer(data)], nulls
+    )
+
+
+def numeric(values: np.ndarray, valid: np.ndarray, kind: str) -> pa.Array:
+    """An Arrow array of ``values`` cast to ``kind`` (see ``_ARROW_TYPES``), null where invalid."""
+    typ = _ARROW_TYPES[kind]
+    arr = values.astype(typ.to_pandas_dtype(), copy=False)
+    if valid.all():
+        return pa.array(arr, type=typ)
+    return pa.array(arr, type=typ, mask=~valid)
+
+
+def field_column(field: Field, payloads: Payloads, rows: np.ndarray, kind: str) -> pa.Array:
+    """Decode one field for the messages ``rows`` into an Arrow array of ``kind``.
+
+    ``kind`` is the Arrow storage type for numbers (``u8``, ``f64``, ...) or ``str``/``bool``.
+    """
+    p = payloads
+    if field.kind == "t":
+        chars, lens, ok = extract_text(p.sixbits, p.start, p.nbits, rows, field.bit,
+                                       field.width // 6)
+        return strings_from_matrix(chars, lens, ok & (lens > 0))
+    raw, ok = extract_uint(p.sixbits, p.start, p.nbits, rows, field.bit, field.width,
+                           field.kind == "i")
+    if field.kind == "b":
+        return pa.array(raw.astype(bool), type=pa.bool_(), mask=~ok)
+    for na in field.na:
+        ok &= raw != na
+    if field.lo is not None:
+        ok &= raw >= field.lo
+    if field.hi is not None:
+        ok &= raw <= field.hi
+    values: np.ndarray = raw
+    if field.scale is not None:
+        values = raw / field.scale
+    return numeric(values, ok, kind)
+
+
+def rate_of_turn(rot_raw: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Degrees per minute from the transmitted ROT indicator, as ITU-R M.1371 defines it.
+
+    ROT_AIS = 4.733 * sqrt(ROT_sensor), signed; rounded to whole degrees per minute as pyais and
+    gpsd report it. +-127 means "turning faster than 5 deg / 30 s, no turn indicator": the rate is
+    unknown, so null (``rot_raw`` keeps the indicator).
+    """
+    rot = np.copysign(np.round((rot_raw / 4.733) ** 2), rot_raw)
+    return rot, valid & (np.abs(rot_raw) < 127)

@@ -1,0 +1,448 @@
+"""Decode NMEA text into SeaSight's tables: the streaming :class:`NmeaDecoder` and
+:func:`decode_nmea`.
+
+Timestamps follow one rule, recorded per row in ``ts_source``: the tag block's ``c:`` field;
+else a per-line time written by the receiver (Gatehouse ``$PGHP`` header, USCG/aishub trailing
+unix time); else, for live feeds only, the arrival time; else null (``none``). For a message in
+several fragments, the first fragment that carries a time gives it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numba as nb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from seasight.ais import layouts as L
+from seasight.ais.assembly import MAX_GAP_LINES, assemble
+from seasight.ais.bits import Payloads, extract_uint, gather_payloads
+from seasight.ais.columns import field_column, numeric, rate_of_turn, slices
+from seasight.ais.framing import (
+    BLANK,
+    COMMENT,
+    MAX_LINE_BYTES,
+    NO_TS,
+    REJECTED,
+    SENTENCE,
+    TIME_HEADER,
+    TS_ARRIVAL,
+    TS_NONE,
+    Frames,
+    frame_lines,
+)
+from seasight.batch import Batch
+from seasight.rejects import REASON_CODES, REASON_NAMES
+from seasight.schema import TABLES, TS_SOURCES, conform
+
+#: Storage type of each decoded column (Arrow), by SeaSight column name.
+_KINDS = {
+    "msg_type": "u8", "repeat": "u8", "mmsi": "u32", "nav_status": "u8", "rot_raw": "i8",
+    "sog": "f32", "cog": "f32", "heading": "u16", "lat": "f64", "lon": "f64", "second": "u8",
+    "maneuver": "u8", "altitude_m": "u16", "ais_version": "u8", "imo": "u32", "ship_type": "u8",
+    "to_bow": "u16", "to_stern": "u16", "to_port": "u8", "to_starboard": "u8", "epfd": "u8",
+    "eta_month": "u8", "eta_day": "u8", "eta_hour": "u8", "eta_minute": "u8", "draught": "f32",
+    "part_num": "u8", "model": "u8", "serial": "u32", "mothership_mmsi": "u32", "year": "u16",
+    "month": "u8", "day": "u8", "hour": "u8", "minute": "u8", "aid_type": "u8",
+}
+
+R_TRUNCATED = REASON_CODES["truncated_message"]
+R_UNKNOWN_TYPE = REASON_CODES["unknown_message_type"]
+R_MISSING = REASON_CODES["missing_fragment"]
+
+_REASON_LOOKUP = np.array([REASON_NAMES.get(i, "unknown") for i in range(64)], dtype=object)
+_TS_SOURCE_DTYPE = TABLES["positions"]["ts_source"]
+
+#: A line still without a newline after this many bytes is cut and handled (as oversize).
+MAX_PENDING_BYTES = 64 * 1024
+
+
+@nb.njit(cache=True)
+def _message_meta(line_start, lines, ts_us, ts_source, st_start, st_len, channel):  # type: ignore[no-untyped-def]
+    nm = len(line_start) - 1
+    first = np.empty(nm, np.int64)
+    ts = np.empty(nm, np.int64)
+    tss = np.empty(nm, np.int8)
+    ss = np.zeros(nm, np.int64)
+    sl = np.zeros(nm, np.int64)
+    ch = np.zeros(nm, np.uint8)
+    for m in range(nm):
+        a = line_start[m]
+        first[m] = lines[a]
+        ts[m] = NO_TS
+        tss[m] = TS_NONE
+        ch[m] = channel[lines[a]]
+        for j in range(a, line_start[m + 1]):
+            ln = lines[j]
+            if ts[m] == NO_TS and ts_us[ln] != NO_TS:
+                ts[m] = ts_us[ln]
+                tss[m] = ts_source[ln]
+            if sl[m] == 0 and st_len[ln] > 0:
+                ss[m] = st_start[ln]
+                sl[m] = st_len[ln]
+    return first, ts, tss, ss, sl, ch
+
+
+@dataclass
+class _Context:
+    """Everything the table builders need about one decoded chunk."""
+
+    buf: np.ndarray
+    payloads: Payloads
+    msg_type: np.ndarray
+    repeat: np.ndarray
+    mmsi: np.ndarray
+    line_no: np.ndarray  # per message: line number of the first fragment
+    ts: np.ndarray
+    ts_source: np.ndarray
+    st_start: np.ndarray
+    st_len: np.ndarray
+    channel: np.ndarray
+    source: str
+    chan_base: int  # channel characters sit in buf[chan_base:], one per message
+
+    def provenance(self, rows: np.ndarray) -> dict[str, pa.Array]:
+        ch = self.channel[rows]
+        ts = self.ts[rows]
+        return {
+            "mmsi": numeric(self.mmsi[rows], np.ones(len(rows), bool), "u32"),
+            "ts": pa.array(ts, type=pa.int64(), mask=ts == NO_TS).cast(pa.timestamp("us", "UTC")),
+            "msg_type": numeric(self.msg_type[rows], np.ones(len(rows), bool), "u8"),
+            "repeat": numeric(self.repeat[rows], np.ones(len(rows), bool), "u8"),
+            "source": pa.array(np.full(len(rows), self.source, dtype=object), type=pa.string()),
+            "line_no": pa.array(self.line_no[rows], type=pa.int64()),
+            "station": slices(self.buf, self.st_start[rows], self.st_len[rows],
+                              self.st_len[rows] > 0),
+            "channel": slices(self.buf, self.chan_base + rows, np.ones(len(rows), np.int64),
+                              ch != 0),
+            "ts_source": pa.array(np.asarray(TS_SOURCES, dtype=object)[self.ts_source[rows]],
+                                  type=pa.string()),
+            "msg_hash": pa.array(self.payloads.msg_hash[rows], type=pa.int64()),
+        }
+
+
+def _fields(ctx: _Context, fields: tuple[L.Field, ...], rows: np.ndarray) -> dict[str, pa.Array]:
+    cols: dict[str, pa.Array] = {}
+    for f in fields:
+        cols[f.name] = field_column(f, ctx.payloads, rows, _KINDS.get(f.name, "u8"))
+    return cols
+
+
+def _frame(columns: dict[str, pa.Array], table: str) -> pl.DataFrame:
+    frame = pl.from_arrow(pa.table(columns))
+    assert isinstance(frame, pl.DataFrame)
+    return conform(frame, TABLES[table])
+
+
+def _rows(mask: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(mask).astype(np.int64)
+
+
+def _positions(ctx: _Context) -> pl.DataFrame:
+    parts = []
+    for layout in (L.POSITION_A, L.POSITION_SAR, L.POSITION_B, L.POSITION_B_EXTENDED,
+                   L.POSITION_LONG_RANGE):
+        types = [t for t, lay in L.POSITION_TYPES.items() if lay is layout]
+        rows = _rows(np.isin(ctx.msg_type, types))
+        if not len(rows):
+            continue
+        cols = {**ctx.provenance(rows), **_fields(ctx, layout, rows)}
+        if "rot_raw" in cols:
+            raw = cols["rot_raw"]
+            valid = ~np.asarray(raw.is_null())
+            rot, ok = rate_of_turn(np.asarray(raw.fill_null(0)), valid)
+            cols["rot"] = numeric(rot, ok, "f32")
+        parts.append(_frame(cols, "positions"))
+    return _concat(parts, "positions")
+
+
+def _static(ctx: _Context) -> pl.DataFrame:
+    parts = []
+    for msg_type, layout in L.STATIC_TYPES.items():
+        rows = _rows(ctx.msg_type == msg_type)
+        if len(rows):
+            parts.append(_frame({**ctx.provenance(rows), **_fields(ctx, layout, rows)}, "static"))
+    rows24 = _rows(ctx.msg_type == 24)
+    if len(rows24):
+        part, ok = extract_uint(ctx.payloads.sixbits, ctx.payloads.start, ctx.payloads.nbits,
+                                rows24, 38, 2, False)
+        rows_a = rows24[ok & (part == 0)]
+        if len(rows_a):
+            parts.append(
+                _frame({**ctx.provenance(rows_a), **_fields(ctx, L.STATIC_B_PART_A, rows_a)},
+                       "static"))
+        rows_b = rows24[ok & (part == 1)]
+        if len(rows_b):
+            aux = (ctx.mmsi[rows_b] // 10_000_000) == 98
+            for rows, layout in ((rows_b[~aux], L.STATIC_B_PART_B),
+                                 (rows_b[aux], (*L.STATIC_B_PART_B[:6], L.MOTHERSHIP_MMSI))):
+                if len(rows):
+                    parts.append(
+                        _frame({**ctx.provenance(rows), **_fields(ctx, layout, rows)}, "static"))
+    return _concat(parts, "static")
+
+
+def _base_stations(ctx: _Context) -> pl.DataFrame:
+    rows = _rows(np.isin(ctx.msg_type, list(L.BASE_STATION_TYPES)))
+    if not len(rows):
+        return _concat([], "base_stations")
+    frame = _frame({**ctx.provenance(rows), **_fields(ctx, L.BASE_STATION, rows)},
+                   "base_stations")
+    return frame.with_columns(
+        station_time=pl.datetime(
+            pl.col("year"), pl.col("month"), pl.col("day"), pl.col("hour"), pl.col("minute"),
+            pl.col("second"), time_unit="us", time_zone="UTC",
+        ).cast(TABLES["base_stations"]["station_time"], strict=False)
+    )
+
+
+def _aids(ctx: _Context) -> pl.DataFrame:
+    rows = _rows(ctx.msg_type == 21)
+    if not len(rows):
+        return _concat([], "aids_to_navigation")
+    cols = {**ctx.provenance(rows), **_fields(ctx, L.AID_TO_NAVIGATION, rows)}
+    ext = field_column(L.NAME_EXTENSION, ctx.payloads, rows, "str")
+    frame = pl.from_arrow(pa.table({**cols, "name_ext": ext}))
+    assert isinstance(frame, pl.DataFrame)
+    frame = frame.with_columns(
+        name=pl.when(pl.col("name_ext").is_not_null())
+        .then(pl.concat_str(pl.col("name").fill_null(""), pl.col("name_ext")))
+        .otherwise(pl.col("name"))
+    )
+    return conform(frame, TABLES["aids_to_navigation"])
+
+
+def _other(ctx: _Context, rows: np.ndarray) -> pl.DataFrame:
+    if not len(rows):
+        return _concat([], "other_messages")
+    p = ctx.payloads
+    six = p.sixbits
+    armored = np.where(six < 40, six + 48, six + 56).astype(np.uint8)
+    payload = slices(armored, p.start[rows], p.nchars[rows], np.ones(len(rows), bool))
+    cols = {**ctx.provenance(rows), "payload": payload,
+            "fill_bits": numeric(p.fill_bits[rows], np.ones(len(rows), bool), "u8")}
+    return _frame(cols, "other_messages")
+
+
+def _concat(parts: list[pl.DataFrame], table: str) -> pl.DataFrame:
+    if not parts:
+        return pl.DataFrame(schema=TABLES[table])
+    if len(parts) == 1:
+        return parts[0]
+    return pl.concat(parts, how="vertical").sort("line_no")
+
+
+@dataclass
+class CarriedLine:
+    """A line held back for the next chunk: a fragment of an incomplete message, or a
+    Gatehouse time header whose sentence has not arrived yet."""
+
+    raw: bytes
+    line_no: int
+    ts_us: int
+    ts_source: int
+
+
+@dataclass
+class DecoderState:
+    """What a :class:`NmeaDecoder` remembers between chunks; JSON-serialisable via
+    :meth:`to_json` so an interrupted ingest can resume exactly where it committed."""
+
+    next_line_no: int = 1
+    tail: bytes = b""
+    carried: list[CarriedLine] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "next_line_no": self.next_line_no,
+            "tail": base64.b64encode(self.tail).decode(),
+            "carried": [
+                [base64.b64encode(c.raw).decode(), c.line_no, c.ts_us, c.ts_source]
+                for c in self.carried
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> DecoderState:
+        carried = [
+            CarriedLine(base64.b64decode(r), int(n), int(t), int(s))
+            for r, n, t, s in data.get("carried", [])  # type: ignore[attr-defined]
+        ]
+        return cls(int(data["next_line_no"]), base64.b64decode(str(data.get("tail", ""))),  # type: ignore[call-overload]
+                   carried)
+
+
+class NmeaDecoder:
+    """Streaming decoder: feed it bytes in chunks of any size, get :class:`~seasight.batch.Batch`es.
+
+    Lines may be split across chunks; fragments of a multi-part message may arrive in different
+    chunks. Every input line ends up exactly once as part of a decoded message, as a reject
+    (``rejects``), or as a skipped blank/comment line (``Batch.skipped``).
+
+    Args:
+        source: name recorded in every row (file path, ``tcp://host:port``, ...).
+        max_line_bytes: lines longer than this are rejected as ``oversize_line``.
+        max_gap_lines: fragments further apart than this many lines are not joined.
+        state: resume from a :class:`DecoderState` saved by :attr:`state`.
+
+    Example:
+        >>> dec = NmeaDecoder("example")
+        >>> batch = dec.feed(b"!AIVDM,1,1,,A,15NPOOPP00o?b=bE`UNv4?w428D;,0*24\\n")
+        >>> batch.positions["mmsi"][0], round(batch.positions["lat"][0], 6)
+        (367533950, 37.808418)
+    """
+
+    def __init__(
+        self,
+        source: str = "-",
+        *,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        max_gap_lines: int = MAX_GAP_LINES,
+        state: DecoderState | None = None,
+    ) -> None:
+        self.source = source
+        self.max_line_bytes = max_line_bytes
+        self.max_gap_lines = max_gap_lines
+        self.state = state if state is not None else DecoderState()
+
+    def feed(self, data: bytes, arrival_ts_us: int | None = None) -> Batch:
+        """Decode the complete lines now available; keep a partial last line for later.
+
+        ``arrival_ts_us`` (live feeds) timestamps messages that carry no time of their own.
+        """
+        text = self.state.tail + data if self.state.tail else data
+        cut = text.rfind(b"\n") + 1
+        if cut == 0 and len(text) > MAX_PENDING_BYTES:
+            cut = len(text)
+        self.state.tail = bytes(text[cut:])
+        return self._decode(text[:cut], final=False, arrival_ts_us=arrival_ts_us)
+
+    def finish(self, arrival_ts_us: int | None = None) -> Batch:
+        """Decode what is left: a last line without newline, fragments that never completed."""
+        text, self.state.tail = self.state.tail, b""
+        return self._decode(text, final=True, arrival_ts_us=arrival_ts_us)
+
+    def _decode(self, text: bytes, *, final: bool, arrival_ts_us: int | None) -> Batch:
+        st = self.state
+        carried = st.carried
+        if not text and not carried:
+            return Batch()
+        prefix = b"".join(c.raw + b"\n" for c in carried)
+        buf = np.frombuffer(prefix + text if prefix else text, dtype=np.uint8)
+        fr = frame_lines(buf, self.max_line_bytes)
+        n_new = len(fr) - len(carried)
+        line_no = np.concatenate([
+            np.array([c.line_no for c in carried], np.int64),
+            np.arange(st.next_line_no, st.next_line_no + n_new, dtype=np.int64),
+        ])
+        st.next_line_no += n_new
+        for i, c in enumerate(carried):
+            if c.ts_us != NO_TS and fr.ts_us[i] == NO_TS:
+                fr.ts_us[i] = c.ts_us
+                fr.ts_source[i] = c.ts_source
+        msgs = assemble(fr.kind, fr.frag_count, fr.frag_num, fr.seq_id, fr.channel,
+                        fr.station_hash, fr.reason, self.max_gap_lines)
+        keep = np.zeros(len(fr), bool)
+        if final:
+            fr.reason[msgs.open_lines] = R_MISSING
+        else:
+            keep[msgs.open_lines] = True
+            if len(fr) and fr.kind[-1] == TIME_HEADER and len(fr) > len(carried):
+                keep[-1] = True
+        st.carried = [
+            CarriedLine(bytes(buf[fr.start[i]:fr.end[i]]), int(line_no[i]), int(fr.ts_us[i]),
+                        int(fr.ts_source[i]))
+            for i in np.flatnonzero(keep)
+        ]
+        batch = self._tables(buf, fr, msgs, line_no, arrival_ts_us)
+        new = np.zeros(len(fr), bool)
+        new[len(carried):] = True
+        new &= ~keep
+        batch.skipped = Counter({
+            "blank": int(np.count_nonzero(new & (fr.kind == BLANK))),
+            "comment": int(np.count_nonzero(new & (fr.kind == COMMENT))),
+            "time_header": int(np.count_nonzero(new & (fr.kind == TIME_HEADER))),
+        })
+        batch.rejects = self._rejects(buf, fr, line_no)
+        return batch
+
+    def _tables(self, buf: np.ndarray, fr: Frames, msgs, line_no: np.ndarray,  # type: ignore[no-untyped-def]
+                arrival_ts_us: int | None) -> Batch:
+        nm = len(msgs)
+        if nm == 0:
+            return Batch()
+        payloads = gather_payloads(buf, msgs.line_start, msgs.lines, fr.payload_start,
+                                   fr.payload_len, fr.fill_bits)
+        first, ts, tss, ss, sl, ch = _message_meta(
+            msgs.line_start, msgs.lines, fr.ts_us, fr.ts_source, fr.station_start,
+            fr.station_len, fr.channel)
+        if arrival_ts_us is not None:
+            none = ts == NO_TS
+            ts[none] = arrival_ts_us
+            tss[none] = TS_ARRIVAL
+        all_rows = np.arange(nm, dtype=np.int64)
+        msg_type, _ = extract_uint(payloads.sixbits, payloads.start, payloads.nbits, all_rows,
+                                   0, 6, False)
+        repeat, _ = extract_uint(payloads.sixbits, payloads.start, payloads.nbits, all_rows,
+                                 6, 2, False)
+        mmsi, _ = extract_uint(payloads.sixbits, payloads.start, payloads.nbits, all_rows,
+                               8, 30, False)
+        # Message-level rejects mark every line of the message.
+        bad = np.zeros(nm, np.int8)
+        bad[(msg_type == 0) | (msg_type > 27)] = R_UNKNOWN_TYPE
+        bad[payloads.nbits < L.MIN_BITS] = R_TRUNCATED
+        if bad.any():
+            counts = np.diff(msgs.line_start)
+            fr.reason[msgs.lines] = np.where(np.repeat(bad, counts) != 0,
+                                             np.repeat(bad, counts), fr.reason[msgs.lines])
+        # Channel characters go into a side buffer so `slices` can read them like stations.
+        ext = np.concatenate([buf, ch])
+        ok = bad == 0
+        ctx = _Context(ext, payloads, np.where(ok, msg_type, 0), repeat, mmsi, line_no[first], ts,
+                       tss, ss, sl, ch, self.source, len(buf))
+        decoded = np.isin(ctx.msg_type, list(L.DECODED_TYPES))
+        other_rows = _rows(ok & ~decoded)
+        if (ctx.msg_type == 24).any():
+            part, present = extract_uint(payloads.sixbits, payloads.start, payloads.nbits,
+                                         all_rows, 38, 2, False)
+            odd24 = (ctx.msg_type == 24) & ~(present & (part <= 1))
+            other_rows = np.union1d(other_rows, _rows(odd24)).astype(np.int64)
+        return Batch(
+            positions=_positions(ctx),
+            static=_static(ctx),
+            base_stations=_base_stations(ctx),
+            aids_to_navigation=_aids(ctx),
+            other_messages=_other(ctx, other_rows),
+        )
+
+    def _rejects(self, buf: np.ndarray, fr: Frames, line_no: np.ndarray) -> pl.DataFrame:
+        rows = np.flatnonzero((fr.kind == REJECTED) | ((fr.kind == SENTENCE) & (fr.reason != 0)))
+        if not len(rows):
+            return pl.DataFrame(schema=TABLES["rejects"])
+        raw = slices(buf, fr.start[rows], fr.end[rows] - fr.start[rows], np.ones(len(rows), bool),
+                     binary=True)
+        table = pa.table({
+            "source": pa.array(np.full(len(rows), self.source, dtype=object), type=pa.string()),
+            "line_no": pa.array(line_no[rows], type=pa.int64()),
+            "raw": raw,
+            "reason": pa.array(_REASON_LOOKUP[fr.reason[rows]], type=pa.string()),
+        })
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return conform(frame, TABLES["rejects"])
+
+
+def decode_nmea(data: bytes, *, source: str = "-", arrival_ts_us: int | None = None) -> Batch:
+    """Decode a whole NMEA text (bytes) at once. See :class:`NmeaDecoder`.
+
+    Example:
+        >>> batch = decode_nmea(b"!AIVDM,1,1,,B,15M67FC000G?ufbE`FepT@3n00Sa,0*5C\\n")
+        >>> batch.positions.select("mmsi", "msg_type").row(0)
+        (366053209, 1)
+    """
+    decoder = NmeaDecoder(source)
+    return Batch.concat([decoder.feed(data, arrival_ts_us), decoder.finish(arrival_ts_us)])

@@ -1,0 +1,529 @@
+"""Framing: split a buffer of NMEA text into lines and parse each AIS sentence's envelope.
+
+One compiled pass over the bytes does what a per-line Python parser would do, at memory speed:
+
+* NMEA 0183 ``!ccVDM`` / ``!ccVDO`` sentences with any two-character talker (AI, AB, BS, SA, ...),
+  the checksum verified;
+* NMEA 4.0 tag blocks before the sentence, ``\\s:station,c:unixtime,g:1-2-42*hh\\``, their own
+  checksum verified, ``c:`` in seconds or milliseconds;
+* Gatehouse ``$PGHP,1,yyyy,mm,dd,hh,mm,ss,ms,...*hh`` lines, whose time applies to the next
+  sentence;
+* USCG / aishub trailing metadata after the checksum (``,d-98,S0,t...,r003669946,1325394060``,
+  ``,raishub,1342569600``): a station field (``r``/``b``/``D`` prefix or plain text) and the first
+  unix time.
+
+Nothing here allocates per line: results are written into preallocated column arrays
+(:class:`Frames`), with a reject reason code (``seasight.rejects``) for lines that fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from seasight.rejects import REASON_CODES
+
+NO_TS = np.iinfo(np.int64).min
+
+# Line kinds.
+BLANK = 0
+COMMENT = 1
+SENTENCE = 2
+REJECTED = 3
+TIME_HEADER = 4  # a Gatehouse $PGHP line: its time is carried to the next sentence
+
+# Timestamp sources (indices into seasight.schema.TS_SOURCES).
+TS_TAGBLOCK = 0
+TS_LINE = 1
+TS_CSV = 2
+TS_ARRIVAL = 3
+TS_NONE = 4
+
+#: Longest line accepted, in bytes: a full sentence is at most 82 characters, tag blocks and
+#: receiver metadata add a few hundred at most.
+MAX_LINE_BYTES = 1024
+
+R_BAD_CHECKSUM = REASON_CODES["bad_checksum"]
+R_MALFORMED = REASON_CODES["malformed_sentence"]
+R_BAD_CHAR = REASON_CODES["bad_character"]
+R_OVERSIZE = REASON_CODES["oversize_line"]
+R_BAD_PAYLOAD = REASON_CODES["bad_payload"]
+R_BAD_FILL = REASON_CODES["bad_fill_bits"]
+R_BAD_FRAGMENT = REASON_CODES["bad_fragment_number"]
+R_BAD_TAGBLOCK = REASON_CODES["bad_tagblock"]
+R_EMPTY_PAYLOAD = REASON_CODES["empty_payload"]
+R_UNSUPPORTED = REASON_CODES["unsupported_sentence"]
+R_BAD_TIMESTAMP = REASON_CODES["bad_timestamp"]
+
+
+@dataclass
+class Frames:
+    """Per-line results of :func:`frame_lines`; every array has one entry per line."""
+
+    start: np.ndarray  # int64: first byte of the line
+    end: np.ndarray  # int64: one past the last byte, without CR/LF and trailing blanks
+    kind: np.ndarray  # int8: BLANK, COMMENT, SENTENCE, REJECTED, TIME_HEADER
+    reason: np.ndarray  # int8: reject reason code, 0 if none
+    frag_count: np.ndarray  # int8
+    frag_num: np.ndarray  # int8
+    seq_id: np.ndarray  # int8, -1 when empty
+    channel: np.ndarray  # uint8 character, 0 when empty
+    payload_start: np.ndarray  # int64
+    payload_len: np.ndarray  # int32
+    fill_bits: np.ndarray  # int8
+    ts_us: np.ndarray  # int64, NO_TS when unknown
+    ts_source: np.ndarray  # int8, TS_* code
+    station_start: np.ndarray  # int64
+    station_len: np.ndarray  # int32, 0 when unknown
+    station_hash: np.ndarray  # int64, 0 when unknown
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+@nb.njit(cache=True, inline="always")
+def _hex_value(c: int) -> int:
+    if 48 <= c <= 57:
+        return c - 48
+    if 65 <= c <= 70:
+        return c - 55
+    if 97 <= c <= 102:
+        return c - 87
+    return -1
+
+
+@nb.njit(cache=True)
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm)."""
+    if m <= 2:
+        y -= 1
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    mp = (m + 9) % 12
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+@nb.njit(cache=True)
+def civil_to_us(y: int, mo: int, d: int, h: int, mi: int, s: int, ms: int) -> int:
+    """UTC microseconds since the epoch of a calendar time; NO_TS when out of range."""
+    if y < 1970 or y > 2200 or mo < 1 or mo > 12 or d < 1 or d > 31:
+        return NO_TS
+    if h > 23 or mi > 59 or s > 60 or ms > 999:
+        return NO_TS
+    days = _days_from_civil(y, mo, d)
+    return ((days * 86400 + h * 3600 + mi * 60 + s) * 1000 + ms) * 1000
+
+
+@nb.njit(cache=True)
+def _unix_digits_to_us(buf: np.ndarray, a: int, b: int) -> int:
+    """Parse buf[a:b] as unix seconds (<= 10 digits, optional .fraction) or milliseconds."""
+    if b <= a or b - a > 20:
+        return NO_TS
+    v = 0
+    nd = 0
+    frac = 0
+    frac_scale = 1
+    in_frac = False
+    for k in range(a, b):
+        c = buf[k]
+        if 48 <= c <= 57:
+            if in_frac:
+                if frac_scale < 1_000_000:
+                    frac = frac * 10 + (c - 48)
+                    frac_scale *= 10
+            else:
+                v = v * 10 + (c - 48)
+                nd += 1
+        elif c == 46 and not in_frac:  # '.'
+            in_frac = True
+        else:
+            return NO_TS
+    if nd == 0:
+        return NO_TS
+    if nd >= 12:  # milliseconds
+        return v * 1000 + (frac * 1000) // frac_scale
+    return v * 1_000_000 + (frac * 1_000_000) // frac_scale
+
+
+@nb.njit(cache=True)
+def _fnv1a(buf: np.ndarray, a: int, b: int) -> int:
+    h = np.uint64(14695981039346656037)
+    for k in range(a, b):
+        h = (h ^ np.uint64(buf[k])) * np.uint64(1099511628211)
+    return np.int64(h)
+
+
+@nb.njit(cache=True)
+def _parse_tagblock(buf, a, b, out_i):  # type: ignore[no-untyped-def]
+    """Parse the tag block between buf[a] (after '\\') and buf[b] (the closing '\\').
+
+    Writes into out_i: [ok, ts_us, station_start, station_len]. ok is 0 on a malformed block
+    or a checksum mismatch.
+    """
+    out_i[0] = 0
+    out_i[1] = NO_TS
+    out_i[2] = 0
+    out_i[3] = 0
+    star = -1
+    cs = 0
+    for k in range(a, b):
+        if buf[k] == 42:  # '*'
+            star = k
+            break
+        cs ^= buf[k]
+    if star < 0 or star + 3 != b:
+        return
+    h1 = _hex_value(buf[star + 1])
+    h2 = _hex_value(buf[star + 2])
+    if h1 < 0 or h2 < 0 or h1 * 16 + h2 != cs:
+        return
+    k = a
+    while k < star:
+        e = k
+        while e < star and buf[e] != 44:  # ','
+            e += 1
+        if e - k >= 2 and buf[k + 1] == 58:  # 'x:'
+            key = buf[k]
+            if key == 99:  # 'c'
+                ts = _unix_digits_to_us(buf, k + 2, e)
+                if ts == NO_TS:
+                    return
+                out_i[1] = ts
+            elif key == 115:  # 's'
+                out_i[2] = k + 2
+                out_i[3] = e - (k + 2)
+        elif e > k:
+            return
+        k = e + 1
+    out_i[0] = 1
+
+
+@nb.njit(cache=True)
+def _parse_gatehouse(buf, a, b):  # type: ignore[no-untyped-def]
+    """Time of a ``$PGHP,1,yyyy,mm,dd,hh,mm,ss,ms,...*hh`` line, NO_TS when not one, -1 on error."""
+    # buf[a] == '$'; check "PGHP,1,"
+    if b - a < 8:
+        return NO_TS
+    if not (buf[a + 1] == 80 and buf[a + 2] == 71 and buf[a + 3] == 72 and buf[a + 4] == 80):
+        return NO_TS
+    star = -1
+    cs = 0
+    for k in range(a + 1, b):
+        if buf[k] == 42:
+            star = k
+            break
+        cs ^= buf[k]
+    if star < 0 or star + 3 > b:
+        return -1
+    h1 = _hex_value(buf[star + 1])
+    h2 = _hex_value(buf[star + 2])
+    if h1 < 0 or h2 < 0 or h1 * 16 + h2 != cs:
+        return -1
+    vals = np.zeros(9, np.int64)
+    nf = 0
+    k = a + 6  # after "$PGHP,"
+    while k < star and nf < 9:
+        e = k
+        v = 0
+        while e < star and buf[e] != 44:
+            c = buf[e]
+            if c < 48 or c > 57:
+                return -1
+            v = v * 10 + (c - 48)
+            e += 1
+        if e == k:
+            return -1
+        vals[nf] = v
+        nf += 1
+        k = e + 1
+    if nf < 8 or vals[0] != 1:
+        return -1
+    ms = vals[7] if vals[7] < 1000 else 0
+    ts = civil_to_us(vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], ms)
+    if ts == NO_TS:
+        return -1
+    return ts
+
+
+@nb.njit(cache=True)
+def _frame_kernel(  # type: ignore[no-untyped-def]
+    buf,
+    max_line,
+    start,
+    end,
+    kind,
+    reason,
+    frag_count,
+    frag_num,
+    seq_id,
+    channel,
+    payload_start,
+    payload_len,
+    fill_bits,
+    ts_us,
+    ts_source,
+    station_start,
+    station_len,
+    station_hash,
+):
+    n = len(buf)
+    tb = np.zeros(4, np.int64)
+    fs = np.empty(6, np.int64)
+    fe = np.empty(6, np.int64)
+    pending_line_ts = NO_TS
+    pos = 0
+    for i in range(len(start)):
+        # find end of line
+        e = pos
+        while e < n and buf[e] != 10:
+            e += 1
+        nxt = e + 1
+        # strip CR and trailing blanks
+        while e > pos and (buf[e - 1] == 13 or buf[e - 1] == 32 or buf[e - 1] == 9):
+            e -= 1
+        s = pos
+        while s < e and (buf[s] == 32 or buf[s] == 9):
+            s += 1
+        start[i] = pos
+        end[i] = e
+        reason[i] = 0
+        frag_count[i] = 0
+        frag_num[i] = 0
+        seq_id[i] = -1
+        channel[i] = 0
+        payload_start[i] = 0
+        payload_len[i] = 0
+        fill_bits[i] = 0
+        ts_us[i] = NO_TS
+        ts_source[i] = TS_NONE
+        station_start[i] = 0
+        station_len[i] = 0
+        station_hash[i] = 0
+        pos = nxt
+        if s == e:
+            kind[i] = BLANK
+            continue
+        if buf[s] == 35:  # '#'
+            kind[i] = COMMENT
+            continue
+        kind[i] = REJECTED
+        if e - s > max_line:
+            reason[i] = R_OVERSIZE
+            continue
+        bad = False
+        for k in range(s, e):
+            c = buf[k]
+            if c < 32 or c > 126:
+                if c != 9:
+                    bad = True
+                    break
+        if bad:
+            reason[i] = R_BAD_CHAR
+            continue
+        p = s
+        # tag block
+        if buf[p] == 92:  # '\\'
+            q = p + 1
+            while q < e and buf[q] != 92:
+                q += 1
+            if q >= e:
+                reason[i] = R_BAD_TAGBLOCK
+                continue
+            _parse_tagblock(buf, p + 1, q, tb)
+            if tb[0] == 0:
+                reason[i] = R_BAD_TAGBLOCK
+                continue
+            if tb[1] != NO_TS:
+                ts_us[i] = tb[1]
+                ts_source[i] = TS_TAGBLOCK
+            if tb[3] > 0:
+                station_start[i] = tb[2]
+                station_len[i] = tb[3]
+            p = q + 1
+            if p >= e:  # a tag block alone on its line
+                reason[i] = R_MALFORMED
+                continue
+        if buf[p] == 36:  # '$'
+            g = _parse_gatehouse(buf, p, e)
+            if g == NO_TS:
+                reason[i] = R_UNSUPPORTED
+            elif g == -1:
+                reason[i] = R_BAD_TIMESTAMP
+            else:
+                kind[i] = TIME_HEADER
+                pending_line_ts = g
+            continue
+        if buf[p] != 33:  # '!'
+            reason[i] = R_MALFORMED
+            continue
+        # !ccVDM or !ccVDO
+        if e - p < 7 or buf[p + 6] != 44:
+            reason[i] = R_MALFORMED
+            continue
+        if not (buf[p + 3] == 86 and buf[p + 4] == 68 and (buf[p + 5] == 77 or buf[p + 5] == 79)):
+            reason[i] = R_UNSUPPORTED
+            continue
+        # checksum
+        star = -1
+        cs = 0
+        for k in range(p + 1, e):
+            if buf[k] == 42:
+                star = k
+                break
+            cs ^= buf[k]
+        if star < 0 or star + 3 > e:
+            reason[i] = R_MALFORMED
+            continue
+        h1 = _hex_value(buf[star + 1])
+        h2 = _hex_value(buf[star + 2])
+        if h1 < 0 or h2 < 0:
+            reason[i] = R_MALFORMED
+            continue
+        if h1 * 16 + h2 != cs:
+            reason[i] = R_BAD_CHECKSUM
+            continue
+        # fields: count, num, seq, channel, payload, fill
+        nf = 0
+        k = p + 7
+        fs[0] = k
+        while k < star:
+            if buf[k] == 44:
+                fe[nf] = k
+                nf += 1
+                if nf >= 6:
+                    break
+                fs[nf] = k + 1
+            k += 1
+        if nf != 5:
+            reason[i] = R_MALFORMED
+            continue
+        fe[5] = star
+        # fragment count and number: one digit 1-9
+        if fe[0] - fs[0] != 1 or fe[1] - fs[1] != 1:
+            reason[i] = R_BAD_FRAGMENT
+            continue
+        fc = buf[fs[0]] - 48
+        fn = buf[fs[1]] - 48
+        if fc < 1 or fc > 9 or fn < 1 or fn > fc:
+            reason[i] = R_BAD_FRAGMENT
+            continue
+        sq = -1
+        if fe[2] - fs[2] == 1 and 48 <= buf[fs[2]] <= 57:
+            sq = buf[fs[2]] - 48
+        elif fe[2] != fs[2]:
+            reason[i] = R_MALFORMED
+            continue
+        ch = 0
+        if fe[3] - fs[3] == 1:
+            ch = buf[fs[3]]
+        elif fe[3] != fs[3]:
+            reason[i] = R_MALFORMED
+            continue
+        if fe[5] - fs[5] != 1 or buf[fs[5]] < 48 or buf[fs[5]] > 53:
+            reason[i] = R_BAD_FILL
+            continue
+        plen = fe[4] - fs[4]
+        if plen == 0:
+            reason[i] = R_EMPTY_PAYLOAD
+            continue
+        okp = True
+        for k in range(fs[4], fe[4]):
+            c = buf[k]
+            if c < 48 or c > 119 or (87 < c < 96):
+                okp = False
+                break
+        if not okp:
+            reason[i] = R_BAD_PAYLOAD
+            continue
+        # trailing receiver metadata: ,field,field,... (USCG / aishub)
+        k = star + 3
+        while k < e and buf[k] == 44:
+            a = k + 1
+            b = a
+            while b < e and buf[b] != 44:
+                b += 1
+            if b > a:
+                c0 = buf[a]
+                if 48 <= c0 <= 57:
+                    if ts_us[i] == NO_TS and b - a >= 9:
+                        t = _unix_digits_to_us(buf, a, b)
+                        if t != NO_TS:
+                            ts_us[i] = t
+                            ts_source[i] = TS_LINE
+                elif station_len[i] == 0 and (c0 == 114 or c0 == 98 or c0 == 68):
+                    # r..., b..., D...: receiving station
+                    station_start[i] = a
+                    station_len[i] = b - a
+            k = b
+        if ts_us[i] == NO_TS and pending_line_ts != NO_TS:
+            ts_us[i] = pending_line_ts
+            ts_source[i] = TS_LINE
+        pending_line_ts = NO_TS
+        if station_len[i] > 0:
+            station_hash[i] = _fnv1a(buf, station_start[i], station_start[i] + station_len[i])
+        kind[i] = SENTENCE
+        frag_count[i] = fc
+        frag_num[i] = fn
+        seq_id[i] = sq
+        channel[i] = ch
+        payload_start[i] = fs[4]
+        payload_len[i] = plen
+        fill_bits[i] = buf[fs[5]] - 48
+    return pos
+
+
+def count_lines(buf: np.ndarray) -> int:
+    """Number of lines in ``buf``: newlines, plus one for a last line without one."""
+    n = int(np.count_nonzero(buf == 10))
+    if len(buf) and buf[-1] != 10:
+        n += 1
+    return n
+
+
+def frame_lines(buf: np.ndarray, max_line_bytes: int = MAX_LINE_BYTES) -> Frames:
+    """Parse every line of ``buf`` (uint8 array of NMEA text) into per-line columns."""
+    n = count_lines(buf)
+    f = Frames(
+        start=np.empty(n, np.int64),
+        end=np.empty(n, np.int64),
+        kind=np.empty(n, np.int8),
+        reason=np.empty(n, np.int8),
+        frag_count=np.empty(n, np.int8),
+        frag_num=np.empty(n, np.int8),
+        seq_id=np.empty(n, np.int8),
+        channel=np.empty(n, np.uint8),
+        payload_start=np.empty(n, np.int64),
+        payload_len=np.empty(n, np.int32),
+        fill_bits=np.empty(n, np.int8),
+        ts_us=np.empty(n, np.int64),
+        ts_source=np.empty(n, np.int8),
+        station_start=np.empty(n, np.int64),
+        station_len=np.empty(n, np.int32),
+        station_hash=np.empty(n, np.int64),
+    )
+    if n:
+        _frame_kernel(
+            buf,
+            max_line_bytes,
+            f.start,
+            f.end,
+            f.kind,
+            f.reason,
+            f.frag_count,
+            f.frag_num,
+            f.seq_id,
+            f.channel,
+            f.payload_start,
+            f.payload_len,
+            f.fill_bits,
+            f.ts_us,
+            f.ts_source,
+            f.station_start,
+            f.station_len,
+            f.station_hash,
+        )
+    return f

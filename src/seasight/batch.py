@@ -1,0 +1,67 @@
+"""The unit of work between stages: one frame per table, plus the counts a user sees."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from seasight.schema import TABLES, conform, empty
+
+DECODED_TABLES = ("positions", "static", "base_stations", "aids_to_navigation", "other_messages")
+
+
+@dataclass
+class Batch:
+    """Decoded rows of every table, the rejected input, and counts of skipped lines.
+
+    ``skipped`` counts lines that are neither data nor errors (blank lines, ``#`` comments),
+    so that ``lines read == messages' lines + rejects + skipped`` can always be checked.
+    """
+
+    positions: pl.DataFrame = field(default_factory=lambda: empty(TABLES["positions"]))
+    static: pl.DataFrame = field(default_factory=lambda: empty(TABLES["static"]))
+    base_stations: pl.DataFrame = field(default_factory=lambda: empty(TABLES["base_stations"]))
+    aids_to_navigation: pl.DataFrame = field(
+        default_factory=lambda: empty(TABLES["aids_to_navigation"])
+    )
+    other_messages: pl.DataFrame = field(default_factory=lambda: empty(TABLES["other_messages"]))
+    rejects: pl.DataFrame = field(default_factory=lambda: empty(TABLES["rejects"]))
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """Table name -> frame, for every table of :data:`seasight.schema.TABLES`."""
+        return {name: getattr(self, name) for name in TABLES}
+
+    def messages_by_type(self) -> Counter[int]:
+        """How many decoded messages of each AIS type (type 19 counted once)."""
+        counts: Counter[int] = Counter()
+        for name in DECODED_TABLES:
+            frame = getattr(self, name)
+            if name == "static":
+                frame = frame.filter(pl.col("msg_type") != 19)
+            for msg_type, n in frame.group_by("msg_type").len().iter_rows():
+                if msg_type is not None:
+                    counts[int(msg_type)] += int(n)
+        return counts
+
+    def rejects_by_reason(self) -> Counter[str]:
+        """How many rejected lines for each reason name."""
+        return Counter(dict(self.rejects.group_by("reason").len().iter_rows()))
+
+    @classmethod
+    def concat(cls, batches: Iterable[Batch]) -> Batch:
+        """All rows of ``batches`` in order, in one batch."""
+        parts = list(batches)
+        if not parts:
+            return cls()
+        skipped: Counter[str] = Counter()
+        for part in parts:
+            skipped.update(part.skipped)
+        frames = {
+            name: conform(pl.concat([getattr(p, name) for p in parts], how="vertical"), schema)
+            for name, schema in TABLES.items()
+        }
+        return cls(**frames, skipped=skipped)

@@ -1,0 +1,1 @@
+"""Input sources: file readers and live TCP/UDP AIS feed clients."""
