@@ -102,7 +102,8 @@ class Server:
             self.errors.append(exc)
 
     def close(self) -> None:
-        self.thread.join(WAIT_S) if self.thread.is_alive() or self.thread.ident else None
+        if self.thread.ident is not None:
+            self.thread.join(WAIT_S)
         self.sock.close()
         assert not self.errors, self.errors
 
@@ -269,7 +270,8 @@ def test_tcp_connection_refused_at_first_then_server_appears(sample: bytes) -> N
     delays = [float(m.group(1)) for s in consumer.statuses if (m := re.search(r"in (\S+) s$", s))]
     assert delays[:4] == [0.02, 0.04, 0.08, 0.08]  # exponential backoff, capped
     # After the first connection is closed by the server, the backoff starts over.
-    after_connect = consumer.statuses[consumer.statuses.index(f"connected to tcp://127.0.0.1:{server.port}") :]
+    connected = consumer.statuses.index(f"connected to tcp://127.0.0.1:{server.port}")
+    after_connect = consumer.statuses[connected:]
     assert any(s.endswith("in 0.02 s") for s in after_connect)
     assert any("refused" in s.lower() for s in consumer.statuses if "cannot connect" in s)
 
@@ -337,7 +339,7 @@ def test_tcp_stop_set_before_start_yields_nothing() -> None:
     assert time.monotonic() - started < 0.5
 
 
-def _unanswered_listener() -> socket.socket | None:
+def _unanswered_listener() -> tuple[socket.socket, socket.socket] | None:
     """A listener whose accept queue is full, so new connections hang (Linux behaviour)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind((LOCALHOST, 0))
@@ -350,18 +352,18 @@ def _unanswered_listener() -> socket.socket | None:
         selector.register(probe, selectors.EVENT_WRITE)
         answered = bool(selector.select(0.2))
     probe.close()
-    listener._filler = filler  # type: ignore[attr-defined]  # keep it open
     if answered:
         filler.close()
         listener.close()
         return None
-    return listener
+    return listener, filler  # the filler must stay open to keep the queue full
 
 
 def test_tcp_connect_timeout_and_stop_while_connecting() -> None:
-    listener = _unanswered_listener()
-    if listener is None:
+    sockets = _unanswered_listener()
+    if sockets is None:
         pytest.skip("this platform answers connections beyond the listen backlog")
+    listener, filler = sockets
     try:
         port = listener.getsockname()[1]
         stop = threading.Event()
@@ -389,7 +391,7 @@ def test_tcp_connect_timeout_and_stop_while_connecting() -> None:
         consumer.stop(stop, within=0.6)
         assert not consumer.has_status("cannot connect")
     finally:
-        listener._filler.close()  # type: ignore[attr-defined]
+        filler.close()
         listener.close()
 
 
@@ -449,7 +451,7 @@ def test_line_splitter_keeps_memory_bounded_without_newlines() -> None:
 @pytest.mark.parametrize(
     ("pieces", "expected"),
     [
-        ([b"ab", b"c\nde", b"f\r", b"\n"], [b"abc\n", b"", b"def\r\n"]),
+        ([b"ab", b"c\nde", b"f\r", b"\n"], [b"", b"abc\n", b"", b"def\r\n"]),
         ([b"a\nb\n"], [b"a\nb\n"]),
         ([b"\n\n", b"x"], [b"\n\n", b""]),
         # over-long (> 4): flushed with a newline, its rest dropped through the next newline
@@ -494,9 +496,7 @@ def test_tcp_bad_arguments_raise_at_call_time(kwargs: dict[str, object], error: 
 # UDP
 
 
-def start_udp(
-    stop: threading.Event, **kwargs: object
-) -> tuple[Consumer, int, socket.socket]:
+def start_udp(stop: threading.Event, **kwargs: object) -> tuple[Consumer, int, socket.socket]:
     consumer = Consumer(
         lambda status: udp_chunks(LOCALHOST, 0, stop=stop, on_status=status, **kwargs)  # type: ignore[arg-type]
     )
@@ -564,10 +564,10 @@ def test_udp_port_in_use_is_retried_not_raised(monkeypatch: pytest.MonkeyPatch) 
     port = blocker.getsockname()[1]
     stop = threading.Event()
     try:
-        consumer = Consumer(
-            lambda status: udp_chunks(LOCALHOST, port, stop=stop, on_status=status)
+        consumer = Consumer(lambda status: udp_chunks(LOCALHOST, port, stop=stop, on_status=status))
+        assert wait_until(
+            lambda: consumer.has_status(rf"cannot listen on udp://127\.0\.0\.1:{port}")
         )
-        assert wait_until(lambda: consumer.has_status(rf"cannot listen on udp://127\.0\.0\.1:{port}"))
         assert wait_until(lambda: consumer.has_status(r"retrying .* in 0\.1 s"))  # backoff
     finally:
         blocker.close()
@@ -612,7 +612,7 @@ def test_udp_bad_arguments_raise_at_call_time(kwargs: dict[str, object], error: 
         ("[::1]:10110", ("::1", 10110)),
         ("[::]:2000", ("::", 2000)),
         ("[fe80::1%eth0]:2000", ("fe80::1%eth0", 2000)),
-        ("[2001:db8::7]:010110"[:-1], ("2001:db8::7", 1011)),
+        ("[2001:db8::7]:01011", ("2001:db8::7", 1011)),
     ],
 )
 def test_parse_endpoint_valid(text: str, expected: tuple[str, int]) -> None:
@@ -673,7 +673,9 @@ def test_tcp_received_lines_decode_like_the_file(sample_raw: bytes, sample: byte
     from seasight.batch import Batch
 
     stop = threading.Event()
-    with Server([then(send_pieces(awkward_pieces(sample, seed=11)), hold_until_client_closes)]) as server:
+    with Server(
+        [then(send_pieces(awkward_pieces(sample, seed=11)), hold_until_client_closes)]
+    ) as server:
         consumer = Consumer(
             lambda status: tcp_chunks(LOCALHOST, server.port, stop=stop, on_status=status)
         )
