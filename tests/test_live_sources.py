@@ -684,7 +684,10 @@ def test_tcp_received_lines_decode_like_the_file(sample_raw: bytes, sample: byte
 
     decoder = NmeaDecoder(source=consumer.chunks[0].source)
     batches = [decoder.feed(c.data, arrival_ts_us=c.arrival_ts_us) for c in consumer.chunks]
-    live_rows = Batch.concat(batches).positions.height
-    file_rows = decode_nmea(sample_raw).positions.height
-    assert file_rows > 0
-    assert live_rows == file_rows
+    batches.append(decoder.finish())
+    live = Batch.concat(batches).positions
+    from_file = decode_nmea(sample_raw).positions
+    assert from_file.height > 0
+    assert live.height == from_file.height
+    assert live["mmsi"].to_list() == from_file["mmsi"].to_list()
+    assert set(live["source"].to_list()) == {f"tcp://127.0.0.1:{server.port}"}

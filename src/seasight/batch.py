@@ -36,15 +36,15 @@ class Batch:
         return {name: getattr(self, name) for name in TABLES}
 
     def messages_by_type(self) -> Counter[int]:
-        """How many decoded messages of each AIS type (type 19 counted once)."""
+        """How many decoded messages of each AIS type (type 19 counted once; rows without a
+        message type, such as CSV fixes of unknown transceiver class, under 0)."""
         counts: Counter[int] = Counter()
         for name in DECODED_TABLES:
             frame = getattr(self, name)
             if name == "static":
                 frame = frame.filter(pl.col("msg_type") != 19)
             for msg_type, n in frame.group_by("msg_type").len().iter_rows():
-                if msg_type is not None:
-                    counts[int(msg_type)] += int(n)
+                counts[int(msg_type or 0)] += int(n)
         return counts
 
     def rejects_by_reason(self) -> Counter[str]:

@@ -16,7 +16,7 @@ import numpy as np
 
 @dataclass
 class Payloads:
-    """De-armored payloads: message m's 6-bit values are ``sixbits[start[m]:start[m]+nchars[m]]``."""
+    """De-armored payloads: message m's 6-bit values are ``sixbits[start[m]:][:nchars[m]]``."""
 
     sixbits: np.ndarray  # uint8 values 0..63
     start: np.ndarray  # int64

@@ -120,3 +120,55 @@ def rate_of_turn(rot_raw: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np
     """
     rot = np.copysign(np.round((rot_raw / 4.733) ** 2), rot_raw)
     return rot, valid & (np.abs(rot_raw) < 127)
+
+
+def constant_strings(value: str, n: int) -> pa.Array:
+    """``n`` copies of ``value`` (dictionary-encoded: one copy in memory)."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([value]))
+
+
+def coded_strings(codes: np.ndarray, names: tuple[str, ...]) -> pa.Array:
+    """Strings ``names[codes[i]]`` (dictionary-encoded)."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int8, copy=False)), pa.array(list(names))
+    )
+
+
+_ONE_CHAR = tuple(chr(i) for i in range(128))
+
+
+def characters(codes: np.ndarray) -> pa.Array:
+    """One-character strings from ASCII codes; code 0 is null."""
+    idx = codes.astype(np.int8, copy=False) if len(codes) else codes.astype(np.int8)
+    valid = (codes > 0) & (codes < 128)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.where(valid, idx, 0), mask=~valid), pa.array(list(_ONE_CHAR))
+    )
+
+
+@nb.njit(cache=True)
+def _armor_kernel(six, start, nchars, rows):  # type: ignore[no-untyped-def]
+    total = 0
+    for r in rows:
+        total += nchars[r]
+    out = np.empty(total, np.uint8)
+    offsets = np.zeros(len(rows) + 1, np.int32)
+    p = 0
+    for j in range(len(rows)):
+        m = rows[j]
+        for k in range(start[m], start[m] + nchars[m]):
+            v = six[k]
+            out[p] = v + 48 if v < 40 else v + 56
+            p += 1
+        offsets[j + 1] = p
+    return out, offsets
+
+
+def armored_payloads(
+    sixbits: np.ndarray, start: np.ndarray, nchars: np.ndarray, rows: np.ndarray
+) -> pa.Array:
+    """The armored (NMEA) payload text of messages ``rows``, re-assembled across fragments."""
+    data, offsets = _armor_kernel(sixbits, start, nchars, rows)
+    return pa.Array.from_buffers(
+        pa.string(), len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(data)], 0
+    )

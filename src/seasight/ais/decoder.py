@@ -18,10 +18,19 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from seasight.ais import layouts as L
+from seasight.ais import layouts
 from seasight.ais.assembly import MAX_GAP_LINES, assemble
 from seasight.ais.bits import Payloads, extract_uint, gather_payloads
-from seasight.ais.columns import field_column, numeric, rate_of_turn, slices
+from seasight.ais.columns import (
+    armored_payloads,
+    characters,
+    coded_strings,
+    constant_strings,
+    field_column,
+    numeric,
+    rate_of_turn,
+    slices,
+)
 from seasight.ais.framing import (
     BLANK,
     COMMENT,
@@ -54,8 +63,7 @@ R_TRUNCATED = REASON_CODES["truncated_message"]
 R_UNKNOWN_TYPE = REASON_CODES["unknown_message_type"]
 R_MISSING = REASON_CODES["missing_fragment"]
 
-_REASON_LOOKUP = np.array([REASON_NAMES.get(i, "unknown") for i in range(64)], dtype=object)
-_TS_SOURCE_DTYPE = TABLES["positions"]["ts_source"]
+_REASON_LOOKUP = tuple(REASON_NAMES.get(i, "unknown") for i in range(64))
 
 #: A line still without a newline after this many bytes is cut and handled (as oversize).
 MAX_PENDING_BYTES = 64 * 1024
@@ -103,29 +111,29 @@ class _Context:
     st_len: np.ndarray
     channel: np.ndarray
     source: str
-    chan_base: int  # channel characters sit in buf[chan_base:], one per message
 
     def provenance(self, rows: np.ndarray) -> dict[str, pa.Array]:
-        ch = self.channel[rows]
+        n = len(rows)
+        all_valid = np.ones(n, bool)
         ts = self.ts[rows]
+        st_len = self.st_len[rows]
         return {
-            "mmsi": numeric(self.mmsi[rows], np.ones(len(rows), bool), "u32"),
+            "mmsi": numeric(self.mmsi[rows], all_valid, "u32"),
             "ts": pa.array(ts, type=pa.int64(), mask=ts == NO_TS).cast(pa.timestamp("us", "UTC")),
-            "msg_type": numeric(self.msg_type[rows], np.ones(len(rows), bool), "u8"),
-            "repeat": numeric(self.repeat[rows], np.ones(len(rows), bool), "u8"),
-            "source": pa.array(np.full(len(rows), self.source, dtype=object), type=pa.string()),
+            "msg_type": numeric(self.msg_type[rows], all_valid, "u8"),
+            "repeat": numeric(self.repeat[rows], all_valid, "u8"),
+            "source": constant_strings(self.source, n),
             "line_no": pa.array(self.line_no[rows], type=pa.int64()),
-            "station": slices(self.buf, self.st_start[rows], self.st_len[rows],
-                              self.st_len[rows] > 0),
-            "channel": slices(self.buf, self.chan_base + rows, np.ones(len(rows), np.int64),
-                              ch != 0),
-            "ts_source": pa.array(np.asarray(TS_SOURCES, dtype=object)[self.ts_source[rows]],
-                                  type=pa.string()),
+            "station": slices(self.buf, self.st_start[rows], st_len, st_len > 0),
+            "channel": characters(self.channel[rows]),
+            "ts_source": coded_strings(self.ts_source[rows], TS_SOURCES),
             "msg_hash": pa.array(self.payloads.msg_hash[rows], type=pa.int64()),
         }
 
 
-def _fields(ctx: _Context, fields: tuple[L.Field, ...], rows: np.ndarray) -> dict[str, pa.Array]:
+def _fields(
+    ctx: _Context, fields: tuple[layouts.Field, ...], rows: np.ndarray
+) -> dict[str, pa.Array]:
     cols: dict[str, pa.Array] = {}
     for f in fields:
         cols[f.name] = field_column(f, ctx.payloads, rows, _KINDS.get(f.name, "u8"))
@@ -144,9 +152,9 @@ def _rows(mask: np.ndarray) -> np.ndarray:
 
 def _positions(ctx: _Context) -> pl.DataFrame:
     parts = []
-    for layout in (L.POSITION_A, L.POSITION_SAR, L.POSITION_B, L.POSITION_B_EXTENDED,
-                   L.POSITION_LONG_RANGE):
-        types = [t for t, lay in L.POSITION_TYPES.items() if lay is layout]
+    for layout in (layouts.POSITION_A, layouts.POSITION_SAR, layouts.POSITION_B,
+                   layouts.POSITION_B_EXTENDED, layouts.POSITION_LONG_RANGE):
+        types = [t for t, lay in layouts.POSITION_TYPES.items() if lay is layout]
         rows = _rows(np.isin(ctx.msg_type, types))
         if not len(rows):
             continue
@@ -162,7 +170,7 @@ def _positions(ctx: _Context) -> pl.DataFrame:
 
 def _static(ctx: _Context) -> pl.DataFrame:
     parts = []
-    for msg_type, layout in L.STATIC_TYPES.items():
+    for msg_type, layout in layouts.STATIC_TYPES.items():
         rows = _rows(ctx.msg_type == msg_type)
         if len(rows):
             parts.append(_frame({**ctx.provenance(rows), **_fields(ctx, layout, rows)}, "static"))
@@ -173,13 +181,14 @@ def _static(ctx: _Context) -> pl.DataFrame:
         rows_a = rows24[ok & (part == 0)]
         if len(rows_a):
             parts.append(
-                _frame({**ctx.provenance(rows_a), **_fields(ctx, L.STATIC_B_PART_A, rows_a)},
+                _frame({**ctx.provenance(rows_a), **_fields(ctx, layouts.STATIC_B_PART_A, rows_a)},
                        "static"))
         rows_b = rows24[ok & (part == 1)]
         if len(rows_b):
             aux = (ctx.mmsi[rows_b] // 10_000_000) == 98
-            for rows, layout in ((rows_b[~aux], L.STATIC_B_PART_B),
-                                 (rows_b[aux], (*L.STATIC_B_PART_B[:6], L.MOTHERSHIP_MMSI))):
+            for rows, layout in ((rows_b[~aux], layouts.STATIC_B_PART_B),
+                                 (rows_b[aux], (*layouts.STATIC_B_PART_B[:6],
+                                                layouts.MOTHERSHIP_MMSI))):
                 if len(rows):
                     parts.append(
                         _frame({**ctx.provenance(rows), **_fields(ctx, layout, rows)}, "static"))
@@ -187,10 +196,10 @@ def _static(ctx: _Context) -> pl.DataFrame:
 
 
 def _base_stations(ctx: _Context) -> pl.DataFrame:
-    rows = _rows(np.isin(ctx.msg_type, list(L.BASE_STATION_TYPES)))
+    rows = _rows(np.isin(ctx.msg_type, list(layouts.BASE_STATION_TYPES)))
     if not len(rows):
         return _concat([], "base_stations")
-    frame = _frame({**ctx.provenance(rows), **_fields(ctx, L.BASE_STATION, rows)},
+    frame = _frame({**ctx.provenance(rows), **_fields(ctx, layouts.BASE_STATION, rows)},
                    "base_stations")
     return frame.with_columns(
         station_time=pl.datetime(
@@ -204,8 +213,8 @@ def _aids(ctx: _Context) -> pl.DataFrame:
     rows = _rows(ctx.msg_type == 21)
     if not len(rows):
         return _concat([], "aids_to_navigation")
-    cols = {**ctx.provenance(rows), **_fields(ctx, L.AID_TO_NAVIGATION, rows)}
-    ext = field_column(L.NAME_EXTENSION, ctx.payloads, rows, "str")
+    cols = {**ctx.provenance(rows), **_fields(ctx, layouts.AID_TO_NAVIGATION, rows)}
+    ext = field_column(layouts.NAME_EXTENSION, ctx.payloads, rows, "str")
     frame = pl.from_arrow(pa.table({**cols, "name_ext": ext}))
     assert isinstance(frame, pl.DataFrame)
     frame = frame.with_columns(
@@ -220,9 +229,7 @@ def _other(ctx: _Context, rows: np.ndarray) -> pl.DataFrame:
     if not len(rows):
         return _concat([], "other_messages")
     p = ctx.payloads
-    six = p.sixbits
-    armored = np.where(six < 40, six + 48, six + 56).astype(np.uint8)
-    payload = slices(armored, p.start[rows], p.nchars[rows], np.ones(len(rows), bool))
+    payload = armored_payloads(p.sixbits, p.start, p.nchars, rows)
     cols = {**ctx.provenance(rows), "payload": payload,
             "fill_bits": numeric(p.fill_bits[rows], np.ones(len(rows), bool), "u8")}
     return _frame(cols, "other_messages")
@@ -394,17 +401,15 @@ class NmeaDecoder:
         # Message-level rejects mark every line of the message.
         bad = np.zeros(nm, np.int8)
         bad[(msg_type == 0) | (msg_type > 27)] = R_UNKNOWN_TYPE
-        bad[payloads.nbits < L.MIN_BITS] = R_TRUNCATED
+        bad[payloads.nbits < layouts.MIN_BITS] = R_TRUNCATED
         if bad.any():
             counts = np.diff(msgs.line_start)
             fr.reason[msgs.lines] = np.where(np.repeat(bad, counts) != 0,
                                              np.repeat(bad, counts), fr.reason[msgs.lines])
-        # Channel characters go into a side buffer so `slices` can read them like stations.
-        ext = np.concatenate([buf, ch])
         ok = bad == 0
-        ctx = _Context(ext, payloads, np.where(ok, msg_type, 0), repeat, mmsi, line_no[first], ts,
-                       tss, ss, sl, ch, self.source, len(buf))
-        decoded = np.isin(ctx.msg_type, list(L.DECODED_TYPES))
+        ctx = _Context(buf, payloads, np.where(ok, msg_type, 0), repeat, mmsi, line_no[first], ts,
+                       tss, ss, sl, ch, self.source)
+        decoded = np.isin(ctx.msg_type, list(layouts.DECODED_TYPES))
         other_rows = _rows(ok & ~decoded)
         if (ctx.msg_type == 24).any():
             part, present = extract_uint(payloads.sixbits, payloads.start, payloads.nbits,
@@ -426,10 +431,10 @@ class NmeaDecoder:
         raw = slices(buf, fr.start[rows], fr.end[rows] - fr.start[rows], np.ones(len(rows), bool),
                      binary=True)
         table = pa.table({
-            "source": pa.array(np.full(len(rows), self.source, dtype=object), type=pa.string()),
+            "source": constant_strings(self.source, len(rows)),
             "line_no": pa.array(line_no[rows], type=pa.int64()),
             "raw": raw,
-            "reason": pa.array(_REASON_LOOKUP[fr.reason[rows]], type=pa.string()),
+            "reason": coded_strings(fr.reason[rows], _REASON_LOOKUP),
         })
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)

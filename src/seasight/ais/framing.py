@@ -157,6 +157,19 @@ def _fnv1a(buf: np.ndarray, a: int, b: int) -> int:
     return np.int64(h)
 
 
+_SIXBIT_OK = np.zeros(256, np.bool_)
+_SIXBIT_OK[48:88] = True  # '0'..'W'
+_SIXBIT_OK[96:120] = True  # '`'..'w'
+
+
+@nb.njit(cache=True, inline="always")
+def _has_bad_char(buf, a, b):  # type: ignore[no-untyped-def]
+    for k in range(a, b):  # noqa: SIM110 - compiled by numba, which has no generator any()
+        if buf[k] < 32 or buf[k] > 126:
+            return True
+    return False
+
+
 @nb.njit(cache=True)
 def _parse_tagblock(buf, a, b, out_i):  # type: ignore[no-untyped-def]
     """Parse the tag block between buf[a] (after '\\') and buf[b] (the closing '\\').
@@ -314,24 +327,16 @@ def _frame_kernel(  # type: ignore[no-untyped-def]
         if e - s > max_line:
             reason[i] = R_OVERSIZE
             continue
-        bad = False
-        for k in range(s, e):
-            c = buf[k]
-            if c < 32 or c > 126:
-                if c != 9:
-                    bad = True
-                    break
-        if bad:
-            reason[i] = R_BAD_CHAR
-            continue
         p = s
         # tag block
         if buf[p] == 92:  # '\\'
             q = p + 1
             while q < e and buf[q] != 92:
+                if buf[q] < 32 or buf[q] > 126:
+                    break
                 q += 1
-            if q >= e:
-                reason[i] = R_BAD_TAGBLOCK
+            if q >= e or buf[q] != 92:
+                reason[i] = R_BAD_CHAR if q < e else R_BAD_TAGBLOCK
                 continue
             _parse_tagblock(buf, p + 1, q, tb)
             if tb[0] == 0:
@@ -348,6 +353,9 @@ def _frame_kernel(  # type: ignore[no-untyped-def]
                 reason[i] = R_MALFORMED
                 continue
         if buf[p] == 36:  # '$'
+            if _has_bad_char(buf, p, e):
+                reason[i] = R_BAD_CHAR
+                continue
             g = _parse_gatehouse(buf, p, e)
             if g == NO_TS:
                 reason[i] = R_UNSUPPORTED
@@ -358,23 +366,45 @@ def _frame_kernel(  # type: ignore[no-untyped-def]
                 pending_line_ts = g
             continue
         if buf[p] != 33:  # '!'
-            reason[i] = R_MALFORMED
+            reason[i] = R_BAD_CHAR if _has_bad_char(buf, p, e) else R_MALFORMED
             continue
-        # !ccVDM or !ccVDO
+        # One pass over the sentence: checksum, field boundaries, character checks.
+        star = -1
+        cs = 0
+        nf = 0
+        fs[0] = p + 7
+        bad_char = False
+        bad_payload = False
+        for k in range(p + 1, e):
+            c = buf[k]
+            if c < 32 or c > 126:
+                bad_char = True
+                break
+            if star >= 0:
+                continue
+            if c == 42:  # '*'
+                star = k
+                fe[min(nf, 5)] = k
+                continue
+            cs ^= c
+            if c == 44 and k >= p + 7:  # ','
+                if nf < 5:
+                    fe[nf] = k
+                    nf += 1
+                    fs[nf] = k + 1
+                else:
+                    nf += 1
+            elif nf == 4 and k >= p + 7 and not _SIXBIT_OK[c]:
+                bad_payload = True
+        if bad_char:
+            reason[i] = R_BAD_CHAR
+            continue
         if e - p < 7 or buf[p + 6] != 44:
             reason[i] = R_MALFORMED
             continue
         if not (buf[p + 3] == 86 and buf[p + 4] == 68 and (buf[p + 5] == 77 or buf[p + 5] == 79)):
             reason[i] = R_UNSUPPORTED
             continue
-        # checksum
-        star = -1
-        cs = 0
-        for k in range(p + 1, e):
-            if buf[k] == 42:
-                star = k
-                break
-            cs ^= buf[k]
         if star < 0 or star + 3 > e:
             reason[i] = R_MALFORMED
             continue
@@ -386,22 +416,9 @@ def _frame_kernel(  # type: ignore[no-untyped-def]
         if h1 * 16 + h2 != cs:
             reason[i] = R_BAD_CHECKSUM
             continue
-        # fields: count, num, seq, channel, payload, fill
-        nf = 0
-        k = p + 7
-        fs[0] = k
-        while k < star:
-            if buf[k] == 44:
-                fe[nf] = k
-                nf += 1
-                if nf >= 6:
-                    break
-                fs[nf] = k + 1
-            k += 1
         if nf != 5:
             reason[i] = R_MALFORMED
             continue
-        fe[5] = star
         # fragment count and number: one digit 1-9
         if fe[0] - fs[0] != 1 or fe[1] - fs[1] != 1:
             reason[i] = R_BAD_FRAGMENT
@@ -430,13 +447,7 @@ def _frame_kernel(  # type: ignore[no-untyped-def]
         if plen == 0:
             reason[i] = R_EMPTY_PAYLOAD
             continue
-        okp = True
-        for k in range(fs[4], fe[4]):
-            c = buf[k]
-            if c < 48 or c > 119 or (87 < c < 96):
-                okp = False
-                break
-        if not okp:
+        if bad_payload:
             reason[i] = R_BAD_PAYLOAD
             continue
         # trailing receiver metadata: ,field,field,... (USCG / aishub)

@@ -368,9 +368,11 @@ def tcp_chunks(
         timeouts are used throughout; only name resolution can block longer). Without it the
         iterator runs until the consumer stops iterating (``close()``), which closes the socket.
     connect_timeout_s
-        Time allowed for each address of ``host`` to accept the connection.
+        Time allowed for each address of ``host`` to accept the connection (``math.inf``:
+        no limit).
     idle_timeout_s
-        Reconnect when no byte arrives for this long (a silently dead connection).
+        Reconnect when no byte arrives for this long (a silently dead connection);
+        ``math.inf`` never reconnects for silence.
     reconnect_delay_s
         First delay before reconnecting.
     max_reconnect_delay_s

@@ -1,0 +1,48 @@
+"""The ``seasight`` command: a thin layer over the Python API.
+
+Data goes to standard output (JSON lines with ``--json``), diagnostics and progress to standard
+error. Exit status: 0 when the command ran (even if some input lines were bad: they are counted
+and kept in ``rejects``), 1 when it could not run (a file missing, a database locked), 2 for a
+usage error.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from seasight import __version__
+from seasight.cli import decode as _decode
+from seasight.cli import demo as _demo
+from seasight.cli import ingest as _ingest
+
+app = typer.Typer(
+    name="seasight",
+    help="SeaSight: open Maritime Domain Awareness. Decode, store and analyse AIS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"seasight {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """SeaSight: open Maritime Domain Awareness."""
+
+
+app.command("ingest", epilog=_ingest.EPILOG)(_ingest.ingest)
+app.command("decode", epilog=_decode.EPILOG)(_decode.decode)
+app.command("demo")(_demo.demo)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

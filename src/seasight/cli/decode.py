@@ -1,0 +1,67 @@
+"""``seasight decode``: decode NMEA to JSON lines (pyais field names), without storing."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import typer
+
+from seasight.ais import NmeaDecoder
+from seasight.ais.records import to_records
+from seasight.batch import Batch
+from seasight.cli.options import JSON, fail
+from seasight.ingest import CHUNK_BYTES, expand_paths
+
+EPILOG = """Examples:
+
+  seasight decode capture.nmea --json | jq 'select(.msg_type == 5)'
+
+  zcat day.nmea.gz | seasight decode - --json
+
+Each message is one JSON object with pyais's names and units (msg_type, mmsi, lat, lon, speed,
+course, heading, status, shipname, ...) plus ts (ISO 8601 UTC) and source. Not-available values
+are null. Rejected lines are counted on standard error.
+"""
+
+
+def _read(path: Path) -> bytes:
+    if str(path) == "-":
+        return sys.stdin.buffer.read()
+    if path.suffix == ".gz":
+        return gzip.decompress(path.read_bytes())
+    return path.read_bytes()
+
+
+def decode(
+    paths: list[Path] = typer.Argument(..., help="NMEA files, directories, .gz, or - for stdin."),
+    as_json: bool = JSON,
+) -> None:
+    """Decode AIS sentences and print one record per message."""
+    rejects = 0
+    out = sys.stdout
+    for path in expand_paths(paths):
+        try:
+            data = _read(path)
+        except FileNotFoundError as exc:
+            raise fail(f"no such file: {path}") from exc
+        decoder = NmeaDecoder("-" if str(path) == "-" else str(path))
+        for start in range(0, max(len(data), 1), CHUNK_BYTES):
+            batch = decoder.feed(data[start:start + CHUNK_BYTES])
+            rejects += _emit(batch, out, as_json)
+        rejects += _emit(decoder.finish(), out, as_json)
+    if rejects:
+        typer.echo(f"seasight: {rejects} line(s) rejected", err=True)
+
+
+def _emit(batch: Batch, out: TextIO, as_json: bool) -> int:
+    for rec in to_records(batch):
+        if as_json:
+            out.write(json.dumps(rec) + "\n")
+        else:
+            fields = " ".join(f"{k}={v}" for k, v in rec.items() if v is not None)
+            out.write(fields + "\n")
+    return batch.rejects.height

@@ -1,0 +1,60 @@
+"""Rich tables for an :class:`~seasight.ingest.IngestReport`."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from seasight.ingest import IngestReport
+from seasight.rejects import REASON_HELP
+
+#: Names of the AIS message types, for summaries.
+MESSAGE_TYPE_NAMES = {
+    1: "position report class A", 2: "position report class A (assigned)",
+    3: "position report class A (interrogated)", 4: "base station report",
+    5: "static and voyage data", 6: "binary addressed", 7: "binary acknowledge",
+    8: "binary broadcast", 9: "SAR aircraft position", 10: "UTC/date inquiry",
+    11: "UTC/date response", 12: "addressed safety", 13: "safety acknowledge",
+    14: "safety broadcast", 15: "interrogation", 16: "assignment mode command",
+    17: "DGNSS broadcast", 18: "position report class B", 19: "extended class B report",
+    20: "data link management", 21: "aid-to-navigation report", 22: "channel management",
+    23: "group assignment", 24: "static data report (class B)", 25: "single slot binary",
+    26: "multiple slot binary", 27: "long range position report",
+}
+
+
+def print_report(report: IngestReport, console: Console) -> None:
+    """Messages by type, rejects by reason and rows stored, as tables."""
+    rate = report.n_messages / report.seconds if report.seconds > 0 else 0.0
+    console.print(
+        f"[bold]{report.n_messages:,}[/] messages from {len(report.sources)} source(s), "
+        f"{report.bytes_read / 1e6:,.1f} MB in {report.seconds:.2f} s ({rate:,.0f} messages/s)"
+    )
+    if report.csv_rows:
+        console.print(f"[bold]{report.csv_rows:,}[/] position fixes from CSV tracks")
+    for src in report.already_ingested:
+        console.print(f"already ingested, skipped (use --force to re-read): {src}")
+    types = Table(title="Decoded by message type")
+    types.add_column("type", justify="right")
+    types.add_column("message")
+    types.add_column("count", justify="right")
+    for t, n in sorted(report.messages.items()):
+        types.add_row(str(t), MESSAGE_TYPE_NAMES.get(t, "?"), f"{n:,}")
+    console.print(types)
+    if report.rejects:
+        rej = Table(title="Rejected lines by reason (kept in the 'rejects' table)")
+        rej.add_column("reason")
+        rej.add_column("count", justify="right")
+        rej.add_column("meaning")
+        for reason, n in report.rejects.most_common():
+            rej.add_row(reason, f"{n:,}", REASON_HELP.get(reason, ""))
+        console.print(rej)
+    stored = Table(title="Rows stored (duplicates dropped)")
+    stored.add_column("table")
+    stored.add_column("rows added", justify="right")
+    for table, n in sorted(report.added.items()):
+        stored.add_row(table, f"{n:,}")
+    console.print(stored)
+    skipped = {k: v for k, v in report.skipped.items() if v}
+    if skipped:
+        console.print("skipped lines: " + ", ".join(f"{k} {v:,}" for k, v in skipped.items()))

@@ -1,0 +1,285 @@
+"""Ingest: read sources, decode, deduplicate and store, resumably.
+
+Files are read in chunks cut at line boundaries. Each chunk's rows are committed together with
+a checkpoint (byte offset and decoder state), so an ingest that is killed at any moment and run
+again continues from its last commit and ends with exactly the rows of an uninterrupted run. A
+file ingested to the end is recognised by its fingerprint (size and a hash of its first 64 KiB)
+and skipped unless ``force`` is given; forced or not, duplicates are never stored twice.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from seasight.ais import DecoderState, NmeaDecoder
+from seasight.batch import Batch
+from seasight.sources.csv_tracks import read_track_csv
+from seasight.sources.live import LiveChunk
+from seasight.store import DEFAULT_DB, Checkpoint, Store
+
+#: Bytes of text decoded and committed at a time: bounds memory, whatever the file size.
+CHUNK_BYTES = 16 * 1024 * 1024
+
+#: File name endings read as CSV tracks (MarineCadastre, DMA, generic), the rest as NMEA.
+CSV_SUFFIXES = (".csv", ".csv.gz")
+
+Progress = Callable[[int, int], None]
+"""Called after each committed chunk with (bytes read, messages decoded) so far."""
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did: counts by message type, by reject reason, rows added per table."""
+
+    sources: list[str] = field(default_factory=list)
+    already_ingested: list[str] = field(default_factory=list)
+    bytes_read: int = 0
+    csv_rows: int = 0
+    messages: Counter[int] = field(default_factory=Counter)
+    rejects: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    added: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def n_messages(self) -> int:
+        """Complete messages decoded (duplicates included)."""
+        return sum(self.messages.values())
+
+    @property
+    def n_rejects(self) -> int:
+        """Lines rejected."""
+        return sum(self.rejects.values())
+
+    def add(self, batch: Batch, added: dict[str, int], *, csv: bool = False) -> None:
+        """Account for one stored batch (``csv``: rows of a CSV track, not AIS messages)."""
+        if csv:
+            self.csv_rows += batch.positions.height
+        else:
+            self.messages.update(batch.messages_by_type())
+        self.rejects.update(batch.rejects_by_reason())
+        self.skipped.update({k: v for k, v in batch.skipped.items() if v})
+        self.added.update({k: v for k, v in added.items() if v})
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-serialisable summary."""
+        return {
+            "sources": self.sources,
+            "already_ingested": self.already_ingested,
+            "bytes_read": self.bytes_read,
+            "messages": self.n_messages,
+            "csv_rows": self.csv_rows,
+            "messages_by_type": {str(k): v for k, v in sorted(self.messages.items())},
+            "rejects_by_reason": dict(sorted(self.rejects.items())),
+            "skipped": dict(sorted(self.skipped.items())),
+            "rows_added": dict(sorted(self.added.items())),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, and every regular file under directories named (sorted, hidden skipped).
+
+    ``-`` (standard input) is passed through.
+    """
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if str(p) == "-":
+            out.append(path)
+        elif path.is_dir():
+            out.extend(
+                f for f in sorted(path.rglob("*"))
+                if f.is_file() and not any(p.startswith(".") for p in f.relative_to(path).parts)
+            )
+        else:
+            out.append(path)
+    return out
+
+
+def fingerprint(path: Path) -> str:
+    """Size and SHA-1 of the first 64 KiB: identifies a file without reading all of it."""
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    return f"{path.stat().st_size}:{hashlib.sha1(head).hexdigest()}"
+
+
+def _open(path: Path) -> BinaryIO:
+    if str(path) == "-":
+        return sys.stdin.buffer
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
+def _line_chunks(fh: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+    """Chunks of whole lines (the last may lack its newline)."""
+    tail = b""
+    while True:
+        block = fh.read(chunk_bytes)
+        if not block:
+            if tail:
+                yield tail
+            return
+        data = tail + block if tail else block
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) < 4 * chunk_bytes:
+            tail = data
+            continue
+        cut = cut or len(data)
+        tail = data[cut:]
+        yield data[:cut]
+
+
+def _source_name(path: Path) -> str:
+    return "-" if str(path) == "-" else str(path.resolve())
+
+
+def ingest_file(
+    path: Path,
+    store: Store,
+    report: IngestReport,
+    *,
+    force: bool = False,
+    chunk_bytes: int = CHUNK_BYTES,
+    progress: Progress | None = None,
+) -> None:
+    """Ingest one NMEA or CSV file (or ``-``) into ``store``, resuming if interrupted."""
+    source = _source_name(path)
+    report.sources.append(source)
+    if source == "-":
+        fp = ""
+        cp = None
+    else:
+        fp = fingerprint(path)
+        cp = store.checkpoint(source)
+        if cp is not None and cp.fingerprint == fp and cp.completed and not force:
+            report.already_ingested.append(source)
+            return
+        if cp is not None and (cp.fingerprint != fp or cp.completed):
+            cp = None
+    if path.name.lower().endswith(CSV_SUFFIXES):
+        batch = read_track_csv(path, source=source)
+        added = store.append(batch, Checkpoint(source, fp, path.stat().st_size, {}, True))
+        report.bytes_read += path.stat().st_size
+        report.add(batch, added, csv=True)
+        if progress:
+            progress(report.bytes_read, report.n_messages)
+        return
+    offset = 0
+    decoder = NmeaDecoder(source)
+    if cp is not None:
+        offset = cp.offset
+        decoder = NmeaDecoder(source, state=DecoderState.from_json(cp.state))
+    with _open(path) as fh:
+        if offset:
+            fh.seek(offset)
+        for chunk in _line_chunks(fh, chunk_bytes):
+            offset += len(chunk)
+            report.bytes_read += len(chunk)
+            batch = decoder.feed(chunk)
+            state = decoder.state.to_json()
+            added = store.append(batch, Checkpoint(source, fp, offset, state, False))
+            report.add(batch, added)
+            if progress:
+                progress(report.bytes_read, report.n_messages)
+    batch = decoder.finish()
+    added = store.append(batch, Checkpoint(source, fp, offset, decoder.state.to_json(), True))
+    report.add(batch, added)
+
+
+def ingest_paths(
+    paths: Iterable[str | Path],
+    db_path: str | Path | None = None,
+    *,
+    store: Store | None = None,
+    force: bool = False,
+    chunk_bytes: int = CHUNK_BYTES,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest files, directories, ``.gz`` files and ``-`` (stdin) into a database.
+
+    Pass either ``db_path`` (opened and closed here; default ``seasight.duckdb``) or an open
+    ``store``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (tmp / "feed.nmea").write_bytes(
+        ...     b"!AIVDM,1,1,,A,15NPOOPP00o?b=bE`UNv4?w428D;,0*24\\nnot ais\\n")
+        >>> report = ingest_paths([tmp / "feed.nmea"], tmp / "db.duckdb")
+        >>> report.n_messages, dict(report.rejects), report.added["positions"]
+        (1, {'malformed_sentence': 1}, 1)
+    """
+    started = time.perf_counter()
+    report = IngestReport()
+    own = store is None
+    st = store if store is not None else Store(db_path if db_path is not None else DEFAULT_DB)
+    try:
+        for path in expand_paths(paths):
+            ingest_file(path, st, report, force=force, chunk_bytes=chunk_bytes, progress=progress)
+    finally:
+        if own:
+            st.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def ingest_live(
+    chunks: Iterable[LiveChunk],
+    store: Store,
+    *,
+    flush_every_s: float = 1.0,
+    flush_lines: int = 50_000,
+    on_flush: Callable[[IngestReport], None] | None = None,
+) -> IngestReport:
+    """Decode and store a live feed (see :mod:`seasight.sources.live`) until it ends.
+
+    Lines are decoded as they arrive, with the arrival time for messages that carry none, and
+    committed at least every ``flush_every_s`` seconds or ``flush_lines`` lines.
+    """
+    started = time.perf_counter()
+    report = IngestReport()
+    decoders: dict[str, NmeaDecoder] = {}
+    pending: list[Batch] = []
+    pending_lines = 0
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal pending, pending_lines, last_flush
+        if pending:
+            batch = Batch.concat(pending)
+            report.add(batch, store.append(batch))
+            if on_flush:
+                on_flush(report)
+        pending, pending_lines, last_flush = [], 0, time.monotonic()
+
+    try:
+        for chunk in chunks:
+            dec = decoders.get(chunk.source)
+            if dec is None:
+                dec = decoders[chunk.source] = NmeaDecoder(chunk.source)
+                report.sources.append(chunk.source)
+            report.bytes_read += len(chunk.data)
+            pending.append(dec.feed(chunk.data, arrival_ts_us=chunk.arrival_ts_us))
+            pending_lines += chunk.data.count(b"\n")
+            if pending_lines >= flush_lines or time.monotonic() - last_flush >= flush_every_s:
+                flush()
+    finally:
+        now_us = time.time_ns() // 1000
+        pending.extend(dec.finish(arrival_ts_us=now_us) for dec in decoders.values())
+        flush()
+        report.seconds = time.perf_counter() - started
+    return report
+
+
+__all__ = ["CHUNK_BYTES", "IngestReport", "expand_paths", "ingest_file", "ingest_live",
+           "ingest_paths"]

@@ -1,0 +1,1102 @@
+"""Read CSV track files (one position fix per row) into :class:`~seasight.batch.Batch` frames.
+
+Three layouts are recognised from the header (see :func:`detect_layout`):
+
+``marinecadastre``
+    US MarineCadastre / NOAA "AIS data for transportation planning" daily files: ``MMSI,
+    BaseDateTime, LAT, LON, SOG, COG, Heading, VesselName, IMO, CallSign, VesselType, Status,
+    Length, Width, Draft, Cargo, TransceiverClass`` (the 2024+ snake_case spellings such as
+    ``base_date_time`` and ``vessel_name`` are accepted too). Times are ISO 8601 in UTC.
+``dma``
+    Danish Maritime Authority "aisdk" files: ``# Timestamp`` (``dd/mm/yyyy HH:MM:SS``, UTC),
+    ``Type of mobile``, ``MMSI``, ``Latitude``, ``Longitude``, ``Navigational status`` (text),
+    ``ROT``, ``SOG``, ``COG``, ``Heading``, ``IMO``, ``Callsign``, ``Name``, ``Ship type`` (text),
+    ``Cargo type``, ``Width``, ``Length``, ``Type of position fixing device``, ``Draught``,
+    ``Destination``, ``ETA``, ``Data source type`` and, in newer files, ``A, B, C, D``.
+``generic``
+    Any CSV with a time, MMSI, latitude and longitude column under a common name (matched
+    case-insensitively, see ``_GENERIC``), optionally speed, course and heading. Times are
+    ISO 8601 (naive times are UTC; ``Z`` or a ``+hh:mm`` offset is converted to UTC) or unix
+    seconds.
+
+Columns are found by name, so extra columns anywhere (such as the unnamed leading index column
+of the DMA sample written by pandas) are ignored.
+
+Every CSV row yields either one ``positions`` row (plus one ``static`` row when it carries
+identity fields) or one ``rejects`` row, never both, so that
+``data lines == len(positions) + len(rejects) + skipped["blank_line"]`` (the header is line 1).
+Rejects keep the row's raw bytes (without its line terminator) and name one reason of
+:mod:`seasight.rejects`, checked in this order:
+
+* ``bad_character``: the row is not valid UTF-8;
+* ``bad_csv_row``: wrong number of fields, broken quoting, latitude/longitude missing or not a
+  number, or a truncated/corrupt ``.gz`` stream (then ``raw`` holds nothing);
+* ``bad_mmsi``: MMSI missing or not a whole number of at most 9 digits;
+* ``bad_timestamp``: time missing, unparseable, or outside [``TS_MIN``, ``TS_MAX``);
+* ``impossible_position``: latitude outside [-90, 90] or longitude outside [-180, 180]; the
+  AIS not-available values 91 / 181 are rejected the same way, with a detail that says so.
+
+A header that matches no layout gives one ``bad_csv_header`` reject for line 1 and no rows; the
+remaining lines are counted in ``skipped["after_bad_header"]``.
+
+Not-available values become nulls: SOG 102.3 (and anything outside 0-102.2 kn), COG 360 (and
+anything outside [0, 360)), heading 511 (and anything outside [0, 360)), ROT beyond +-708
+deg/min, navigational status outside 0-15, ship type 0, IMO 0, draught 0.
+
+Columns that the ``static`` schema cannot hold are not stored: MarineCadastre's ``Length`` /
+``Width`` (overall totals, while the schema holds the four distances from the antenna; no split
+is invented), ``Cargo``, and DMA's ``Width`` / ``Length`` totals, ``Cargo type`` and ``Data
+source type``.
+
+Implementation: the file is read in blocks of whole lines (gzip is detected from its magic
+bytes, whatever the file is called); each block becomes an Arrow binary column of lines without
+copying line by line, and everything after that is Polars expressions. Python loops run only
+over rejected rows (to describe invalid UTF-8) and over rows that contain a double quote (which
+the standard :mod:`csv` module splits); quoted fields spanning several lines are not supported
+(each physical line is one row).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import gzip
+import io
+import os
+import zlib
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from seasight.batch import Batch
+from seasight.schema import TABLES, UTC_US, conform, empty
+from seasight.sources.errors import CsvLayoutError, SourceError
+
+__all__ = [
+    "LAYOUTS",
+    "TS_MAX",
+    "TS_MIN",
+    "CsvLayoutError",
+    "SourceError",
+    "TrackCsvInput",
+    "detect_layout",
+    "position_hash",
+    "read_track_csv",
+]
+
+#: Layout names returned by :func:`detect_layout`.
+LAYOUTS: Final = ("marinecadastre", "dma", "generic")
+
+#: Times before this (inclusive bound) are rejected as ``bad_timestamp`` (out of range).
+TS_MIN: Final = datetime(1990, 1, 1, tzinfo=UTC)
+#: Times at or after this are rejected as ``bad_timestamp`` (out of range).
+TS_MAX: Final = datetime(2100, 1, 1, tzinfo=UTC)
+
+#: What :func:`read_track_csv` accepts: a path (``str`` is always a path) or the file's bytes.
+TrackCsvInput = str | os.PathLike[str] | bytes | bytearray | memoryview
+
+# Bytes read from the (decompressed) file per block; blocks end on a line boundary.
+_CHUNK_BYTES = 64 << 20
+# Bytes asked of the stream per read (read1: a damaged gzip stream still yields what precedes
+# the damage).
+_READ_BYTES = 1 << 20
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_BOM: Final = b"\xef\xbb\xbf"
+
+# --------------------------------------------------------------------------------------------
+# Layouts: canonical field -> accepted header names (after _normalise_name), first match wins.
+# --------------------------------------------------------------------------------------------
+
+_REQUIRED: Final = ("ts", "mmsi", "lat", "lon")
+
+_MARINECADASTRE: Final[dict[str, tuple[str, ...]]] = {
+    "ts": ("basedatetime", "base_date_time"),
+    "mmsi": ("mmsi",),
+    "lat": ("lat", "latitude"),
+    "lon": ("lon", "longitude"),
+    "sog": ("sog",),
+    "cog": ("cog",),
+    "heading": ("heading",),
+    "shipname": ("vesselname", "vessel_name"),
+    "imo": ("imo",),
+    "callsign": ("callsign", "call_sign"),
+    "ship_type": ("vesseltype", "vessel_type"),
+    "nav_status": ("status",),
+    "draught": ("draft", "draught"),
+    "transceiver": ("transceiverclass", "transceiver_class", "transceiver"),
+}
+
+_DMA: Final[dict[str, tuple[str, ...]]] = {
+    "ts": ("timestamp",),
+    "mobile": ("type_of_mobile",),
+    "mmsi": ("mmsi",),
+    "lat": ("latitude",),
+    "lon": ("longitude",),
+    "nav_status": ("navigational_status",),
+    "rot": ("rot",),
+    "sog": ("sog",),
+    "cog": ("cog",),
+    "heading": ("heading",),
+    "imo": ("imo",),
+    "callsign": ("callsign",),
+    "shipname": ("name",),
+    "ship_type": ("ship_type",),
+    "epfd": ("type_of_position_fixing_device",),
+    "draught": ("draught",),
+    "destination": ("destination",),
+    "eta": ("eta",),
+    "to_bow": ("a",),
+    "to_stern": ("b",),
+    "to_port": ("c",),
+    "to_starboard": ("d",),
+}
+
+_GENERIC: Final[dict[str, tuple[str, ...]]] = {
+    "ts": (
+        "time",
+        "timestamp",
+        "basedatetime",
+        "base_date_time",
+        "datetime",
+        "date_time",
+        "time_utc",
+        "timestamp_utc",
+    ),
+    "mmsi": ("mmsi",),
+    "lat": ("lat", "latitude", "latitude_degrees"),
+    "lon": ("lon", "lng", "long", "longitude", "longitude_degrees"),
+    "sog": ("sog", "speed", "sog_knots", "speed_knots"),
+    "cog": ("cog", "course", "cog_degrees", "course_degrees"),
+    "heading": ("heading", "true_heading", "heading_degrees", "hdg"),
+}
+
+_SPECS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    "marinecadastre": _MARINECADASTRE,
+    "dma": _DMA,
+    "generic": _GENERIC,
+}
+
+# --------------------------------------------------------------------------------------------
+# Code tables for the DMA text columns (keys as normalised by _text_key: lower case, letters
+# and digits only). Values are the ITU-R M.1371 codes (seasight/shared reference tables).
+# --------------------------------------------------------------------------------------------
+
+#: DMA "Navigational status" text -> AIS navigational status code.
+DMA_NAV_STATUS: Final[dict[str, int]] = {
+    "underwayusingengine": 0,
+    "atanchor": 1,
+    "notundercommand": 2,
+    "restrictedmaneuverability": 3,
+    "restrictedmanoeuverability": 3,
+    "restrictedmanoeuvrability": 3,
+    "restrictedmaneuvrability": 3,
+    "constrainedbyherdraught": 4,
+    "moored": 5,
+    "aground": 6,
+    "engagedinfishing": 7,
+    "underwaysailing": 8,
+    "reservedforfutureamendmenthsc": 9,
+    "reservedforfutureamendmentofnavigationalstatusforhsc": 9,
+    "reservedforfutureamendmentwig": 10,
+    "reservedforfutureamendmentofnavigationalstatusforwig": 10,
+    "powerdrivenvesseltowingastern": 11,
+    "powerdrivenvesseltowingasternregionaluse": 11,
+    "powerdrivenvesselpushingaheadortowingalongside": 12,
+    "powerdrivenvesselpushingaheadortowingalongsideregionaluse": 12,
+    "reservedforfutureuse": 13,
+    "aissartisactive": 14,
+    "aissart": 14,
+    # 15 is "not defined (default)": what a transponder sends when nothing was set.
+    "unknownvalue": 15,
+    "undefined": 15,
+    "undefineddefault": 15,
+    "notdefined": 15,
+}
+
+#: DMA "Ship type" text -> AIS ship type code ("all ships of this type" for the families
+#: whose second digit is a hazard category, which the DMA text does not give).
+DMA_SHIP_TYPE: Final[dict[str, int]] = {
+    "wig": 20,
+    "fishing": 30,
+    "towing": 31,
+    "towinglongwide": 32,
+    "dredging": 33,
+    "diving": 34,
+    "military": 35,
+    "sailing": 36,
+    "pleasure": 37,
+    "hsc": 40,
+    "pilot": 50,
+    "sar": 51,
+    "tug": 52,
+    "porttender": 53,
+    "antipollution": 54,
+    "lawenforcement": 55,
+    "spare1": 56,
+    "spare2": 57,
+    "localvessel": 56,
+    "medical": 58,
+    "notpartytoconflict": 59,
+    "passenger": 60,
+    "cargo": 70,
+    "tanker": 80,
+    "other": 90,
+}
+
+#: DMA "Type of position fixing device" text -> AIS EPFD code ("Undefined" -> null).
+DMA_EPFD: Final[dict[str, int]] = {
+    "gps": 1,
+    "glonass": 2,
+    "combinedgpsglonass": 3,
+    "loranc": 4,
+    "chayka": 5,
+    "integratednavigationsystem": 6,
+    "surveyed": 7,
+    "galileo": 8,
+    "internalgnss": 15,
+}
+
+#: DMA "Type of mobile" text -> the AIS message type such a station sends its position in.
+DMA_MOBILE_MSG_TYPE: Final[dict[str, int]] = {
+    "classa": 1,
+    "classb": 18,
+    "basestation": 4,
+    "aton": 21,
+    "sarairborne": 9,
+}
+
+#: MarineCadastre ``TransceiverClass`` -> message type of the position report.
+MARINECADASTRE_MSG_TYPE: Final[dict[str, int]] = {"A": 1, "B": 18}
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def detect_layout(header: list[str]) -> str:
+    """Name the layout of a CSV track file from its header row.
+
+    ``header`` is the list of column names as read (quotes removed). Names are matched after
+    trimming, lower-casing, dropping a leading ``#`` and turning runs of other characters into
+    ``_``. Returns ``"dma"`` when there is a ``Type of mobile`` column (plus timestamp, MMSI,
+    latitude, longitude), ``"marinecadastre"`` when there is a ``BaseDateTime`` column (plus
+    MMSI, LAT/LON), else ``"generic"`` when a time, MMSI, latitude and longitude column can be
+    named.
+
+    Raises :class:`~seasight.sources.errors.CsvLayoutError` when none matches.
+    """
+    return _resolve(header)[0]
+
+
+def read_track_csv(data: TrackCsvInput, *, source: str | None = None) -> Batch:
+    """Read one CSV track file (plain or gzip) into a :class:`~seasight.batch.Batch`.
+
+    ``data`` is a path (``str`` or path-like; ``.gz`` or not, gzip is recognised by content) or
+    the file's bytes. ``source`` is written in every row's ``source`` column; it defaults to
+    the path as given, or ``"-"`` for bytes.
+
+    The returned batch has ``positions``, ``static`` and ``rejects`` filled (the other tables
+    empty), each conformed to :data:`seasight.schema.TABLES`, and ``skipped`` counting blank
+    lines (``"blank_line"``) and, after a header that matches no layout, the unread lines
+    (``"after_bad_header"``). Rows are in file order. Bad rows never raise: they are returned in
+    ``rejects`` (see the module documentation for the reasons). Only failing to open the file
+    raises (:class:`OSError`).
+    """
+    if isinstance(data, bytes | bytearray | memoryview):
+        src = "-" if source is None else source
+    else:
+        src = os.fspath(data) if source is None else source
+    reader = _Blocks(data)
+    with reader:
+        return _read(reader, src)
+
+
+def position_hash(
+    mmsi: np.ndarray, ts_us: np.ndarray, lat: np.ndarray, lon: np.ndarray
+) -> np.ndarray:
+    """Deterministic 64-bit hash of each fix ``(mmsi, ts, lat, lon)``, as ``int64``.
+
+    The inputs are 1-D arrays of equal length without nulls: MMSI (any integer type), time in
+    UTC microseconds since the epoch (``int64`` or ``datetime64[us]``), latitude and longitude
+    (``float64``). Each value is taken as its 64-bit pattern (integers as two's complement,
+    floats as IEEE 754 bits with ``-0.0`` folded into ``0.0``) and folded into the state with
+    the SplitMix64 finaliser (Steele, Lea and Flood 2014), in that order, from a fixed seed.
+    It uses only numpy's wrapping ``uint64`` arithmetic, so the value is the same in every
+    process, platform and library version; CSV rows of the same fix get the same
+    ``msg_hash`` however the numbers were written, so re-ingesting a file adds nothing.
+    """
+    n = len(mmsi)
+    words = (
+        np.asarray(mmsi).astype(np.int64, copy=False).view(np.uint64),
+        np.asarray(ts_us).view(np.int64).view(np.uint64),
+        (np.asarray(lat, dtype=np.float64) + 0.0).view(np.uint64),
+        (np.asarray(lon, dtype=np.float64) + 0.0).view(np.uint64),
+    )
+    with np.errstate(over="ignore"):
+        state = np.full(n, _HASH_SEED, dtype=np.uint64)
+        for word in words:
+            state = _splitmix64(state ^ _splitmix64(word + _GOLDEN))
+    return state.view(np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# Hashing
+# --------------------------------------------------------------------------------------------
+
+_HASH_SEED: Final = np.uint64(0x5EA5_1647_C5F0_0CA5)
+_GOLDEN: Final = np.uint64(0x9E37_79B9_7F4A_7C15)
+_MIX1: Final = np.uint64(0xBF58_476D_1CE4_E5B9)
+_MIX2: Final = np.uint64(0x94D0_49BB_1331_11EB)
+
+
+def _splitmix64(z: np.ndarray) -> np.ndarray:
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+# --------------------------------------------------------------------------------------------
+# Header
+# --------------------------------------------------------------------------------------------
+
+
+def _normalise_name(name: str) -> str:
+    """``"# Timestamp"`` -> ``timestamp``, ``"Type of mobile"`` -> ``type_of_mobile``."""
+    text = name.strip().lstrip("\ufeff").strip().lstrip("#").strip().lower()
+    out: list[str] = []
+    gap = False
+    for ch in text:
+        if ch.isalnum():
+            if gap and out:
+                out.append("_")
+            out.append(ch)
+            gap = False
+        else:
+            gap = True
+    return "".join(out)
+
+
+def _find(names: list[str], spec: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for i, name in enumerate(names):
+        index.setdefault(name, i)
+    found: dict[str, int] = {}
+    for canonical, aliases in spec.items():
+        for alias in aliases:
+            if alias in index:
+                found[canonical] = index[alias]
+                break
+    return found
+
+
+def _resolve(header: list[str]) -> tuple[str, dict[str, int]]:
+    """(layout name, canonical field -> column index) for a header row."""
+    names = [_normalise_name(h) for h in header]
+    if "type_of_mobile" in names:
+        cols = _find(names, _DMA)
+        if all(f in cols for f in _REQUIRED):
+            return "dma", cols
+    if "basedatetime" in names or "base_date_time" in names:
+        cols = _find(names, _MARINECADASTRE)
+        if all(f in cols for f in _REQUIRED):
+            return "marinecadastre", cols
+    cols = _find(names, _GENERIC)
+    if all(f in cols for f in _REQUIRED):
+        return "generic", cols
+    wanted = {
+        "ts": "time (time/timestamp/BaseDateTime/# Timestamp)",
+        "mmsi": "MMSI",
+        "lat": "latitude (lat/latitude/latitude_degrees)",
+        "lon": "longitude (lon/lng/longitude/longitude_degrees)",
+    }
+    missing = [wanted[f] for f in _REQUIRED if f not in cols]
+    shown = ", ".join(repr(h) for h in header[:30])
+    raise CsvLayoutError(
+        f"CSV header matches no known layout (marinecadastre, dma, generic): no column for "
+        f"{', '.join(missing)}; header was [{shown}]"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading blocks of whole lines
+# --------------------------------------------------------------------------------------------
+
+
+class _Blocks:
+    """Iterate over a file's (decompressed) bytes in blocks that end on a line boundary.
+
+    A corrupt or truncated gzip stream ends the iteration early; the error is kept in
+    :attr:`error` instead of being raised.
+    """
+
+    def __init__(self, data: TrackCsvInput) -> None:
+        self._data = data
+        self._stack = contextlib.ExitStack()
+        self.error: str | None = None
+
+    def __enter__(self) -> _Blocks:
+        data = self._data
+        raw: io.BufferedIOBase
+        if isinstance(data, bytes | bytearray | memoryview):
+            raw = io.BytesIO(data)
+        else:
+            raw = self._stack.enter_context(open(os.fspath(data), "rb"))
+        head = raw.read(2)
+        raw.seek(0)
+        if head == _GZIP_MAGIC:
+            raw = self._stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+        self._stream = raw
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def __iter__(self) -> Iterator[bytes]:
+        pieces: list[bytes] = []
+        held = 0
+        while True:
+            try:
+                piece = self._stream.read1(_READ_BYTES)
+            except (OSError, EOFError, zlib.error) as exc:
+                # Everything decompressed before the damage has been returned by read1.
+                self.error = f"{type(exc).__name__}: {exc}"
+                break
+            if not piece:
+                break
+            pieces.append(piece)
+            held += len(piece)
+            if held < _CHUNK_BYTES:
+                continue
+            buf = b"".join(pieces)
+            cut = buf.rfind(b"\n")
+            if cut < 0:  # one very long line: keep reading
+                pieces, held = [buf], len(buf)
+                continue
+            yield buf[: cut + 1]
+            rest = buf[cut + 1 :]
+            pieces, held = ([rest], len(rest)) if rest else ([], 0)
+        if held:
+            yield b"".join(pieces)
+
+
+@dataclass
+class _Lines:
+    """One block as columns ``line_no`` and ``text`` ("" for lines that are not UTF-8)."""
+
+    frame: pl.DataFrame
+    n_lines: int
+    bad_utf8: dict[int, tuple[str, bytes]] = field(default_factory=dict)  # index -> detail, raw
+
+
+def _split_lines(block: bytes, first_line_no: int) -> _Lines:
+    """Cut ``block`` into lines (without ``\\n`` / ``\\r\\n``) as an Arrow-backed column.
+
+    The column is built on the block's own buffer (each line still ending in its newline,
+    stripped by Polars afterwards). When some lines are not UTF-8, their bytes are kept aside
+    for the rejects and a copy of the block without them is used instead.
+    """
+    arr = np.frombuffer(block, dtype=np.uint8)
+    size = arr.size
+    if size == 0:
+        return _Lines(pl.DataFrame(schema={"line_no": pl.Int64, "text": pl.String}), 0)
+    newlines = np.flatnonzero(arr == 0x0A)
+    ends = newlines if newlines.size and newlines[-1] == size - 1 else np.append(newlines, size)
+    n = ends.size
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[0] = 0
+    offsets[1:] = np.minimum(ends + 1, size)  # each line with its newline
+    bad = _invalid_utf8_lines(block, arr, offsets[:-1], ends)
+    bad_utf8: dict[int, tuple[str, bytes]] = {}
+    data = arr
+    if bad:
+        keep = np.ones(size, dtype=bool)
+        lengths = np.diff(offsets)
+        for i, detail in bad.items():  # their text becomes "", their bytes go to the rejects
+            bad_utf8[i] = (detail, block[offsets[i] : ends[i]].removesuffix(b"\r"))
+            keep[offsets[i] : offsets[i + 1]] = False
+            lengths[i] = 0
+        data = arr[keep]
+        np.cumsum(lengths, out=offsets[1:])
+    text = pl.from_arrow(_arrow(pa.large_string(), n, offsets, data))
+    frame = pl.DataFrame(
+        {"line_no": np.arange(first_line_no, first_line_no + n, dtype=np.int64), "text": text}
+    ).with_columns(pl.col("text").str.strip_suffix("\n").str.strip_suffix("\r"))
+    return _Lines(frame, n, bad_utf8)
+
+
+def _arrow(dtype: pa.DataType, n: int, offsets: np.ndarray, data: np.ndarray) -> pa.Array:
+    return pa.Array.from_buffers(dtype, n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _invalid_utf8_lines(
+    block: bytes, arr: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> dict[int, str]:
+    """Line index -> description, for the lines of ``block`` that are not valid UTF-8.
+
+    Pure ASCII (the usual case) is recognised with one vectorised comparison; otherwise the
+    block is decoded by the C codec, restarting after each bad line, so the Python work is
+    proportional to the number of bad lines.
+    """
+    if arr.size == 0 or int(arr.max()) < 0x80:
+        return {}
+    bad: dict[int, str] = {}
+    view = memoryview(block)
+    pos = 0
+    while pos < len(block):
+        try:
+            codecs.utf_8_decode(view[pos:], "strict", True)
+            break
+        except UnicodeDecodeError as exc:
+            at = pos + exc.start
+            line = int(np.searchsorted(starts, at, side="right")) - 1
+            bad[line] = (
+                f"not valid UTF-8: byte 0x{block[at]:02x} at column {at - int(starts[line]) + 1}"
+            )
+            pos = int(ends[line]) + 1
+    return bad
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------------------------
+
+_ISO_RE: Final = (
+    r"^(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})[T ]+(?P<h>\d{1,2}):(?P<mi>\d{2})"
+    r"(?::(?P<s>\d{2})(?:[.,](?P<frac>\d+))?)?"
+    r"\s*(?P<tz>[Zz]|UTC|(?P<sign>[+-])(?P<tzh>\d{2}):?(?P<tzm>\d{2})?)?$"
+)
+_DMY_RE: Final = (
+    r"^(?P<d>\d{1,2})/(?P<mo>\d{1,2})/(?P<y>\d{4})[T ]+(?P<h>\d{1,2}):(?P<mi>\d{2})"
+    r"(?::(?P<s>\d{2})(?:[.,](?P<frac>\d+))?)?$"
+)
+_UNIX_RE: Final = r"^(?P<int>\d{1,11})(?:\.(?P<frac>\d*))?$"
+
+
+def _micros(frac: pl.Expr) -> pl.Expr:
+    """Fractional-second digits -> whole microseconds (truncated), 0 when absent."""
+    return frac.str.pad_end(6, "0").str.slice(0, 6).cast(pl.Int64).fill_null(0)
+
+
+def _from_parts(g: pl.Expr, *, with_tz: bool) -> pl.Expr:
+    """Datetime (UTC, us) from the named groups of :data:`_ISO_RE` / :data:`_DMY_RE`."""
+    f = g.struct.field
+    sec = f("s").fill_null("00")
+    canonical = pl.concat_str(
+        [
+            f("y"),
+            pl.lit("-"),
+            f("mo").str.zfill(2),
+            pl.lit("-"),
+            f("d").str.zfill(2),
+            pl.lit(" "),
+            f("h").str.zfill(2),
+            pl.lit(":"),
+            f("mi"),
+            pl.lit(":"),
+            sec,
+        ]
+    )
+    # A leap second (second 60) is read as second 0 of the next minute, as chrono does.
+    naive = canonical.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False)
+    ts = naive.dt.replace_time_zone("UTC") + pl.duration(microseconds=_micros(f("frac")))
+    if with_tz:
+        tzh = f("tzh").cast(pl.Int64)
+        tzm = f("tzm").cast(pl.Int64).fill_null(0)
+        offset = pl.when(f("sign") == "-").then(-1).otherwise(1) * (tzh * 60 + tzm)
+        offset = pl.when(f("sign").is_null()).then(0).otherwise(offset)
+        valid = f("sign").is_null() | ((tzh <= 23) & (tzm <= 59))
+        ts = pl.when(valid).then(ts - pl.duration(minutes=offset))
+    return ts
+
+
+def _parse_iso_or_unix(s: pl.Expr) -> pl.Expr:
+    iso = _from_parts(s.str.extract_groups(_ISO_RE), with_tz=True)
+    g = s.str.extract_groups(_UNIX_RE)
+    unix = g.struct.field("int").cast(pl.Int64) * 1_000_000 + _micros(g.struct.field("frac"))
+    return pl.coalesce(iso, unix.cast(UTC_US))
+
+
+def _fast_time(s: pl.Expr, layout: str) -> pl.Expr:
+    """The layout's usual time format(s), parsed directly; null for anything else."""
+    formats = (
+        ("%d/%m/%Y %H:%M:%S",)
+        if layout == "dma"
+        else ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f")
+    )
+    parsed = [s.str.to_datetime(f, time_unit="us", strict=False) for f in formats]
+    return (parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)).dt.replace_time_zone("UTC")
+
+
+def _parse_time(s: pl.Expr, layout: str) -> pl.Expr:
+    """Every accepted time form (slower than :func:`_fast_time`; used where it gave null)."""
+    s = s.str.strip_chars()
+    if layout == "dma":
+        dmy = _from_parts(s.str.extract_groups(_DMY_RE), with_tz=False)
+        return pl.coalesce(dmy, _parse_iso_or_unix(s))
+    return _parse_iso_or_unix(s)
+
+
+def _num(name: str) -> pl.Expr:
+    """The float column parsed from field ``name`` by :func:`_parse_numbers` (finite or null)."""
+    return pl.col(f"f_{name}")
+
+
+#: Fields read as numbers (kept as text too, for the reject details and text-coded layouts).
+_NUMERIC: Final = frozenset(
+    {
+        "lat",
+        "lon",
+        "sog",
+        "cog",
+        "heading",
+        "nav_status",
+        "rot",
+        "ship_type",
+        "draught",
+        "to_bow",
+        "to_stern",
+        "to_port",
+        "to_starboard",
+    }
+)
+#: Numeric fields never needed as text: left unstripped (the float cast ignores blanks).
+_ONLY_NUMERIC: Final = _NUMERIC - {"lat", "lon", "nav_status", "ship_type"}
+
+
+def _parse_fields(frame: pl.LazyFrame, cols: Mapping[str, int]) -> pl.LazyFrame:
+    """Add one column per field (trimmed text, null when empty) and ``f_<name>`` floats.
+
+    Each step refers to columns made by the previous one, so no string work is repeated.
+    """
+    text = [name for name in cols if name not in _ONLY_NUMERIC]
+    numeric = [name for name in cols if name in _NUMERIC]
+    return (
+        frame.with_columns(
+            pl.col("fields").list.len().alias("n_fields"),
+            *(
+                pl.col("fields").list.get(i, null_on_oob=True).alias(name)
+                for name, i in cols.items()
+            ),
+        )
+        .with_columns(pl.col(text).str.strip_chars())
+        .with_columns(
+            *(pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in text),
+            *(pl.col(name).cast(pl.Float64, strict=False).alias(f"f_{name}") for name in numeric),
+        )
+        .with_columns(
+            pl.when(pl.col(f"f_{name}").is_finite()).then(pl.col(f"f_{name}")).alias(f"f_{name}")
+            for name in numeric
+        )
+    )
+
+
+def _whole(x: pl.Expr, lo: int, hi: int) -> pl.Expr:
+    """Float -> Int64 when it is a whole number in [lo, hi], else null."""
+    return pl.when((x == x.round(0)) & (x >= lo) & (x <= hi)).then(x.cast(pl.Int64))
+
+
+def _text_key(name: str) -> pl.Expr:
+    return pl.col(name).str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
+
+
+def _lookup(name: str, table: Mapping[str, int]) -> pl.Expr:
+    return _text_key(name).replace_strict(dict(table), default=None, return_dtype=pl.Int64)
+
+
+def _opt(name: str, cols: Mapping[str, int]) -> pl.Expr:
+    """The stripped string field ``name``, or a null literal when the layout lacks it."""
+    return pl.col(name) if name in cols else pl.lit(None, dtype=pl.String)
+
+
+@dataclass
+class _Parsed:
+    positions: pl.DataFrame
+    static: pl.DataFrame
+    rejects: pl.DataFrame
+    blank: int
+
+
+def _split_fields(lines: pl.DataFrame) -> pl.DataFrame:
+    """Add ``fields`` (list of strings, null when the quoting is broken); keeps line order."""
+    quoted = lines["text"].str.contains('"', literal=True)
+    if not quoted.any():
+        return lines.with_columns(fields=pl.col("text").str.split(","))
+    plain = lines.filter(~quoted).with_columns(fields=pl.col("text").str.split(","))
+    tricky = lines.filter(quoted)
+    parsed: list[list[str] | None] = []
+    for text in tricky["text"]:
+        try:
+            rows = list(csv.reader([text], strict=True))
+            parsed.append(rows[0] if len(rows) == 1 else None)
+        except csv.Error:
+            parsed.append(None)
+    tricky = tricky.with_columns(fields=pl.Series(parsed, dtype=pl.List(pl.String)))
+    return pl.concat([plain, tricky]).sort("line_no")
+
+
+def _parse_block(
+    lines: _Lines, layout: str, cols: Mapping[str, int], n_fields: int, source: str
+) -> _Parsed:
+    frame = lines.frame
+    if lines.bad_utf8:
+        idx = pl.Series(list(lines.bad_utf8), dtype=pl.Int64)
+        details = pl.Series([d for d, _ in lines.bad_utf8.values()], dtype=pl.String)
+        bad = pl.repeat(None, lines.n_lines, dtype=pl.String, eager=True).scatter(idx, details)
+        frame = frame.with_columns(bad_char=bad)
+    else:
+        frame = frame.with_columns(bad_char=pl.lit(None, dtype=pl.String))
+
+    is_blank = pl.col("bad_char").is_null() & (pl.col("text").str.strip_chars() == "")
+    blank = int(frame.select(is_blank.sum()).item())
+    if blank:
+        frame = frame.filter(~is_blank)
+
+    # --- fields, and the four required ones parsed -------------------------------------------
+    frame = _split_fields(frame)
+    checked = (
+        _parse_fields(frame.lazy(), cols)
+        .with_columns(
+            mmsi_v=pl.col("mmsi").str.extract(r"^(\d{1,9})(?:\.0*)?$", 1).cast(pl.Int64),
+            ts_any=_fast_time(pl.col("ts"), layout),
+            lat_v=_num("lat"),
+            lon_v=_num("lon"),
+        )
+        .collect()
+    )
+    slow = checked.select((pl.col("ts_any").is_null() & pl.col("ts").is_not_null()).arg_true())
+    if slow.height:
+        idx = slow.to_series()
+        subset = checked.select(pl.col("ts").gather(idx))
+        values = subset.select(_parse_time(pl.col("ts"), layout)).to_series()
+        checked = checked.with_columns(checked["ts_any"].scatter(idx, values))
+
+    # --- one reason (or none) per row -----------------------------------------------------------
+    ts_ok = (pl.col("ts_any") >= pl.lit(TS_MIN, dtype=UTC_US)) & (
+        pl.col("ts_any") < pl.lit(TS_MAX, dtype=UTC_US)
+    )
+    bad_count = pl.col("fields").is_null() | (pl.col("n_fields") != n_fields)
+    lat, lon = pl.col("lat_v"), pl.col("lon_v")
+    not_available = (lat == 91) | (lon == 181)
+    lat_out = (lat < -90) | (lat > 90)
+    lon_out = (lon < -180) | (lon > 180)
+    reason = (
+        pl.when(pl.col("bad_char").is_not_null())
+        .then(pl.lit("bad_character"))
+        .when(bad_count)
+        .then(pl.lit("bad_csv_row"))
+        .when(pl.col("mmsi_v").is_null())
+        .then(pl.lit("bad_mmsi"))
+        .when(pl.col("ts_v").is_null())
+        .then(pl.lit("bad_timestamp"))
+        .when(lat.is_null() | lon.is_null())
+        .then(pl.lit("bad_csv_row"))
+        .when(not_available | lat_out | lon_out)
+        .then(pl.lit("impossible_position"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+    checked = checked.with_columns(ts_v=pl.when(ts_ok).then(pl.col("ts_any"))).with_columns(
+        reason=reason
+    )
+    good = checked.drop("fields", "text").filter(pl.col("reason").is_null())
+    rejected = checked.filter(pl.col("reason").is_not_null())
+
+    # --- rejects: raw bytes and a readable detail (few rows) -----------------------------------
+    detail = (
+        pl.when(pl.col("bad_char").is_not_null())
+        .then(pl.col("bad_char"))
+        .when(pl.col("fields").is_null())
+        .then(pl.lit("unbalanced or misplaced double quotes"))
+        .when(bad_count)
+        .then(pl.format(f"expected {n_fields} fields, found {{}}", pl.col("n_fields")))
+        .when(pl.col("mmsi").is_null())
+        .then(pl.lit("MMSI missing"))
+        .when(pl.col("mmsi_v").is_null())
+        .then(pl.format('MMSI "{}" is not a whole number of at most 9 digits', pl.col("mmsi")))
+        .when(pl.col("ts").is_null())
+        .then(pl.lit("time missing"))
+        .when(pl.col("ts_any").is_not_null() & pl.col("ts_v").is_null())
+        .then(pl.format(f'time "{{}}" outside {TS_MIN:%Y-%m-%d}..{TS_MAX:%Y-%m-%d}', "ts"))
+        .when(pl.col("ts_v").is_null())
+        .then(pl.format('cannot parse time "{}"', pl.col("ts")))
+        .when(pl.col("lat").is_null())
+        .then(pl.lit("latitude missing"))
+        .when(lat.is_null())
+        .then(pl.format('latitude "{}" is not a number', pl.col("lat")))
+        .when(pl.col("lon").is_null())
+        .then(pl.lit("longitude missing"))
+        .when(lon.is_null())
+        .then(pl.format('longitude "{}" is not a number', pl.col("lon")))
+        .when(not_available)
+        .then(pl.format("position not available (lat {}, lon {}: AIS 91/181)", "lat", "lon"))
+        .when(lat_out)
+        .then(pl.format("latitude {} outside [-90, 90]", pl.col("lat")))
+        .otherwise(pl.format("longitude {} outside [-180, 180]", pl.col("lon")))
+    )
+    rejects = rejected.select(
+        pl.lit(source).alias("source"),
+        "line_no",
+        pl.col("text").cast(pl.Binary).alias("raw"),
+        "reason",
+        detail.alias("detail"),
+    )
+    if lines.bad_utf8:
+        first = int(lines.frame["line_no"][0])
+        undecoded = pl.DataFrame(
+            {
+                "line_no": [first + i for i in lines.bad_utf8],
+                "undecoded": [raw for _, raw in lines.bad_utf8.values()],
+            },
+            schema={"line_no": pl.Int64, "undecoded": pl.Binary},
+        )
+        rejects = (
+            rejects.join(undecoded, on="line_no", how="left", maintain_order="left")
+            .with_columns(raw=pl.coalesce("undecoded", "raw"))
+            .drop("undecoded")
+        )
+
+    # --- accepted rows ------------------------------------------------------------------------
+    hashes = position_hash(
+        good["mmsi_v"].to_numpy(),
+        good["ts_v"].to_numpy(),
+        good["lat_v"].to_numpy(),
+        good["lon_v"].to_numpy(),
+    )
+    good = good.with_columns(msg_hash=pl.Series(hashes, dtype=pl.Int64))
+    return _Parsed(
+        conform(_positions(good, layout, cols, source), TABLES["positions"]),
+        conform(_static(good, layout, cols, source), TABLES["static"]),
+        conform(rejects, TABLES["rejects"]),
+        blank,
+    )
+
+
+def _provenance(source: str) -> list[pl.Expr]:
+    return [
+        pl.lit(source).alias("source"),
+        pl.col("line_no"),
+        pl.lit("csv").alias("ts_source"),
+        pl.col("msg_hash"),
+    ]
+
+
+def _positions(
+    good: pl.DataFrame, layout: str, cols: Mapping[str, int], source: str
+) -> pl.DataFrame:
+    sog = _num("sog") if "sog" in cols else pl.lit(None, dtype=pl.Float64)
+    cog = _num("cog") if "cog" in cols else pl.lit(None, dtype=pl.Float64)
+    heading = _num("heading") if "heading" in cols else pl.lit(None, dtype=pl.Float64)
+    if layout == "marinecadastre" and "transceiver" in cols:
+        msg_type = (
+            pl.col("transceiver")
+            .str.to_uppercase()
+            .replace_strict(MARINECADASTRE_MSG_TYPE, default=None, return_dtype=pl.Int64)
+        )
+    elif layout == "dma" and "mobile" in cols:
+        msg_type = _lookup("mobile", DMA_MOBILE_MSG_TYPE)
+    else:
+        msg_type = pl.lit(None, dtype=pl.Int64)
+    if layout == "dma" and "nav_status" in cols:
+        nav = pl.coalesce(_lookup("nav_status", DMA_NAV_STATUS), _whole(_num("nav_status"), 0, 15))
+    elif "nav_status" in cols:
+        nav = _whole(_num("nav_status"), 0, 15)
+    else:
+        nav = pl.lit(None, dtype=pl.Int64)
+    if "rot" in cols:
+        rot = _num("rot")
+        rot = pl.when(rot.abs() <= 708).then(rot)
+    else:
+        rot = pl.lit(None, dtype=pl.Float64)
+    return good.select(
+        pl.col("mmsi_v").alias("mmsi"),
+        pl.col("ts_v").alias("ts"),
+        msg_type.alias("msg_type"),
+        pl.col("lat_v").alias("lat"),
+        pl.col("lon_v").alias("lon"),
+        pl.when((sog >= 0) & (sog <= 102.2 + 1e-9)).then(sog).alias("sog"),
+        pl.when((cog >= 0) & (cog < 360)).then(cog).alias("cog"),
+        pl.when((heading >= 0) & (heading < 360))
+        .then(heading.round(0).cast(pl.Int64) % 360)
+        .alias("heading"),
+        nav.alias("nav_status"),
+        rot.alias("rot"),
+        *_provenance(source),
+    )
+
+
+def _static(good: pl.DataFrame, layout: str, cols: Mapping[str, int], source: str) -> pl.DataFrame:
+    if layout == "generic":
+        return empty(TABLES["static"])
+    imo = _opt("imo", cols).str.extract(r"^(?i:imo)?\s*(\d{1,10})$", 1).cast(pl.Int64, strict=False)
+    draught = _num("draught") if "draught" in cols else pl.lit(None, dtype=pl.Float64)
+    if layout == "dma":
+        ship_type = (
+            pl.coalesce(_lookup("ship_type", DMA_SHIP_TYPE), _whole(_num("ship_type"), 1, 255))
+            if "ship_type" in cols
+            else pl.lit(None, dtype=pl.Int64)
+        )
+    else:
+        ship_type = (
+            _whole(_num("ship_type"), 1, 255) if "ship_type" in cols else pl.lit(None, pl.Int64)
+        )
+    exprs: dict[str, pl.Expr] = {
+        "imo": pl.when((imo >= 1) & (imo <= 0xFFFF_FFFF)).then(imo),
+        "callsign": _opt("callsign", cols),
+        "shipname": _opt("shipname", cols),
+        "ship_type": ship_type,
+        "draught": pl.when(draught > 0).then(draught),
+    }
+    if layout == "dma":
+        for name, hi in (
+            ("to_bow", 0xFFFF),
+            ("to_stern", 0xFFFF),
+            ("to_port", 0xFF),
+            ("to_starboard", 0xFF),
+        ):
+            exprs[name] = _dimension(name, cols, hi)
+        exprs["epfd"] = (
+            _lookup("epfd", DMA_EPFD) if "epfd" in cols else pl.lit(None, dtype=pl.Int64)
+        )
+        exprs["destination"] = _opt("destination", cols)
+        eta = _opt("eta", cols).str.extract_groups(
+            r"^(?P<d>\d{1,2})/(?P<mo>\d{1,2})/\d{4}[T ]+(?P<h>\d{1,2}):(?P<mi>\d{1,2})"
+        )
+        # AIS "not available" values (month 0, day 0, hour 24, minute 60) become null.
+        for name, group, lo, hi in (
+            ("eta_month", "mo", 1, 12),
+            ("eta_day", "d", 1, 31),
+            ("eta_hour", "h", 0, 23),
+            ("eta_minute", "mi", 0, 59),
+        ):
+            value = eta.struct.field(group).cast(pl.Int64)
+            exprs[name] = pl.when((value >= lo) & (value <= hi)).then(value)
+    # A static row is kept when the CSV row says anything about the vessel's identity or
+    # voyage (all-zero dimensions and an unusable ETA say nothing).
+    identity = [
+        pl.col(name).is_not_null()
+        for name in ("imo", "callsign", "shipname", "ship_type", "draught", "destination")
+        if name in exprs
+    ]
+    identity += [
+        pl.col(name) > 0
+        for name in ("to_bow", "to_stern", "to_port", "to_starboard")
+        if name in exprs
+    ]
+    identity += [pl.col(name).is_not_null() for name in ("eta_month", "eta_day") if name in exprs]
+    static = good.select(
+        pl.col("mmsi_v").alias("mmsi"),
+        pl.col("ts_v").alias("ts"),
+        *(expr.alias(name) for name, expr in exprs.items()),
+        *_provenance(source),
+    )
+    has_identity = pl.any_horizontal(identity).fill_null(False)
+    return static.filter(has_identity)
+
+
+def _dimension(name: str, cols: Mapping[str, int], hi: int) -> pl.Expr:
+    if name not in cols:
+        return pl.lit(None, dtype=pl.Int64)
+    x = _num(name)
+    return pl.when((x >= 0) & (x <= hi)).then(x.round(0).cast(pl.Int64))
+
+
+# --------------------------------------------------------------------------------------------
+# Whole file
+# --------------------------------------------------------------------------------------------
+
+
+def _header_line(block: bytes) -> tuple[bytes, bytes]:
+    """(header line without terminator, rest of the block)."""
+    cut = block.find(b"\n")
+    if cut < 0:
+        line, rest = block, b""
+    else:
+        line, rest = block[:cut], block[cut + 1 :]
+    return line.removesuffix(b"\r"), rest
+
+
+def _count_lines(block: bytes) -> int:
+    return block.count(b"\n") + (1 if block and not block.endswith(b"\n") else 0)
+
+
+def _reject_frame(source: str, line_no: int, raw: bytes, reason: str, detail: str) -> pl.DataFrame:
+    return conform(
+        pl.DataFrame(
+            {
+                "source": [source],
+                "line_no": [line_no],
+                "raw": [raw],
+                "reason": [reason],
+                "detail": [detail],
+            },
+            schema=TABLES["rejects"],
+        ),
+        TABLES["rejects"],
+    )
+
+
+def _read(blocks: _Blocks, source: str) -> Batch:
+    it = iter(blocks)
+    first = next(it, b"")
+    header_raw, rest = _header_line(first)
+    skipped: Counter[str] = Counter()
+    try:
+        text = header_raw.removeprefix(_BOM).decode("utf-8")
+        header = next(csv.reader([text]), [])
+        layout, cols = _resolve(header)
+    except (UnicodeDecodeError, csv.Error, CsvLayoutError) as exc:
+        detail = str(exc) if isinstance(exc, CsvLayoutError) else f"unreadable header: {exc}"
+        unread = _count_lines(rest) + sum(_count_lines(b) for b in it)
+        if unread:
+            skipped["after_bad_header"] = unread
+        header_reject = _reject_frame(source, 1, header_raw, "bad_csv_header", detail)
+        if blocks.error:
+            header_reject = pl.concat([header_reject, _truncated(source, 2 + unread, blocks.error)])
+        return Batch(rejects=header_reject, skipped=skipped)
+
+    positions: list[pl.DataFrame] = []
+    static: list[pl.DataFrame] = []
+    rejects: list[pl.DataFrame] = []
+    line_no = 2
+    for block in _chain(rest, it):
+        lines = _split_lines(block, line_no)
+        line_no += lines.n_lines
+        parsed = _parse_block(lines, layout, cols, len(header), source)
+        positions.append(parsed.positions)
+        static.append(parsed.static)
+        rejects.append(parsed.rejects)
+        if parsed.blank:
+            skipped["blank_line"] += parsed.blank
+    if blocks.error:
+        rejects.append(_truncated(source, line_no, blocks.error))
+    return Batch(
+        positions=_concat(positions, "positions"),
+        static=_concat(static, "static"),
+        rejects=_concat(rejects, "rejects"),
+        skipped=skipped,
+    )
+
+
+def _truncated(source: str, line_no: int, error: str) -> pl.DataFrame:
+    return _reject_frame(
+        source, line_no, b"", "bad_csv_row", f"compressed stream is corrupt or truncated: {error}"
+    )
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+def _concat(frames: list[pl.DataFrame], table: str) -> pl.DataFrame:
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return empty(TABLES[table])
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical", rechunk=True)

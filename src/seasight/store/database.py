@@ -1,0 +1,224 @@
+"""The embedded store: one DuckDB file holding every table of ``seasight.schema``.
+
+Appends are transactional: the rows of a batch and the ingest checkpoint of its source are
+committed together, so an ingest killed at any moment (even ``kill -9``) leaves the database at
+the last committed chunk, and running the same ingest again continues from there. Each decoded
+table is deduplicated on append (see :mod:`seasight.dedup`); rejects are kept once per
+(source, line, raw bytes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from seasight.batch import DECODED_TABLES, Batch
+from seasight.dedup import DEDUP_WINDOW_S, duplicate_mask
+from seasight.schema import TABLES
+
+#: The database file used when none is given.
+DEFAULT_DB = Path("seasight.duckdb")
+
+_DUCKDB_TYPES: dict[type[pl.DataType], str] = {
+    pl.UInt8: "UTINYINT",
+    pl.UInt16: "USMALLINT",
+    pl.UInt32: "UINTEGER",
+    pl.Int8: "TINYINT",
+    pl.Int64: "BIGINT",
+    pl.Float32: "FLOAT",
+    pl.Float64: "DOUBLE",
+    pl.Boolean: "BOOLEAN",
+    pl.String: "VARCHAR",
+    pl.Binary: "BLOB",
+    pl.Enum: "VARCHAR",
+    pl.Datetime: "TIMESTAMPTZ",
+}
+
+
+def _sql_type(dtype: pl.DataType) -> str:
+    return _DUCKDB_TYPES[dtype.base_type()]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """How far the ingest of one source has been committed."""
+
+    source: str
+    fingerprint: str
+    offset: int
+    state: dict[str, Any]
+    completed: bool
+
+
+class Store:
+    """A SeaSight database file.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from seasight.ais import decode_nmea
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "doc.duckdb"
+        >>> with Store(path) as store:
+        ...     line = b"!AIVDM,1,1,,A,15NPOOPP00o?b=bE`UNv4?w428D;,0*24\\n"
+        ...     first = store.append(decode_nmea(line))
+        ...     again = store.append(decode_nmea(line))
+        ...     first["positions"], again["positions"], store.count("positions")
+        (1, 0, 1)
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False,
+                 dedup_window_s: float = DEDUP_WINDOW_S) -> None:
+        self.path = Path(path)
+        self.dedup_window_s = dedup_window_s
+        self.con = duckdb.connect(str(self.path), read_only=read_only)
+        self.con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            self._create()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self.con.close()
+
+    def _create(self) -> None:
+        for name, schema in TABLES.items():
+            cols = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in schema.items())
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+        self.con.execute(
+            """CREATE TABLE IF NOT EXISTS ingest_checkpoints (
+                source VARCHAR PRIMARY KEY, fingerprint VARCHAR, "offset" BIGINT,
+                state JSON, completed BOOLEAN, updated_at TIMESTAMPTZ)"""
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def append(self, batch: Batch, checkpoint: Checkpoint | None = None) -> dict[str, int]:
+        """Store ``batch``'s new rows (duplicates dropped) and the checkpoint, atomically.
+
+        Returns the number of rows added to each table.
+        """
+        added: dict[str, int] = {}
+        with self.transaction():
+            for name in DECODED_TABLES:
+                added[name] = self._append_decoded(name, getattr(batch, name))
+            added["rejects"] = self._append_rejects(batch.rejects)
+            if checkpoint is not None:
+                self._save_checkpoint(checkpoint)
+        return added
+
+    def _append_decoded(self, table: str, frame: pl.DataFrame) -> int:
+        if frame.height == 0:
+            return 0
+        ts = frame["ts"]
+        h = frame["msg_hash"].to_numpy()
+        t = ts.dt.epoch("us").fill_null(0).to_numpy()
+        v = ts.is_not_null().to_numpy()
+        stored = self._stored_neighbours(table, frame)
+        dup = duplicate_mask(h, t, v, stored[0], stored[1], stored[2], self.dedup_window_s)
+        new = frame.filter(pl.Series(~dup)) if dup.any() else frame
+        if new.height:
+            self.con.register("_new_rows", new.to_arrow())
+            self.con.execute(f"INSERT INTO {table} SELECT * FROM _new_rows")
+            self.con.unregister("_new_rows")
+        return new.height
+
+    def _stored_neighbours(self, table: str, frame: pl.DataFrame) -> tuple[Any, Any, Any]:
+        """(hash, ts µs, ts valid) of stored rows that could duplicate rows of ``frame``."""
+        window_us = int(self.dedup_window_s * 1e6)
+        timed = frame["ts"].drop_nulls()
+        conds = []
+        params: list[Any] = []
+        if len(timed):
+            lo = int(timed.dt.epoch("us").min()) - window_us  # type: ignore[arg-type]
+            hi = int(timed.dt.epoch("us").max()) + window_us  # type: ignore[arg-type]
+            conds.append("(ts BETWEEN make_timestamptz(?) AND make_timestamptz(?))")
+            params += [lo, hi]
+        if timed.len() < frame.height:
+            conds.append("ts IS NULL")
+        hashes = frame.select(pl.col("msg_hash").unique())
+        self.con.register("_batch_hashes", hashes.to_arrow())
+        try:
+            rows = self.con.sql(
+                f"""SELECT msg_hash, epoch_us(ts) AS t FROM {table}
+                    WHERE ({' OR '.join(conds)})
+                      AND msg_hash IN (SELECT msg_hash FROM _batch_hashes)""",
+                params=params,
+            ).pl()
+        finally:
+            self.con.unregister("_batch_hashes")
+        return (
+            rows["msg_hash"].to_numpy(),
+            rows["t"].fill_null(0).to_numpy(),
+            rows["t"].is_not_null().to_numpy(),
+        )
+
+    def _append_rejects(self, frame: pl.DataFrame) -> int:
+        if frame.height == 0:
+            return 0
+        self.con.register("_new_rejects", frame.to_arrow())
+        try:
+            before = self.count("rejects")
+            self.con.execute(
+                """INSERT INTO rejects SELECT n.* FROM _new_rejects n
+                   WHERE NOT EXISTS (SELECT 1 FROM rejects r WHERE r.source = n.source
+                                     AND r.line_no = n.line_no AND r.raw = n.raw)"""
+            )
+            return self.count("rejects") - before
+        finally:
+            self.con.unregister("_new_rejects")
+
+    def _save_checkpoint(self, cp: Checkpoint) -> None:
+        self.con.execute(
+            """INSERT OR REPLACE INTO ingest_checkpoints
+               VALUES (?, ?, ?, ?, ?, now())""",
+            [cp.source, cp.fingerprint, cp.offset, json.dumps(cp.state), cp.completed],
+        )
+
+    def checkpoint(self, source: str) -> Checkpoint | None:
+        """The last committed checkpoint of ``source``, if any."""
+        rows = self.con.execute(
+            """SELECT source, fingerprint, "offset", state, completed
+               FROM ingest_checkpoints WHERE source = ?""",
+            [source],
+        ).fetchall()
+        if not rows:
+            return None
+        row = rows[0]
+        return Checkpoint(row[0], row[1], int(row[2]), json.loads(row[3]), bool(row[4]))
+
+    def count(self, table: str) -> int:
+        """Rows in ``table``."""
+        if table not in TABLES and table != "ingest_checkpoints":
+            raise ValueError(f"unknown table {table!r}")
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+    def table(self, name: str, where: str | None = None) -> pl.DataFrame:
+        """A whole table (optionally filtered by a SQL condition) as a Polars frame."""
+        if name not in TABLES:
+            raise ValueError(f"unknown table {name!r}")
+        sql = f"SELECT * FROM {name}" + (f" WHERE {where}" if where else "")
+        return self.con.sql(sql).pl()
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        """Run a read query and return a Polars frame."""
+        return self.con.sql(sql, params=params).pl()

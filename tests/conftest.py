@@ -1,0 +1,148 @@
+"""Shared helpers for the decoder tests: where the reference data lives and how to read it.
+
+The reference data (``shared/data``, see its README) sits beside the repository: ``/work/main``
+and ``/work/shared`` here, a fresh clone and ``shared/`` in CI. It is read only, never edited;
+every mapping between a reference decoder's conventions and SeaSight's is done in the tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from seasight.ais import decode_nmea
+from seasight.ais.records import to_records
+from seasight.batch import DECODED_TABLES, Batch
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+CONFORMANCE = SHARED / "conformance"
+
+
+def shared_path(relative: str) -> Path:
+    """Path of a file under ``shared/data``; fails loudly when the data is not there."""
+    path = SHARED / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"reference data missing: {path} (shared/ must sit beside the repo)")
+    return path
+
+
+def read_shared_bytes(relative: str) -> bytes:
+    return shared_path(relative).read_bytes()
+
+
+def read_shared_json(relative: str) -> Any:
+    return json.loads(shared_path(relative).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The ``shared/data`` directory."""
+    if not SHARED.is_dir():
+        raise FileNotFoundError(f"reference data missing: {SHARED}")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def shared_bytes() -> Callable[[str], bytes]:
+    """``shared_bytes("conformance/gpsd/sample.aivdm")`` -> the file's bytes."""
+    return read_shared_bytes
+
+
+@pytest.fixture(scope="session")
+def shared_json() -> Callable[[str], Any]:
+    """``shared_json("conformance/pyais/pyais_decode_vectors.json")`` -> the parsed JSON."""
+    return read_shared_json
+
+
+# --- NMEA helpers -----------------------------------------------------------------------------
+
+
+def nmea_checksum(body: str | bytes) -> str:
+    """Two-digit hex XOR of ``body`` (the text between ``!``/``$``/``\\`` and ``*``)."""
+    data = body.encode() if isinstance(body, str) else body
+    return f"{reduce(lambda a, c: a ^ c, data, 0):02X}"
+
+
+def sentence(body: str) -> str:
+    """``!`` + body + ``*`` + its checksum."""
+    return f"!{body}*{nmea_checksum(body)}"
+
+
+def tag_block(fields: str) -> str:
+    """An NMEA 4.0 tag block ``\\fields*hh\\`` with a correct checksum."""
+    return f"\\{fields}*{nmea_checksum(fields)}\\"
+
+
+def fix_checksum(line: str) -> str:
+    """``line`` with the sentence checksum recomputed (tag block and trailing text kept)."""
+    start = line.index("!")
+    star = line.index("*", start)
+    return line[: star + 1] + nmea_checksum(line[start + 1 : star]) + line[star + 3 :]
+
+
+def decode_lines(lines: Iterable[str | bytes], *, source: str = "-") -> Batch:
+    """Decode lines (joined with newlines) in one go."""
+    parts = [ln.encode() if isinstance(ln, str) else ln for ln in lines]
+    return decode_nmea(b"".join(p + b"\n" for p in parts), source=source)
+
+
+def records_of(lines: Iterable[str | bytes]) -> tuple[list[dict[str, Any]], Batch]:
+    batch = decode_lines(lines)
+    return to_records(batch), batch
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """The input lines as the decoder counts them: split on LF, a last line without LF counts."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def _sentence_part(line: bytes) -> bytes:
+    """The sentence of a line, after leading blanks and an optional tag block."""
+    s = line.lstrip(b" \t")
+    if s.startswith(b"\\"):
+        close = s.find(b"\\", 1)
+        s = s[close + 1 :] if close > 0 else s
+    return s
+
+
+def fragment_count(line: bytes) -> int:
+    """Fragment count field of a (decoded) sentence line."""
+    return int(_sentence_part(line).split(b",")[1])
+
+
+def decoded_line_numbers(batch: Batch) -> set[int]:
+    """First-fragment line numbers of every decoded message (type 19 counted once)."""
+    seen: set[int] = set()
+    for name in DECODED_TABLES:
+        seen.update(int(n) for n in getattr(batch, name)["line_no"].to_list())
+    return seen
+
+
+def line_accounting(data: bytes, batch: Batch) -> dict[str, int]:
+    """How the input lines were used: lines of decoded messages, rejected lines, skipped lines."""
+    lines = split_lines(data)
+    decoded = sum(fragment_count(lines[n - 1]) for n in decoded_line_numbers(batch))
+    return {
+        "total": len(lines),
+        "decoded": decoded,
+        "rejected": batch.rejects.height,
+        "skipped": sum(batch.skipped.values()),
+    }
+
+
+def sorted_tables(batch: Batch) -> dict[str, pl.DataFrame]:
+    """Every table of ``batch``, rows in a canonical order (by line number, then type)."""
+    out = {}
+    for name, frame in batch.tables().items():
+        keys = ["line_no", "msg_type"] if "msg_type" in frame.columns else ["line_no", "reason"]
+        out[name] = frame.sort(keys)
+    return out
