@@ -7,32 +7,39 @@ Three layouts are recognised from the header (see :func:`detect_layout`):
     BaseDateTime, LAT, LON, SOG, COG, Heading, VesselName, IMO, CallSign, VesselType, Status,
     Length, Width, Draft, Cargo, TransceiverClass`` (the 2024+ snake_case spellings such as
     ``base_date_time`` and ``vessel_name`` are accepted too). Times are ISO 8601 in UTC.
+    ``msg_type`` is 1 for ``TransceiverClass`` A, 18 for B, null otherwise.
 ``dma``
     Danish Maritime Authority "aisdk" files: ``# Timestamp`` (``dd/mm/yyyy HH:MM:SS``, UTC),
     ``Type of mobile``, ``MMSI``, ``Latitude``, ``Longitude``, ``Navigational status`` (text),
     ``ROT``, ``SOG``, ``COG``, ``Heading``, ``IMO``, ``Callsign``, ``Name``, ``Ship type`` (text),
     ``Cargo type``, ``Width``, ``Length``, ``Type of position fixing device``, ``Draught``,
-    ``Destination``, ``ETA``, ``Data source type`` and, in newer files, ``A, B, C, D``.
+    ``Destination``, ``ETA``, ``Data source type`` and, in newer files, ``A, B, C, D``. The text
+    columns are mapped to ITU-R M.1371 codes by :data:`DMA_NAV_STATUS`, :data:`DMA_SHIP_TYPE`,
+    :data:`DMA_EPFD` and :data:`DMA_MOBILE_MSG_TYPE` (Class A -> 1, Class B -> 18, Base Station
+    -> 4, AtoN -> 21, SAR Airborne -> 9; their fixes all go to ``positions``).
 ``generic``
     Any CSV with a time, MMSI, latitude and longitude column under a common name (matched
     case-insensitively, see ``_GENERIC``), optionally speed, course and heading. Times are
     ISO 8601 (naive times are UTC; ``Z`` or a ``+hh:mm`` offset is converted to UTC) or unix
-    seconds.
+    seconds. ``msg_type`` is null.
 
 Columns are found by name, so extra columns anywhere (such as the unnamed leading index column
-of the DMA sample written by pandas) are ignored.
+of the DMA sample written by pandas) are ignored. Fields are trimmed; empty fields are null.
 
-Every CSV row yields either one ``positions`` row (plus one ``static`` row when it carries
-identity fields) or one ``rejects`` row, never both, so that
-``data lines == len(positions) + len(rejects) + skipped["blank_line"]`` (the header is line 1).
+Every CSV row yields either one ``positions`` row (plus one ``static`` row when it says anything
+about the vessel's identity or voyage) or one ``rejects`` row, never both, so that
+``data lines == len(positions) + len(rejects) + skipped["blank"]`` (the header is line 1).
 Rejects keep the row's raw bytes (without its line terminator) and name one reason of
 :mod:`seasight.rejects`, checked in this order:
 
-* ``bad_character``: the row is not valid UTF-8;
+* ``bad_character``: the row is not valid UTF-8 (rejected whole, even when only the vessel
+  name is, say, Latin-1: its bytes are kept in ``raw``);
 * ``bad_csv_row``: wrong number of fields, broken quoting, latitude/longitude missing or not a
-  number, or a truncated/corrupt ``.gz`` stream (then ``raw`` holds nothing);
-* ``bad_mmsi``: MMSI missing or not a whole number of at most 9 digits;
-* ``bad_timestamp``: time missing, unparseable, or outside [``TS_MIN``, ``TS_MAX``);
+  number, or a truncated/corrupt ``.gz`` stream (then ``raw`` is empty and ``line_no`` is the
+  first line not read);
+* ``bad_mmsi``: MMSI missing or not a whole number of at most 9 digits (leading zeros and a
+  ``.0`` suffix are tolerated);
+* ``bad_timestamp``: time missing, unparseable, or outside [:data:`TS_MIN`, :data:`TS_MAX`);
 * ``impossible_position``: latitude outside [-90, 90] or longitude outside [-180, 180]; the
   AIS not-available values 91 / 181 are rejected the same way, with a detail that says so.
 
@@ -40,20 +47,27 @@ A header that matches no layout gives one ``bad_csv_header`` reject for line 1 a
 remaining lines are counted in ``skipped["after_bad_header"]``.
 
 Not-available values become nulls: SOG 102.3 (and anything outside 0-102.2 kn), COG 360 (and
-anything outside [0, 360)), heading 511 (and anything outside [0, 360)), ROT beyond +-708
-deg/min, navigational status outside 0-15, ship type 0, IMO 0, draught 0.
+anything outside [0, 360)), heading 511 (and anything outside [0, 360); headings are rounded
+to whole degrees), ROT beyond +-708 deg/min, navigational status outside 0-15, ship type 0 (or
+above 255), IMO 0, draught 0, ETA month/day 0, hour 24, minute 60. A leap second (``:60``) is
+read as the next minute.
 
-Columns that the ``static`` schema cannot hold are not stored: MarineCadastre's ``Length`` /
-``Width`` (overall totals, while the schema holds the four distances from the antenna; no split
-is invented), ``Cargo``, and DMA's ``Width`` / ``Length`` totals, ``Cargo type`` and ``Data
-source type``.
+``static`` rows have ``msg_type`` null (a CSV row is not a type 5/24 message) and the same
+``ts``, ``line_no`` and ``msg_hash`` as the row's position. Columns that the ``static`` schema
+cannot hold are not stored: MarineCadastre's ``Length`` / ``Width`` (overall totals, while the
+schema holds the four distances from the antenna; no split is invented, so ``to_bow`` ..
+``to_starboard`` stay null), ``Cargo``, and DMA's ``Width`` / ``Length`` totals (``A``-``D`` are
+stored), ``Cargo type`` and ``Data source type``.
+
+``msg_hash`` is :func:`position_hash` of (mmsi, ts, lat, lon): the same fix read twice, from the
+same file or another, gets the same hash.
 
 Implementation: the file is read in blocks of whole lines (gzip is detected from its magic
-bytes, whatever the file is called); each block becomes an Arrow binary column of lines without
-copying line by line, and everything after that is Polars expressions. Python loops run only
-over rejected rows (to describe invalid UTF-8) and over rows that contain a double quote (which
-the standard :mod:`csv` module splits); quoted fields spanning several lines are not supported
-(each physical line is one row).
+bytes, whatever the file is called); each block becomes an Arrow string column built on the
+block's own buffer, and everything after that is Polars expressions. Python loops run only over
+rejected rows (to locate invalid UTF-8) and over rows that contain a double quote (split by the
+standard :mod:`csv` module); quoted fields spanning several lines are not supported (each
+physical line is one row).
 """
 
 from __future__ import annotations
@@ -64,6 +78,7 @@ import csv
 import gzip
 import io
 import os
+import re
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -80,7 +95,12 @@ from seasight.schema import TABLES, UTC_US, conform, empty
 from seasight.sources.errors import CsvLayoutError, SourceError
 
 __all__ = [
+    "DMA_EPFD",
+    "DMA_MOBILE_MSG_TYPE",
+    "DMA_NAV_STATUS",
+    "DMA_SHIP_TYPE",
     "LAYOUTS",
+    "MARINECADASTRE_MSG_TYPE",
     "TS_MAX",
     "TS_MIN",
     "CsvLayoutError",
@@ -94,7 +114,7 @@ __all__ = [
 #: Layout names returned by :func:`detect_layout`.
 LAYOUTS: Final = ("marinecadastre", "dma", "generic")
 
-#: Times before this (inclusive bound) are rejected as ``bad_timestamp`` (out of range).
+#: Earliest accepted time; earlier ones are rejected as ``bad_timestamp`` (out of range).
 TS_MIN: Final = datetime(1990, 1, 1, tzinfo=UTC)
 #: Times at or after this are rejected as ``bad_timestamp`` (out of range).
 TS_MAX: Final = datetime(2100, 1, 1, tzinfo=UTC)
@@ -304,7 +324,7 @@ def read_track_csv(data: TrackCsvInput, *, source: str | None = None) -> Batch:
 
     The returned batch has ``positions``, ``static`` and ``rejects`` filled (the other tables
     empty), each conformed to :data:`seasight.schema.TABLES`, and ``skipped`` counting blank
-    lines (``"blank_line"``) and, after a header that matches no layout, the unread lines
+    lines (``"blank"``) and, after a header that matches no layout, the unread lines
     (``"after_bad_header"``). Rows are in file order. Bad rows never raise: they are returned in
     ``rejects`` (see the module documentation for the reasons). Only failing to open the file
     raises (:class:`OSError`).
@@ -644,7 +664,7 @@ def _parse_time(s: pl.Expr, layout: str) -> pl.Expr:
 
 
 def _num(name: str) -> pl.Expr:
-    """The float column parsed from field ``name`` by :func:`_parse_numbers` (finite or null)."""
+    """The float column parsed from field ``name`` by :func:`_parse_fields` (finite or null)."""
     return pl.col(f"f_{name}")
 
 
@@ -702,12 +722,23 @@ def _whole(x: pl.Expr, lo: int, hi: int) -> pl.Expr:
     return pl.when((x == x.round(0)) & (x >= lo) & (x <= hi)).then(x.cast(pl.Int64))
 
 
-def _text_key(name: str) -> pl.Expr:
-    return pl.col(name).str.to_lowercase().str.replace_all(r"[^a-z0-9]", "")
+def _text_key(text: str) -> str:
+    """Lower case, letters and digits only: ``"Towing long/wide"`` -> ``towinglongwide``."""
+    return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
-def _lookup(name: str, table: Mapping[str, int]) -> pl.Expr:
-    return _text_key(name).replace_strict(dict(table), default=None, return_dtype=pl.Int64)
+def _lookup(frame: pl.DataFrame, name: str, table: Mapping[str, int]) -> pl.Expr:
+    """Map the text column ``name`` through ``table`` (keys compared by :func:`_text_key`).
+
+    The keys are normalised once per distinct value, not per row.
+    """
+    keyed = {_text_key(k): v for k, v in table.items()}
+    mapping = {
+        value: keyed[_text_key(value)]
+        for value in frame.get_column(name).drop_nulls().unique().to_list()
+        if _text_key(value) in keyed
+    }
+    return pl.col(name).replace_strict(mapping, default=None, return_dtype=pl.Int64)
 
 
 def _opt(name: str, cols: Mapping[str, int]) -> pl.Expr:
@@ -763,7 +794,7 @@ def _parse_block(
     checked = (
         _parse_fields(frame.lazy(), cols)
         .with_columns(
-            mmsi_v=pl.col("mmsi").str.extract(r"^(\d{1,9})(?:\.0*)?$", 1).cast(pl.Int64),
+            mmsi_v=pl.col("mmsi").str.extract(r"^0*(\d{1,9})(?:\.0*)?$", 1).cast(pl.Int64),
             ts_any=_fast_time(pl.col("ts"), layout),
             lat_v=_num("lat"),
             lon_v=_num("lon"),
@@ -893,17 +924,15 @@ def _positions(
     cog = _num("cog") if "cog" in cols else pl.lit(None, dtype=pl.Float64)
     heading = _num("heading") if "heading" in cols else pl.lit(None, dtype=pl.Float64)
     if layout == "marinecadastre" and "transceiver" in cols:
-        msg_type = (
-            pl.col("transceiver")
-            .str.to_uppercase()
-            .replace_strict(MARINECADASTRE_MSG_TYPE, default=None, return_dtype=pl.Int64)
-        )
+        msg_type = _lookup(good, "transceiver", MARINECADASTRE_MSG_TYPE)
     elif layout == "dma" and "mobile" in cols:
-        msg_type = _lookup("mobile", DMA_MOBILE_MSG_TYPE)
+        msg_type = _lookup(good, "mobile", DMA_MOBILE_MSG_TYPE)
     else:
         msg_type = pl.lit(None, dtype=pl.Int64)
     if layout == "dma" and "nav_status" in cols:
-        nav = pl.coalesce(_lookup("nav_status", DMA_NAV_STATUS), _whole(_num("nav_status"), 0, 15))
+        nav = pl.coalesce(
+            _lookup(good, "nav_status", DMA_NAV_STATUS), _whole(_num("nav_status"), 0, 15)
+        )
     elif "nav_status" in cols:
         nav = _whole(_num("nav_status"), 0, 15)
     else:
@@ -937,7 +966,9 @@ def _static(good: pl.DataFrame, layout: str, cols: Mapping[str, int], source: st
     draught = _num("draught") if "draught" in cols else pl.lit(None, dtype=pl.Float64)
     if layout == "dma":
         ship_type = (
-            pl.coalesce(_lookup("ship_type", DMA_SHIP_TYPE), _whole(_num("ship_type"), 1, 255))
+            pl.coalesce(
+                _lookup(good, "ship_type", DMA_SHIP_TYPE), _whole(_num("ship_type"), 1, 255)
+            )
             if "ship_type" in cols
             else pl.lit(None, dtype=pl.Int64)
         )
@@ -961,7 +992,7 @@ def _static(good: pl.DataFrame, layout: str, cols: Mapping[str, int], source: st
         ):
             exprs[name] = _dimension(name, cols, hi)
         exprs["epfd"] = (
-            _lookup("epfd", DMA_EPFD) if "epfd" in cols else pl.lit(None, dtype=pl.Int64)
+            _lookup(good, "epfd", DMA_EPFD) if "epfd" in cols else pl.lit(None, dtype=pl.Int64)
         )
         exprs["destination"] = _opt("destination", cols)
         eta = _opt("eta", cols).str.extract_groups(
@@ -1072,7 +1103,7 @@ def _read(blocks: _Blocks, source: str) -> Batch:
         static.append(parsed.static)
         rejects.append(parsed.rejects)
         if parsed.blank:
-            skipped["blank_line"] += parsed.blank
+            skipped["blank"] += parsed.blank
     if blocks.error:
         rejects.append(_truncated(source, line_no, blocks.error))
     return Batch(

@@ -1,0 +1,116 @@
+"""The command-line contract: other tools and tests rely on it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from seasight.cli import app
+from seasight.store import Store
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SAMPLE = SHARED / "conformance/pyais/nmea_data_sample.txt"
+TAGGED = SHARED / "conformance/libais/tagblock.nmea"
+
+runner = CliRunner()
+
+
+def test_ingest_summary_and_exit_status(tmp_path: Path) -> None:
+    db = tmp_path / "x.duckdb"
+    result = runner.invoke(app, ["ingest", str(SAMPLE), "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["messages_by_type"]["1"] == 667
+    assert summary["rejects_by_reason"] == {"empty_payload": 100, "missing_fragment": 20}
+    assert summary["rows_added"]["positions"] > 700
+    with Store(db, read_only=True) as store:
+        assert store.count("rejects") == 120
+
+
+def test_ingest_human_summary_goes_to_stderr(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(SAMPLE), "--db", str(tmp_path / "x.duckdb")])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "Decoded by message type" in result.stderr
+    assert "empty_payload" in result.stderr
+
+
+def test_ingest_directories_gz_and_stdin(tmp_path: Path) -> None:
+    folder = tmp_path / "captures"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.nmea.gz").write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    (folder / "b.nmea").write_bytes(TAGGED.read_bytes())
+    db = tmp_path / "x.duckdb"
+    result = runner.invoke(app, ["ingest", str(folder), "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["sources"]) == 2
+    stdin = runner.invoke(app, ["ingest", "-", "--db", str(tmp_path / "y.duckdb"), "--json"],
+                          input=SAMPLE.read_bytes())
+    assert stdin.exit_code == 0, stdin.output
+    assert json.loads(stdin.stdout)["messages_by_type"]["1"] == 667
+
+
+def test_usage_and_missing_file_errors(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["ingest", "--db", str(tmp_path / "x.duckdb")]).exit_code == 2
+    missing = runner.invoke(app, ["ingest", str(tmp_path / "nope.nmea"),
+                                  "--db", str(tmp_path / "x.duckdb")])
+    assert missing.exit_code == 1
+    assert "no such file" in missing.stderr
+
+
+def test_decode_json_uses_pyais_names(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["decode", str(TAGGED), "--json"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {r["msg_type"] for r in records} == {1, 5}
+    first = next(r for r in records if r["msg_type"] == 1)
+    assert {"mmsi", "lat", "lon", "speed", "course", "heading", "status", "ts", "source"} <= set(
+        first)
+    assert first["ts"].endswith("Z") and first["ts_source"] == "tagblock"
+    static = next(r for r in records if r["msg_type"] == 5)
+    assert {"imo", "callsign", "shipname", "ship_type", "to_bow"} <= set(static)
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("seasight")
+    out = subprocess.run([str(exe), "decode", str(SAMPLE), "--json"], capture_output=True,
+                         check=True)
+    assert len(out.stdout.splitlines()) == 667 + 76 + 19 + 7 + 6 + 2 + 1
+    assert b"120 line(s) rejected" in out.stderr
+
+
+@pytest.mark.slow
+def test_ingest_live_tcp(tmp_path: Path) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:  # a feed terminates every line (the sample's last line has no newline)
+            conn.sendall(SAMPLE.read_bytes() + b"\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    db = tmp_path / "live.duckdb"
+    result = runner.invoke(app, ["ingest", "--tcp", f"127.0.0.1:{port}", "--duration", "3",
+                                 "--db", str(db), "--json"])
+    server.close()
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["messages_by_type"]["1"] == 667
+    with Store(db, read_only=True) as store:
+        ts_sources = store.query("SELECT DISTINCT ts_source FROM positions")["ts_source"]
+    assert ts_sources.to_list() == ["arrival"]
+
+
+def test_demo_runs(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--db", str(tmp_path / "demo.duckdb")])
+    assert result.exit_code == 0, result.output
+    assert "Re-ingesting the same files added 0 rows" in result.stdout

@@ -1,0 +1,186 @@
+"""Ingest into the store: deduplication, re-ingest, resume after kill -9, memory of sources."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from functools import reduce
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from seasight.ais import decode_nmea
+from seasight.dedup import drop_duplicates
+from seasight.ingest import ingest_paths
+from seasight.schema import TABLES
+from seasight.store import Store
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+REAL_FILES = [
+    SHARED / "conformance/pyais/nmea_data_sample.txt",
+    SHARED / "conformance/gpsd/sample.aivdm",
+    SHARED / "conformance/libais/tagblock.nmea",
+]
+
+
+def _tag(body: bytes, station: str, t: int) -> bytes:
+    tb = f"s:{station},c:{t}".encode()
+    cs = reduce(lambda a, c: a ^ c, tb, 0)
+    return b"\\" + tb + b"*%02X\\" % cs + body
+
+
+def feed_with_duplicates(n_rounds: int) -> bytes:
+    """Real sentences, each round at a later time, every line heard by two stations one second
+    apart (duplicate receptions), plus the real files' own bad lines."""
+    lines = [
+        ln for f in REAL_FILES[:2] for ln in f.read_bytes().splitlines()
+        if ln.startswith(b"!")
+    ]
+    out = []
+    t0 = 1_700_000_000
+    for r in range(n_rounds):
+        for i, ln in enumerate(lines):
+            t = t0 + r * 3600 + i
+            out.append(_tag(ln, "rxA", t))
+            out.append(_tag(ln, "rxB", t + 1))
+    return b"\n".join(out) + b"\n"
+
+
+def table_rows(db: Path) -> dict[str, pl.DataFrame]:
+    with Store(db, read_only=True) as store:
+        return {name: store.table(name).sort(pl.all()) for name in TABLES}
+
+
+def test_duplicate_receptions_stored_once(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.nmea"
+    feed.write_bytes(feed_with_duplicates(2))
+    report = ingest_paths([feed], tmp_path / "db.duckdb")
+    decoded = decode_nmea(feed.read_bytes())
+    for name in ("positions", "static", "base_stations", "other_messages"):
+        frame = getattr(decoded, name)
+        # every message was heard twice: at least half of the rows are duplicates
+        assert report.added[name] * 2 <= frame.height, name
+        assert report.added[name] == drop_duplicates(frame).height, name
+        # a payload that occurs once per round is stored once per round
+        rx_a = frame.filter(pl.col("station") == "rxA")
+        single = rx_a.group_by("msg_hash").len().filter(pl.col("len") == 2)["msg_hash"]
+        with Store(tmp_path / "db.duckdb", read_only=True) as store:
+            stored = store.table(name)
+        assert stored.filter(pl.col("msg_hash").is_in(single.implode())).height == len(single) * 2
+        # no two stored rows are the same transmission (same hash within 30 s)
+        gaps = stored.sort("msg_hash", "ts").select(
+            same=pl.col("msg_hash") == pl.col("msg_hash").shift(),
+            dt=(pl.col("ts") - pl.col("ts").shift()).dt.total_seconds(),
+        ).filter("same")
+        assert (gaps["dt"] > 30).all(), name
+        assert set(stored["station"]) == {"rxA"}  # the earliest reception is the one kept
+
+
+def test_reingest_adds_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "db.duckdb"
+    files = [*REAL_FILES, SHARED / "tracks/solent_ais_20160112.csv"]
+    first = ingest_paths(files, db)
+    before = table_rows(db)
+    again = ingest_paths(files, db)
+    assert again.already_ingested == [str(f.resolve()) for f in files]
+    forced = ingest_paths(files, db, force=True)
+    assert sum(forced.added.values()) == 0
+    assert forced.n_messages == first.n_messages
+    after = table_rows(db)
+    for name in TABLES:
+        assert after[name].equals(before[name]), name
+    # the same data under another file name is also recognised as already stored
+    copy = tmp_path / "copy.nmea.gz"
+    copy.write_bytes(gzip.compress(REAL_FILES[0].read_bytes()))
+    third = ingest_paths([copy], db)
+    assert third.added.get("positions", 0) == 0
+    # rejects are kept per source: the copy's bad lines are recorded under its own name
+    own_rejects = decode_nmea(REAL_FILES[0].read_bytes()).rejects.height
+    assert third.added["rejects"] == third.n_rejects == own_rejects
+
+
+def test_chunk_size_does_not_change_result(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.nmea"
+    feed.write_bytes(feed_with_duplicates(3))
+    ingest_paths([feed], tmp_path / "whole.duckdb")
+    ingest_paths([feed], tmp_path / "chunked.duckdb", chunk_bytes=4096)
+    whole, chunked = table_rows(tmp_path / "whole.duckdb"), table_rows(tmp_path / "chunked.duckdb")
+    for name in TABLES:
+        assert chunked[name].equals(whole[name]), name
+
+
+def test_bad_lines_kept_and_good_lines_survive(tmp_path: Path) -> None:
+    good = REAL_FILES[0].read_bytes().splitlines()
+    noisy = []
+    for i, ln in enumerate(good):
+        noisy.append(ln)
+        if i % 50 == 0:
+            noisy += [b"\xff\xfe garbage \x00", ln[: len(ln) // 2], ln.replace(b"*", b"*F"),
+                      b"x" * 5000]
+    feed = tmp_path / "noisy.nmea"
+    feed.write_bytes(b"\n".join(noisy) + b"\n")
+    report = ingest_paths([feed], tmp_path / "db.duckdb")
+    clean = decode_nmea(REAL_FILES[0].read_bytes())
+    assert report.messages == clean.messages_by_type()
+    with Store(tmp_path / "db.duckdb", read_only=True) as store:
+        rejects = store.table("rejects")
+    assert set(rejects["reason"]) >= {"bad_character", "oversize_line", "malformed_sentence"}
+    raw = set(rejects["raw"].to_list())
+    assert b"x" * 5000 in raw and b"\xff\xfe garbage \x00" in raw
+    assert rejects.height == report.n_rejects
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from seasight.ingest import ingest_paths
+    ingest_paths([Path(sys.argv[1])], Path(sys.argv[2]), chunk_bytes=int(sys.argv[3]))
+    """
+)
+
+
+@pytest.mark.slow
+def test_kill_9_and_rerun_gives_exactly_the_uninterrupted_rows(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.nmea"
+    feed.write_bytes(feed_with_duplicates(15))
+    chunk = 16 * 1024
+    script = tmp_path / "ingest_script.py"
+    script.write_text(KILL_SCRIPT)
+
+    def command(db: Path) -> list[str]:
+        return [sys.executable, str(script), str(feed), str(db), str(chunk)]
+
+    reference = tmp_path / "reference.duckdb"
+    started = time.perf_counter()
+    subprocess.run(command(reference), check=True)
+    full_run_s = time.perf_counter() - started
+
+    db = tmp_path / "killed.duckdb"
+    offsets = []
+    for _ in range(12):
+        proc = subprocess.Popen(command(db))
+        time.sleep(full_run_s * 0.45)
+        if proc.poll() is not None:
+            break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with Store(db, read_only=True) as store:
+            cp = store.checkpoint(str(feed.resolve()))
+        if cp is not None and cp.completed:
+            break
+        offsets.append(cp.offset if cp else 0)
+    # killed several times in the middle of the file, each time further along
+    assert len(offsets) >= 2 and offsets[-1] > 0, offsets
+    assert offsets == sorted(offsets)
+    subprocess.run(command(db), check=True)
+    got, want = table_rows(db), table_rows(reference)
+    for name in TABLES:
+        assert got[name].height == want[name].height, name
+        assert got[name].equals(want[name]), name
