@@ -270,7 +270,7 @@ def test_dma_file() -> None:
 
 def test_dma_identity_columns_and_dimensions(tmp_path: Path) -> None:
     rows = [
-        '27/02/2023 10:15:30,Class A,219000873,55.6761,12.5683,Moored,0.0,0.0,,511,9301249,'
+        "27/02/2023 10:15:30,Class A,219000873,55.6761,12.5683,Moored,0.0,0.0,,511,9301249,"
         'OXPQ2,"BIRK, NIELSEN",Cargo,,16,100,GPS,5.2,AARHUS,01/03/2023 06:00:00,AIS,80,20,8,8',
         "27/02/2023 10:15:31,Class B,219000874,55.0,12.0,Unknown value,,0.1,12.3,,Unknown,,,"
         "Undefined,,,,Undefined,,,,AIS,,,,",

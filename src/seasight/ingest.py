@@ -9,19 +9,16 @@ and skipped unless ``force`` is given; forced or not, duplicates are never store
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from seasight.ais import DecoderState, NmeaDecoder
 from seasight.batch import Batch
 from seasight.sources.csv_tracks import read_track_csv
+from seasight.sources.files import expand_paths, fingerprint, line_chunks, open_source
 from seasight.sources.live import LiveChunk
 from seasight.store import DEFAULT_DB, Checkpoint, Store
 
@@ -85,60 +82,6 @@ class IngestReport:
         }
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named, and every regular file under directories named (sorted, hidden skipped).
-
-    ``-`` (standard input) is passed through.
-    """
-    out: list[Path] = []
-    for p in paths:
-        path = Path(p)
-        if str(p) == "-":
-            out.append(path)
-        elif path.is_dir():
-            out.extend(
-                f for f in sorted(path.rglob("*"))
-                if f.is_file() and not any(p.startswith(".") for p in f.relative_to(path).parts)
-            )
-        else:
-            out.append(path)
-    return out
-
-
-def fingerprint(path: Path) -> str:
-    """Size and SHA-1 of the first 64 KiB: identifies a file without reading all of it."""
-    with path.open("rb") as fh:
-        head = fh.read(65536)
-    return f"{path.stat().st_size}:{hashlib.sha1(head).hexdigest()}"
-
-
-def _open(path: Path) -> BinaryIO:
-    if str(path) == "-":
-        return sys.stdin.buffer
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
-
-
-def _line_chunks(fh: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
-    """Chunks of whole lines (the last may lack its newline)."""
-    tail = b""
-    while True:
-        block = fh.read(chunk_bytes)
-        if not block:
-            if tail:
-                yield tail
-            return
-        data = tail + block if tail else block
-        cut = data.rfind(b"\n") + 1
-        if cut == 0 and len(data) < 4 * chunk_bytes:
-            tail = data
-            continue
-        cut = cut or len(data)
-        tail = data[cut:]
-        yield data[:cut]
-
-
 def _source_name(path: Path) -> str:
     return "-" if str(path) == "-" else str(path.resolve())
 
@@ -179,10 +122,10 @@ def ingest_file(
     if cp is not None:
         offset = cp.offset
         decoder = NmeaDecoder(source, state=DecoderState.from_json(cp.state))
-    with _open(path) as fh:
+    with open_source(path) as fh:
         if offset:
             fh.seek(offset)
-        for chunk in _line_chunks(fh, chunk_bytes):
+        for chunk in line_chunks(fh, chunk_bytes):
             offset += len(chunk)
             report.bytes_read += len(chunk)
             batch = decoder.feed(chunk)

@@ -1,10 +1,11 @@
 """Multi-fragment assembly: group sentence lines into whole AIS messages.
 
 Fragments of one message share (fragment count, sequential id, channel, receiving station);
-they may be interleaved with other traffic. A message is complete when fragments 1..count have
-arrived in order. A group is abandoned (its lines rejected as ``missing_fragment``) when a new
-fragment 1 with the same key arrives, or when it is older than ``max_gap_lines`` lines; a later
-fragment without its predecessors is an ``orphan_fragment``.
+they may be interleaved with other traffic. A fragment without a known station (receivers
+often write their metadata on one fragment only) matches any station. A message is complete
+when fragments 1..count have arrived in order. A group is abandoned (its lines rejected as
+``missing_fragment``) when a new fragment 1 with the same key arrives, or when it is older than
+``max_gap_lines`` lines; a later fragment without its predecessors is an ``orphan_fragment``.
 
 Groups still open at the end of a chunk are reported back so that a streaming decoder can carry
 their lines into the next chunk: nothing is lost at chunk boundaries.
@@ -87,11 +88,12 @@ def _assemble_kernel(  # type: ignore[no-untyped-def]
                     if free < 0:
                         free = sl
                     continue
+                sh = station_hash[first]
                 if (
                     frag_count[first] == fc
                     and seq_id[first] == seq_id[i]
                     and channel[first] == channel[i]
-                    and station_hash[first] == station_hash[i]
+                    and (sh == station_hash[i] or sh == 0 or station_hash[i] == 0)
                 ):
                     found = sl
                 if oldest < 0 or first < p_lines[oldest, 0]:

@@ -85,30 +85,82 @@ def numeric(values: np.ndarray, valid: np.ndarray, kind: str) -> pa.Array:
     return pa.array(arr, type=typ, mask=~valid)
 
 
-def field_column(field: Field, payloads: Payloads, rows: np.ndarray, kind: str) -> pa.Array:
-    """Decode one field for the messages ``rows`` into an Arrow array of ``kind``.
+def field_values(
+    field: Field, payloads: Payloads, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode a numeric or boolean field for the messages ``rows``: (values, valid).
 
-    ``kind`` is the Arrow storage type for numbers (``u8``, ``f64``, ...) or ``str``/``bool``.
+    Not-available sentinels, out-of-range raw values and fields beyond the end of a short
+    payload are invalid; values are scaled when the field has a scale.
     """
     p = payloads
-    if field.kind == "t":
-        chars, lens, ok = extract_text(p.sixbits, p.start, p.nbits, rows, field.bit,
-                                       field.width // 6)
-        return strings_from_matrix(chars, lens, ok & (lens > 0))
     raw, ok = extract_uint(p.sixbits, p.start, p.nbits, rows, field.bit, field.width,
                            field.kind == "i")
-    if field.kind == "b":
-        return pa.array(raw.astype(bool), type=pa.bool_(), mask=~ok)
     for na in field.na:
         ok &= raw != na
     if field.lo is not None:
         ok &= raw >= field.lo
     if field.hi is not None:
         ok &= raw <= field.hi
-    values: np.ndarray = raw
     if field.scale is not None:
-        values = raw / field.scale
-    return numeric(values, ok, kind)
+        return raw / field.scale, ok
+    return raw, ok
+
+
+def decode_columns(
+    payloads: Payloads,
+    rows: np.ndarray,
+    variant: np.ndarray,
+    variants: list[tuple[Field, ...]],
+    kinds: dict[str, str],
+) -> dict[str, pa.Array]:
+    """Decode the messages ``rows`` into Arrow columns, one per field name.
+
+    Message ``rows[j]`` has the layout ``variants[variant[j]]``; a column gets its values from
+    whichever layout of each row declares it, and is null where the row's layout lacks it.
+    ``kinds`` gives each numeric column's storage type (``u8``, ``f64``, ...).
+    """
+    n = len(rows)
+    subsets = [np.flatnonzero(variant == v) for v in range(len(variants))]
+    names: dict[str, None] = {}
+    for lay in variants:
+        names.update(dict.fromkeys(f.name for f in lay))
+    out: dict[str, pa.Array] = {}
+    for name in names:
+        parts = [(sub, f) for sub, lay in zip(subsets, variants, strict=True) if len(sub)
+                 for f in lay if f.name == name]
+        if not parts:
+            continue
+        whole = len(parts) == 1 and len(parts[0][0]) == n
+        first = parts[0][1]
+        if first.kind == "t":
+            width = max(f.width // 6 for _, f in parts)
+            chars = np.zeros((n, width), np.uint8)
+            lens = np.zeros(n, np.int64)
+            ok = np.zeros(n, np.bool_)
+            for sub, f in parts:
+                c, ln, o = extract_text(payloads.sixbits, payloads.start, payloads.nbits,
+                                        rows[sub], f.bit, f.width // 6)
+                chars[sub, : c.shape[1]] = c
+                lens[sub] = ln
+                ok[sub] = o
+            out[name] = strings_from_matrix(chars, lens, ok & (lens > 0))
+            continue
+        if whole:
+            values, ok = field_values(first, payloads, rows)
+        else:
+            scaled = any(f.scale is not None for _, f in parts)
+            values = np.zeros(n, np.float64 if scaled else np.int64)
+            ok = np.zeros(n, np.bool_)
+            for sub, f in parts:
+                v, o = field_values(f, payloads, rows[sub])
+                values[sub] = v
+                ok[sub] = o
+        if first.kind == "b":
+            out[name] = pa.array(values.astype(bool), type=pa.bool_(), mask=~ok)
+        else:
+            out[name] = numeric(values, ok, kinds.get(name, "u8"))
+    return out
 
 
 def rate_of_turn(rot_raw: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

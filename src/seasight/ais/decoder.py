@@ -26,7 +26,7 @@ from seasight.ais.columns import (
     characters,
     coded_strings,
     constant_strings,
-    field_column,
+    decode_columns,
     numeric,
     rate_of_turn,
     slices,
@@ -131,15 +131,6 @@ class _Context:
         }
 
 
-def _fields(
-    ctx: _Context, fields: tuple[layouts.Field, ...], rows: np.ndarray
-) -> dict[str, pa.Array]:
-    cols: dict[str, pa.Array] = {}
-    for f in fields:
-        cols[f.name] = field_column(f, ctx.payloads, rows, _KINDS.get(f.name, "u8"))
-    return cols
-
-
 def _frame(columns: dict[str, pa.Array], table: str) -> pl.DataFrame:
     frame = pl.from_arrow(pa.table(columns))
     assert isinstance(frame, pl.DataFrame)
@@ -150,56 +141,58 @@ def _rows(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask).astype(np.int64)
 
 
+def _table(ctx: _Context, rows: np.ndarray, variant: np.ndarray,
+           variants: list[tuple[layouts.Field, ...]], table: str) -> pl.DataFrame:
+    if not len(rows):
+        return pl.DataFrame(schema=TABLES[table])
+    cols = {**ctx.provenance(rows),
+            **decode_columns(ctx.payloads, rows, variant, variants, _KINDS)}
+    if "rot_raw" in cols:
+        raw = cols["rot_raw"]
+        valid = ~np.asarray(raw.is_null())
+        rot, ok = rate_of_turn(np.asarray(raw.fill_null(0)), valid)
+        cols["rot"] = numeric(rot, ok, "f32")
+    return _frame(cols, table)
+
+
+_POSITION_VARIANTS = [layouts.POSITION_A, layouts.POSITION_SAR, layouts.POSITION_B,
+                      layouts.POSITION_B_EXTENDED, layouts.POSITION_LONG_RANGE]
+_POSITION_VARIANT_OF_TYPE = np.full(64, -1, np.int64)
+for _t, _lay in layouts.POSITION_TYPES.items():
+    _POSITION_VARIANT_OF_TYPE[_t] = next(
+        i for i, v in enumerate(_POSITION_VARIANTS) if v is _lay)
+
+_STATIC_VARIANTS = [layouts.STATIC_VOYAGE, layouts.STATIC_B_EXTENDED, layouts.STATIC_B_PART_A,
+                    layouts.STATIC_B_PART_B,
+                    (*layouts.STATIC_B_PART_B[:6], layouts.MOTHERSHIP_MMSI)]
+
+
 def _positions(ctx: _Context) -> pl.DataFrame:
-    parts = []
-    for layout in (layouts.POSITION_A, layouts.POSITION_SAR, layouts.POSITION_B,
-                   layouts.POSITION_B_EXTENDED, layouts.POSITION_LONG_RANGE):
-        types = [t for t, lay in layouts.POSITION_TYPES.items() if lay is layout]
-        rows = _rows(np.isin(ctx.msg_type, types))
-        if not len(rows):
-            continue
-        cols = {**ctx.provenance(rows), **_fields(ctx, layout, rows)}
-        if "rot_raw" in cols:
-            raw = cols["rot_raw"]
-            valid = ~np.asarray(raw.is_null())
-            rot, ok = rate_of_turn(np.asarray(raw.fill_null(0)), valid)
-            cols["rot"] = numeric(rot, ok, "f32")
-        parts.append(_frame(cols, "positions"))
-    return _concat(parts, "positions")
+    variant = _POSITION_VARIANT_OF_TYPE[ctx.msg_type]
+    rows = _rows(variant >= 0)
+    return _table(ctx, rows, variant[rows], _POSITION_VARIANTS, "positions")
 
 
 def _static(ctx: _Context) -> pl.DataFrame:
-    parts = []
-    for msg_type, layout in layouts.STATIC_TYPES.items():
-        rows = _rows(ctx.msg_type == msg_type)
-        if len(rows):
-            parts.append(_frame({**ctx.provenance(rows), **_fields(ctx, layout, rows)}, "static"))
-    rows24 = _rows(ctx.msg_type == 24)
-    if len(rows24):
-        part, ok = extract_uint(ctx.payloads.sixbits, ctx.payloads.start, ctx.payloads.nbits,
-                                rows24, 38, 2, False)
-        rows_a = rows24[ok & (part == 0)]
-        if len(rows_a):
-            parts.append(
-                _frame({**ctx.provenance(rows_a), **_fields(ctx, layouts.STATIC_B_PART_A, rows_a)},
-                       "static"))
-        rows_b = rows24[ok & (part == 1)]
-        if len(rows_b):
-            aux = (ctx.mmsi[rows_b] // 10_000_000) == 98
-            for rows, layout in ((rows_b[~aux], layouts.STATIC_B_PART_B),
-                                 (rows_b[aux], (*layouts.STATIC_B_PART_B[:6],
-                                                layouts.MOTHERSHIP_MMSI))):
-                if len(rows):
-                    parts.append(
-                        _frame({**ctx.provenance(rows), **_fields(ctx, layout, rows)}, "static"))
-    return _concat(parts, "static")
+    """Types 5, 19 and 24; a type 24 part B from an auxiliary craft (MMSI 98xxxxxxx) carries its
+    mothership's MMSI where other vessels send their dimensions."""
+    variant = np.full(len(ctx.msg_type), -1, np.int64)
+    variant[ctx.msg_type == 5] = 0
+    variant[ctx.msg_type == 19] = 1
+    is24 = ctx.msg_type == 24
+    if is24.any():
+        part, present = extract_uint(ctx.payloads.sixbits, ctx.payloads.start, ctx.payloads.nbits,
+                                     np.arange(len(variant), dtype=np.int64), 38, 2, False)
+        aux = (ctx.mmsi // 10_000_000) == 98
+        variant[is24 & present & (part == 0)] = 2
+        variant[is24 & present & (part == 1)] = np.where(aux, 4, 3)[is24 & present & (part == 1)]
+    rows = _rows(variant >= 0)
+    return _table(ctx, rows, variant[rows], _STATIC_VARIANTS, "static")
 
 
 def _base_stations(ctx: _Context) -> pl.DataFrame:
     rows = _rows(np.isin(ctx.msg_type, list(layouts.BASE_STATION_TYPES)))
-    if not len(rows):
-        return _concat([], "base_stations")
-    frame = _frame({**ctx.provenance(rows), **_fields(ctx, layouts.BASE_STATION, rows)},
+    frame = _table(ctx, rows, np.zeros(len(rows), np.int64), [layouts.BASE_STATION],
                    "base_stations")
     return frame.with_columns(
         station_time=pl.datetime(
@@ -212,10 +205,11 @@ def _base_stations(ctx: _Context) -> pl.DataFrame:
 def _aids(ctx: _Context) -> pl.DataFrame:
     rows = _rows(ctx.msg_type == 21)
     if not len(rows):
-        return _concat([], "aids_to_navigation")
-    cols = {**ctx.provenance(rows), **_fields(ctx, layouts.AID_TO_NAVIGATION, rows)}
-    ext = field_column(layouts.NAME_EXTENSION, ctx.payloads, rows, "str")
-    frame = pl.from_arrow(pa.table({**cols, "name_ext": ext}))
+        return pl.DataFrame(schema=TABLES["aids_to_navigation"])
+    cols = {**ctx.provenance(rows),
+            **decode_columns(ctx.payloads, rows, np.zeros(len(rows), np.int64),
+                             [(*layouts.AID_TO_NAVIGATION, layouts.NAME_EXTENSION)], _KINDS)}
+    frame = pl.from_arrow(pa.table(cols))
     assert isinstance(frame, pl.DataFrame)
     frame = frame.with_columns(
         name=pl.when(pl.col("name_ext").is_not_null())
@@ -227,20 +221,12 @@ def _aids(ctx: _Context) -> pl.DataFrame:
 
 def _other(ctx: _Context, rows: np.ndarray) -> pl.DataFrame:
     if not len(rows):
-        return _concat([], "other_messages")
+        return pl.DataFrame(schema=TABLES["other_messages"])
     p = ctx.payloads
     payload = armored_payloads(p.sixbits, p.start, p.nchars, rows)
     cols = {**ctx.provenance(rows), "payload": payload,
             "fill_bits": numeric(p.fill_bits[rows], np.ones(len(rows), bool), "u8")}
     return _frame(cols, "other_messages")
-
-
-def _concat(parts: list[pl.DataFrame], table: str) -> pl.DataFrame:
-    if not parts:
-        return pl.DataFrame(schema=TABLES[table])
-    if len(parts) == 1:
-        return parts[0]
-    return pl.concat(parts, how="vertical").sort("line_no")
 
 
 @dataclass

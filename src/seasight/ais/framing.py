@@ -18,6 +18,7 @@ Nothing here allocates per line: results are written into preallocated column ar
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numba as nb
@@ -262,9 +263,12 @@ def _parse_gatehouse(buf, a, b):  # type: ignore[no-untyped-def]
     return ts
 
 
-@nb.njit(cache=True)
-def _frame_kernel(  # type: ignore[no-untyped-def]
+@nb.njit(cache=True, nogil=True)
+def _frame_range(  # type: ignore[no-untyped-def]
     buf,
+    pos,
+    first_line,
+    n_lines,
     max_line,
     start,
     end,
@@ -287,9 +291,7 @@ def _frame_kernel(  # type: ignore[no-untyped-def]
     tb = np.zeros(4, np.int64)
     fs = np.empty(6, np.int64)
     fe = np.empty(6, np.int64)
-    pending_line_ts = NO_TS
-    pos = 0
-    for i in range(len(start)):
+    for i in range(first_line, first_line + n_lines):
         # find end of line
         e = pos
         while e < n and buf[e] != 10:
@@ -361,9 +363,10 @@ def _frame_kernel(  # type: ignore[no-untyped-def]
                 reason[i] = R_UNSUPPORTED
             elif g == -1:
                 reason[i] = R_BAD_TIMESTAMP
-            else:
+            else:  # its time goes to the next sentence: see _apply_time_headers
                 kind[i] = TIME_HEADER
-                pending_line_ts = g
+                ts_us[i] = g
+                ts_source[i] = TS_LINE
             continue
         if buf[p] != 33:  # '!'
             reason[i] = R_BAD_CHAR if _has_bad_char(buf, p, e) else R_MALFORMED
@@ -470,10 +473,6 @@ def _frame_kernel(  # type: ignore[no-untyped-def]
                     station_start[i] = a
                     station_len[i] = b - a
             k = b
-        if ts_us[i] == NO_TS and pending_line_ts != NO_TS:
-            ts_us[i] = pending_line_ts
-            ts_source[i] = TS_LINE
-        pending_line_ts = NO_TS
         if station_len[i] > 0:
             station_hash[i] = _fnv1a(buf, station_start[i], station_start[i] + station_len[i])
         kind[i] = SENTENCE
@@ -487,6 +486,60 @@ def _frame_kernel(  # type: ignore[no-untyped-def]
     return pos
 
 
+@nb.njit(cache=True, parallel=True)
+def _frame_blocks(buf, block_pos, block_line, max_line, start, end, kind, reason, frag_count,  # type: ignore[no-untyped-def]
+                  frag_num, seq_id, channel, payload_start, payload_len, fill_bits, ts_us,
+                  ts_source, station_start, station_len, station_hash):
+    for b in nb.prange(len(block_pos) - 1):
+        _frame_range(buf, block_pos[b], block_line[b], block_line[b + 1] - block_line[b],
+                     max_line, start, end, kind, reason, frag_count, frag_num, seq_id, channel,
+                     payload_start, payload_len, fill_bits, ts_us, ts_source, station_start,
+                     station_len, station_hash)
+
+
+@nb.njit(cache=True)
+def _apply_time_headers(kind, ts_us, ts_source):  # type: ignore[no-untyped-def]
+    """Give each Gatehouse header's time to the sentence right after it (if it has none)."""
+    pending = NO_TS
+    for i in range(len(kind)):
+        k = kind[i]
+        if k == TIME_HEADER:
+            pending = ts_us[i]
+        elif k == SENTENCE or k == REJECTED:  # noqa: SIM109 - numba compiles this faster
+            if k == SENTENCE and pending != NO_TS and ts_us[i] == NO_TS:
+                ts_us[i] = pending
+                ts_source[i] = TS_LINE
+            pending = NO_TS
+
+
+@nb.njit(cache=True)
+def _next_line_start(buf, pos):  # type: ignore[no-untyped-def]
+    n = len(buf)
+    while pos < n and buf[pos - 1] != 10:
+        pos += 1
+    return pos
+
+
+#: Inputs smaller than this are framed in one block, larger ones in parallel blocks.
+_BLOCK_BYTES = 1 << 18
+
+
+def _blocks(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Byte positions and first line numbers of blocks that start at line starts."""
+    n = len(buf)
+    k = max(1, min(64, n // _BLOCK_BYTES, nb.get_num_threads() * 8))
+    pos = [0]
+    for j in range(1, k):
+        p = _next_line_start(buf, max(j * n // k, pos[-1] + 1))
+        if p < n:
+            pos.append(p)
+    pos.append(n)
+    counts = [int(np.count_nonzero(buf[a:b] == 10)) for a, b in itertools.pairwise(pos)]
+    if n and buf[-1] != 10:
+        counts[-1] += 1
+    return np.array(pos, np.int64), np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
 def count_lines(buf: np.ndarray) -> int:
     """Number of lines in ``buf``: newlines, plus one for a last line without one."""
     n = int(np.count_nonzero(buf == 10))
@@ -497,7 +550,8 @@ def count_lines(buf: np.ndarray) -> int:
 
 def frame_lines(buf: np.ndarray, max_line_bytes: int = MAX_LINE_BYTES) -> Frames:
     """Parse every line of ``buf`` (uint8 array of NMEA text) into per-line columns."""
-    n = count_lines(buf)
+    block_pos, block_line = _blocks(buf)
+    n = int(block_line[-1])
     f = Frames(
         start=np.empty(n, np.int64),
         end=np.empty(n, np.int64),
@@ -517,8 +571,10 @@ def frame_lines(buf: np.ndarray, max_line_bytes: int = MAX_LINE_BYTES) -> Frames
         station_hash=np.empty(n, np.int64),
     )
     if n:
-        _frame_kernel(
+        _frame_blocks(
             buf,
+            block_pos,
+            block_line,
             max_line_bytes,
             f.start,
             f.end,
@@ -537,4 +593,5 @@ def frame_lines(buf: np.ndarray, max_line_bytes: int = MAX_LINE_BYTES) -> Frames
             f.station_len,
             f.station_hash,
         )
+        _apply_time_headers(f.kind, f.ts_us, f.ts_source)
     return f

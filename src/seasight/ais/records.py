@@ -75,8 +75,13 @@ def _select(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
         else:
             exprs.append(pl.col(name).alias(PYAIS_NAMES.get(name, name)))
     for name in _PROVENANCE:
-        if name == "ts":
-            exprs.append(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ").alias("ts"))
+        if name == "ts":  # ISO 8601 UTC as Python's isoformat: microseconds only when not zero
+            exprs.append(
+                pl.when(pl.col("ts").dt.microsecond() == 0)
+                .then(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                .otherwise(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+                .alias("ts")
+            )
         else:
             exprs.append(pl.col(name).cast(pl.String) if name == "ts_source" else pl.col(name))
     return frame.select(exprs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import sys
 from pathlib import Path
@@ -14,7 +13,8 @@ from seasight.ais import NmeaDecoder
 from seasight.ais.records import to_records
 from seasight.batch import Batch
 from seasight.cli.options import JSON, fail
-from seasight.ingest import CHUNK_BYTES, expand_paths
+from seasight.ingest import CHUNK_BYTES
+from seasight.sources.files import expand_paths, line_chunks, open_source
 
 EPILOG = """Examples:
 
@@ -28,14 +28,6 @@ are null. Rejected lines are counted on standard error.
 """
 
 
-def _read(path: Path) -> bytes:
-    if str(path) == "-":
-        return sys.stdin.buffer.read()
-    if path.suffix == ".gz":
-        return gzip.decompress(path.read_bytes())
-    return path.read_bytes()
-
-
 def decode(
     paths: list[Path] = typer.Argument(..., help="NMEA files, directories, .gz, or - for stdin."),
     as_json: bool = JSON,
@@ -44,14 +36,13 @@ def decode(
     rejects = 0
     out = sys.stdout
     for path in expand_paths(paths):
+        decoder = NmeaDecoder("-" if str(path) == "-" else str(path))
         try:
-            data = _read(path)
+            with open_source(path) as fh:
+                for chunk in line_chunks(fh, CHUNK_BYTES):
+                    rejects += _emit(decoder.feed(chunk), out, as_json)
         except FileNotFoundError as exc:
             raise fail(f"no such file: {path}") from exc
-        decoder = NmeaDecoder("-" if str(path) == "-" else str(path))
-        for start in range(0, max(len(data), 1), CHUNK_BYTES):
-            batch = decoder.feed(data[start:start + CHUNK_BYTES])
-            rejects += _emit(batch, out, as_json)
         rejects += _emit(decoder.finish(), out, as_json)
     if rejects:
         typer.echo(f"seasight: {rejects} line(s) rejected", err=True)

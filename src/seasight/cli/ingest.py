@@ -21,7 +21,8 @@ from rich.progress import (
 
 from seasight.cli.options import DB, JSON, fail
 from seasight.cli.summary import print_report
-from seasight.ingest import IngestReport, expand_paths, ingest_live, ingest_paths
+from seasight.ingest import IngestReport, ingest_live, ingest_paths
+from seasight.sources.files import expand_paths
 from seasight.sources.live import parse_endpoint, tcp_chunks, udp_chunks
 from seasight.store import Store
 

@@ -1,0 +1,65 @@
+"""File sources: paths, directories, ``.gz`` and standard input, read in chunks of lines."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, and every regular file under directories named (sorted, hidden skipped).
+
+    ``-`` (standard input) is passed through.
+    """
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if str(p) == "-":
+            out.append(path)
+        elif path.is_dir():
+            out.extend(
+                f for f in sorted(path.rglob("*"))
+                if f.is_file() and not any(p.startswith(".") for p in f.relative_to(path).parts)
+            )
+        else:
+            out.append(path)
+    return out
+
+
+def fingerprint(path: Path) -> str:
+    """Size and SHA-1 of the first 64 KiB: identifies a file without reading all of it."""
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    return f"{path.stat().st_size}:{hashlib.sha1(head).hexdigest()}"
+
+
+def open_source(path: Path) -> BinaryIO:
+    """A binary reader for ``path``: ``-`` is standard input, ``.gz`` is decompressed."""
+    if str(path) == "-":
+        return sys.stdin.buffer
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
+def line_chunks(fh: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+    """Chunks of whole lines (the last may lack its newline)."""
+    tail = b""
+    while True:
+        block = fh.read(chunk_bytes)
+        if not block:
+            if tail:
+                yield tail
+            return
+        data = tail + block if tail else block
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) < 4 * chunk_bytes:
+            tail = data
+            continue
+        cut = cut or len(data)
+        tail = data[cut:]
+        yield data[:cut]
