@@ -138,10 +138,32 @@ def test_bad_lines_kept_and_good_lines_survive(tmp_path: Path) -> None:
 
 KILL_SCRIPT = textwrap.dedent(
     """
-    import sys
+    import os, signal, sys
     from pathlib import Path
     from seasight.ingest import ingest_paths
-    ingest_paths([Path(sys.argv[1])], Path(sys.argv[2]), chunk_bytes=int(sys.argv[3]))
+    from seasight.store import Store
+
+    feed, db, chunk, kill_at, where = sys.argv[1:6]
+    calls = 0
+    append = Store.append
+    rejects = Store._append_rejects
+
+    def counting_append(self, *args, **kwargs):
+        global calls
+        calls += 1
+        result = append(self, *args, **kwargs)
+        if where == "between" and calls == int(kill_at):
+            os.kill(os.getpid(), signal.SIGKILL)  # just after a commit
+        return result
+
+    def dying_rejects(self, *args, **kwargs):
+        if where == "inside" and calls == int(kill_at):
+            os.kill(os.getpid(), signal.SIGKILL)  # rows inserted, transaction not committed
+        return rejects(self, *args, **kwargs)
+
+    Store.append = counting_append
+    Store._append_rejects = dying_rejects
+    ingest_paths([Path(feed)], Path(db), chunk_bytes=int(chunk))
     """
 )
 
@@ -149,37 +171,34 @@ KILL_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_kill_9_and_rerun_gives_exactly_the_uninterrupted_rows(tmp_path: Path) -> None:
     feed = tmp_path / "feed.nmea"
-    feed.write_bytes(feed_with_duplicates(15))
+    feed.write_bytes(feed_with_duplicates(4))
     chunk = 16 * 1024
     script = tmp_path / "ingest_script.py"
     script.write_text(KILL_SCRIPT)
-
-    def command(db: Path) -> list[str]:
-        return [sys.executable, str(script), str(feed), str(db), str(chunk)]
-
     reference = tmp_path / "reference.duckdb"
-    started = time.perf_counter()
-    subprocess.run(command(reference), check=True)
-    full_run_s = time.perf_counter() - started
+    ingest_paths([feed], reference, chunk_bytes=chunk)
 
     db = tmp_path / "killed.duckdb"
     offsets = []
-    for _ in range(12):
-        proc = subprocess.Popen(command(db))
-        time.sleep(full_run_s * 0.45)
-        if proc.poll() is not None:
-            break
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+    # kill -9 inside a transaction and between transactions, at several points of the file
+    for kill_at, where in [(3, "inside"), (5, "between"), (1, "inside"), (9, "inside"),
+                           (4, "between"), (7, "inside")]:
+        proc = subprocess.run([sys.executable, str(script), str(feed), str(db), str(chunk),
+                               str(kill_at), where])
+        assert proc.returncode == -signal.SIGKILL
         with Store(db, read_only=True) as store:
             cp = store.checkpoint(str(feed.resolve()))
-        if cp is not None and cp.completed:
-            break
-        offsets.append(cp.offset if cp else 0)
-    # killed several times in the middle of the file, each time further along
-    assert len(offsets) >= 2 and offsets[-1] > 0, offsets
-    assert offsets == sorted(offsets)
-    subprocess.run(command(db), check=True)
+        assert cp is not None and not cp.completed
+        offsets.append(cp.offset)
+    assert offsets == sorted(offsets) and offsets[0] > 0
+    # one more kill at an arbitrary moment, from outside
+    proc2 = subprocess.Popen([sys.executable, str(script), str(feed), str(db), str(chunk), "0",
+                              "never"])
+    time.sleep(2.0)
+    proc2.kill()
+    proc2.wait()
+    subprocess.run([sys.executable, str(script), str(feed), str(db), str(chunk), "0", "never"],
+                   check=True)
     got, want = table_rows(db), table_rows(reference)
     for name in TABLES:
         assert got[name].height == want[name].height, name

@@ -35,8 +35,8 @@ Rejects keep the row's raw bytes (without its line terminator) and name one reas
 * ``bad_character``: the row is not valid UTF-8 (rejected whole, even when only the vessel
   name is, say, Latin-1: its bytes are kept in ``raw``);
 * ``bad_csv_row``: wrong number of fields, broken quoting, latitude/longitude missing or not a
-  number, or a truncated/corrupt ``.gz`` stream (then ``raw`` is empty and ``line_no`` is the
-  first line not read);
+  number, or a truncated/corrupt ``.gz`` stream (one reject at the line where the damage
+  starts; ``raw`` holds what was decompressed of that line);
 * ``bad_mmsi``: MMSI missing or not a whole number of at most 9 digits (leading zeros and a
   ``.0`` suffix are tolerated);
 * ``bad_timestamp``: time missing, unparseable, or outside [:data:`TS_MIN`, :data:`TS_MAX`);
@@ -453,13 +453,14 @@ class _Blocks:
     """Iterate over a file's (decompressed) bytes in blocks that end on a line boundary.
 
     A corrupt or truncated gzip stream ends the iteration early; the error is kept in
-    :attr:`error` instead of being raised.
+    :attr:`error` (and the incomplete line it cut, in :attr:`partial`) instead of being raised.
     """
 
     def __init__(self, data: TrackCsvInput) -> None:
         self._data = data
         self._stack = contextlib.ExitStack()
         self.error: str | None = None
+        self.partial = b""  # the incomplete last line before a decompression error
 
     def __enter__(self) -> _Blocks:
         data = self._data
@@ -485,9 +486,15 @@ class _Blocks:
             try:
                 piece = self._stream.read1(_READ_BYTES)
             except (OSError, EOFError, zlib.error) as exc:
-                # Everything decompressed before the damage has been returned by read1.
+                # Everything decompressed before the damage has been returned by read1; a last
+                # line cut short by the damage is not parsed (it could look valid).
                 self.error = f"{type(exc).__name__}: {exc}"
-                break
+                buf = b"".join(pieces)
+                cut = buf.rfind(b"\n") + 1
+                self.partial = buf[cut:]
+                if cut:
+                    yield buf[:cut]
+                return
             if not piece:
                 break
             pieces.append(piece)
@@ -1088,7 +1095,7 @@ def _read(blocks: _Blocks, source: str) -> Batch:
             skipped["after_bad_header"] = unread
         header_reject = _reject_frame(source, 1, header_raw, "bad_csv_header", detail)
         if blocks.error:
-            header_reject = pl.concat([header_reject, _truncated(source, 2 + unread, blocks.error)])
+            header_reject = pl.concat([header_reject, _truncated(source, 2 + unread, blocks)])
         return Batch(rejects=header_reject, skipped=skipped)
 
     positions: list[pl.DataFrame] = []
@@ -1105,7 +1112,7 @@ def _read(blocks: _Blocks, source: str) -> Batch:
         if parsed.blank:
             skipped["blank"] += parsed.blank
     if blocks.error:
-        rejects.append(_truncated(source, line_no, blocks.error))
+        rejects.append(_truncated(source, line_no, blocks))
     return Batch(
         positions=_concat(positions, "positions"),
         static=_concat(static, "static"),
@@ -1114,10 +1121,11 @@ def _read(blocks: _Blocks, source: str) -> Batch:
     )
 
 
-def _truncated(source: str, line_no: int, error: str) -> pl.DataFrame:
-    return _reject_frame(
-        source, line_no, b"", "bad_csv_row", f"compressed stream is corrupt or truncated: {error}"
-    )
+def _truncated(source: str, line_no: int, blocks: _Blocks) -> pl.DataFrame:
+    detail = f"compressed stream is corrupt or truncated: {blocks.error}"
+    if blocks.partial:
+        detail += " (this line is incomplete)"
+    return _reject_frame(source, line_no, blocks.partial, "bad_csv_row", detail)
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
