@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,15 @@ def sorted_tables(batch: Batch) -> dict[str, pl.DataFrame]:
         keys = ["line_no", "msg_type"] if "msg_type" in frame.columns else ["line_no", "reason"]
         out[name] = frame.sort(keys)
     return out
+
+
+def record_time(rec: dict[str, Any]) -> datetime | None:
+    """A record's ``ts`` (ISO 8601 UTC text) as an aware datetime; None when unknown."""
+    ts = rec.get("ts")
+    return None if ts is None else datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def utc(text: str) -> datetime:
+    """``'2008-05-09T00:00:00.010'`` (naive = UTC) or with ``Z`` -> aware datetime."""
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -7,6 +7,7 @@ import itertools
 import math
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyais.exceptions import AISBaseException
@@ -45,8 +46,8 @@ def _is_good(line: bytes) -> bool:
     return True
 
 
-def _pyais_messages(data: bytes) -> list[tuple[AISSentence, object]]:
-    out = []
+def _pyais_messages(data: bytes) -> list[tuple[AISSentence, Any]]:
+    out: list[tuple[AISSentence, Any]] = []
     for msg in ByteStream(data.splitlines()):
         if not msg.is_valid:
             continue
@@ -71,11 +72,11 @@ def test_pyais_decodes_every_good_line(corpus: CorpusInfo) -> None:
     assert len(lines) - sum(good) == corpus.n_bad_lines == round(N * 0.005)
 
     decoded = _pyais_messages(data)
-    by_type = Counter(int(m.msg_type) for _, m in decoded)  # type: ignore[attr-defined]
+    by_type = Counter(int(m.msg_type) for _, m in decoded)
     assert dict(by_type) == corpus.n_messages
-    lines_by_type = Counter()
+    lines_by_type: Counter[int] = Counter()
     for nmea, msg in decoded:
-        lines_by_type[int(msg.msg_type)] += nmea.frag_cnt  # type: ignore[attr-defined]
+        lines_by_type[int(msg.msg_type)] += nmea.frag_cnt
     assert dict(lines_by_type) == corpus.n_sentences_by_type
     assert sum(lines_by_type.values()) == corpus.n_good_sentences
 
@@ -143,24 +144,23 @@ def test_values_are_plausible(corpus: CorpusInfo) -> None:
     decoded = _pyais_messages(corpus.path.read_bytes())
     tracks: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
     mmsis = set()
-    headings = Counter()
-    turns = Counter()
-    for nmea, msg in decoded:
-        m = msg  # pyais message object
-        mmsis.add(m.mmsi)  # type: ignore[attr-defined]
-        assert 0 < m.mmsi < 1_000_000_000  # type: ignore[attr-defined]
-        if m.msg_type in (1, 2, 3, 18):  # type: ignore[attr-defined]
-            lat, lon = m.lat, m.lon  # type: ignore[attr-defined]
+    headings: Counter[bool] = Counter()
+    turns: Counter[bool] = Counter()
+    for nmea, m in decoded:
+        mmsis.add(m.mmsi)
+        assert 0 < m.mmsi < 1_000_000_000
+        if m.msg_type in (1, 2, 3, 18):
+            lat, lon = m.lat, m.lon
             assert (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat, lon) == (91.0, 181.0)
-            assert 0 <= m.speed <= 102.3  # type: ignore[attr-defined]
-            assert 0 <= m.course <= 360  # type: ignore[attr-defined]
-            assert 0 <= m.second <= 63  # type: ignore[attr-defined]
-            headings[m.heading == 511] += 1  # type: ignore[attr-defined]
-            if m.msg_type != 18:  # type: ignore[attr-defined]
-                turns[m.turn == -128] += 1  # type: ignore[attr-defined]
+            assert 0 <= m.speed <= 102.3
+            assert 0 <= m.course <= 360
+            assert 0 <= m.second <= 63
+            headings[m.heading == 511] += 1
+            if m.msg_type != 18:
+                turns[m.turn == -128] += 1
             tag = nmea.tag_block
-            if tag is not None and lat != 91.0 and m.repeat == 0:  # type: ignore[attr-defined]
-                tracks[m.mmsi].append((int(tag.receiver_timestamp), lat, lon))  # type: ignore
+            if tag is not None and lat != 91.0 and m.repeat == 0:
+                tracks[m.mmsi].append((int(tag.receiver_timestamp), lat, lon))
     assert len(mmsis) >= 40
     assert headings[True] > 0 and headings[False] > 0  # some "not available" headings
     assert turns[True] > 0 and turns[False] > 0  # some ships without rate-of-turn indicator
@@ -203,4 +203,4 @@ def test_tiny_corpora(tmp_path: Path, n: int) -> None:
     data = info.path.read_bytes()
     assert data.count(b"\n") == n
     decoded = _pyais_messages(data)
-    assert Counter(int(m.msg_type) for _, m in decoded) == Counter(info.n_messages)  # type: ignore
+    assert Counter(int(m.msg_type) for _, m in decoded) == Counter(info.n_messages)

@@ -95,15 +95,11 @@ DOCUMENTED_DIFFERENCES: tuple[tuple[str, str, str, str], ...] = (
     ("type 24", "one merged report", "part A row + part B row", "parts are kept as received"),
 )
 
-#: Decoder bugs found by these vectors (see the report). The pair stays in the test, xfail.
-KNOWN_BUGS: dict[tuple[int, ...], str] = {
-    (265, 266): (
-        "BUG: fragment 2 carries USCG trailing metadata ',b003660465' (station) and fragment 1 "
-        "does not; the assembly key includes the station hash (0 vs hash('b003660465')), so "
-        "the fragments are not joined: line 265 missing_fragment, line 266 orphan_fragment. "
-        "gpsd (and pyais) decode one type 8 message, MMSI 999999999."
-    ),
-}
+#: Decoder bugs found by these vectors: a pair listed here stays in the test, xfail(strict).
+#: (Lines 265/266 - fragment 2 carrying USCG trailing metadata ',b003660465' that fragment 1
+#: lacks - were not joined until assembly let a station-less fragment match any station;
+#: ``test_whole_file_fragment_with_trailing_station_is_joined`` keeps that fixed.)
+KNOWN_BUGS: dict[tuple[int, ...], str] = {}
 
 _TS = re.compile(r"^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)Z$")
 _ETA = re.compile(r"^(\d+)-(\d+)T(\d+):(\d+)Z$")
@@ -369,7 +365,7 @@ def test_whole_file_decodes_every_pair_in_place(whole_file: Any) -> None:
     for p in [*PAIRS, *UNPAIRED]:
         first = p["sample_aivdm_lines"][0]
         if tuple(p["sample_aivdm_lines"]) in KNOWN_BUGS:
-            continue  # asserted (xfail, strict) in test_gpsd_pair and below
+            continue  # asserted (xfail, strict) in test_gpsd_pair
         t = p["gpsd_scaled"]["type"] if "gpsd_scaled" in p else p["pyais_type_mmsi"][0]
         mmsi = p["gpsd_scaled"]["mmsi"] if "gpsd_scaled" in p else p["pyais_type_mmsi"][1]
         firsts = [first] if t != 24 or "gpsd_scaled" not in p else p["sample_aivdm_lines"]
@@ -383,13 +379,11 @@ def test_whole_file_rejects_only_the_invalid_packet(whole_file: Any) -> None:
     """gpsd: 'That fragment misses part 1, yields nothing' (line 978, no '!')."""
     _, batch = whole_file
     got = dict(zip(batch.rejects["line_no"], batch.rejects["reason"], strict=True))
-    # lines 265/266 are KNOWN_BUGS[(265, 266)], asserted (xfail, strict) in the next test
-    got = {ln: why for ln, why in got.items() if ln not in (265, 266)}
     assert got == {978: "malformed_sentence"}, got
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[(265, 266)])
 def test_whole_file_fragment_with_trailing_station_is_joined(whole_file: Any) -> None:
+    """Lines 265-266: only fragment 2 carries receiver metadata (',b003660465')."""
     recs, batch = whole_file
-    assert 265 not in batch.rejects["line_no"].to_list()
-    assert any(r["line_no"] == 265 and r["mmsi"] == 999999999 for r in recs)
+    (rec,) = [r for r in recs if r["line_no"] == 265]
+    assert (rec["msg_type"], rec["mmsi"], rec["station"]) == (8, 999999999, "b003660465")

@@ -31,7 +31,15 @@ from typing import Any
 
 import pytest
 
-from conftest import decode_lines, fix_checksum, read_shared_bytes, read_shared_json, split_lines
+from conftest import (
+    decode_lines,
+    fix_checksum,
+    read_shared_bytes,
+    read_shared_json,
+    record_time,
+    split_lines,
+    utc,
+)
 from seasight.ais import decode_nmea
 from seasight.ais.records import to_records
 
@@ -248,7 +256,7 @@ def test_libais_test_data(entry: dict[str, Any]) -> None:
     # receiver metadata ',raishub,<unix time>' (aishub) / ',rFakeByKurt,<time>'
     meta = entry["nmea"][0].split("*")[1].split(",")[1:]
     if meta:
-        got_ts = datetime.fromisoformat(rec["ts"].replace("Z", "+00:00")).timestamp()
+        got_ts = record_time(rec).timestamp()  # type: ignore[union-attr]
         assert abs(got_ts - float(meta[-1])) < 1e-3, (rec["ts"], meta)
         assert (rec["ts_source"], rec["station"]) == ("line", meta[0])
     if t in RAW_TYPES:
@@ -311,8 +319,7 @@ def compare_json(obj: dict[str, Any], rec: dict[str, Any], where: str) -> int:
                 n += 1
             continue
         if key in ("timestamp", "tagblock_timestamp"):
-            ts = value.replace(".000000Z", "Z")
-            assert (rec["ts"], rec["ts_source"]) == (ts, "tagblock"), where
+            assert (record_time(rec), rec["ts_source"]) == (utc(value), "tagblock"), where
             n += 1
             continue
         if key == "tagblock_station":
@@ -357,8 +364,8 @@ def test_typeexample(line_no: int) -> None:
     meta = line.split("*")[1].split(",")
     station = next(f for f in meta if f.startswith("r"))
     unix = next(int(f) for f in meta[1:] if f.isdigit())
-    want_ts = datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert (rec["station"], rec["ts"], rec["ts_source"]) == (station, want_ts, "line"), where
+    want_ts = datetime.fromtimestamp(unix, UTC)
+    assert (rec["station"], record_time(rec), rec["ts_source"]) == (station, want_ts, "line")
     if obj["type"] in RAW_TYPES:
         assert batch.other_messages.height == 1
     assert compare_json(obj, rec, where) >= (3 if obj["type"] in RAW_TYPES else 5)
@@ -382,10 +389,10 @@ def test_tagblock_file() -> None:
     assert len(recs) == len(TAG_JSON) == 4
     # tagblock.json lists messages as libais completed them: the 2-part type 5 (lines 1 and 3)
     # after the single-line message of line 2
-    by_key = {(r["msg_type"], r["ts"]): r for r in recs}
+    by_key = {(r["msg_type"], record_time(r)): r for r in recs}
     total = 0
     for obj in TAG_JSON:
-        ts = obj["tagblock_timestamp"].replace(".000000Z", "Z")
+        ts = utc(obj["tagblock_timestamp"])
         rec = by_key[(obj["type"], ts)]
         total += compare_json(obj, rec, f"tagblock {obj['type']} {ts}")
     assert total >= 60

@@ -14,13 +14,14 @@
 
 from __future__ import annotations
 
+import enum
 import math
 from typing import Any
 
 import pyais
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
-from pyais.constants import EpfdType, ManeuverIndicator, NavAid, NavigationStatus, ShipType
 from polars.testing import assert_frame_equal
 
 from conftest import decode_lines, read_shared_bytes, sorted_tables
@@ -38,18 +39,12 @@ SETTINGS = settings(
 SIXBIT = "@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_ !\"#$%&'()*+,-./0123456789:;<=>?"
 PER_DEGREE = 600_000
 
-ENUMS = {
-    "status": NavigationStatus,
-    "maneuver": ManeuverIndicator,
-    "epfd": EpfdType,
-    "ship_type": ShipType,
-    "aid_type": NavAid,
-}
 #: pyais fields SeaSight does not decode (SeaSight's records docstring).
 NOT_DECODED = {
     "radio", "reserved_1", "reserved_2", "spare_1", "cs", "display", "dsc", "band", "msg22",
     "gnss", "name_ext", "full_name",
 }
+CODE_TABLES = {"status", "maneuver", "epfd", "ship_type", "aid_type"}
 NOT_DECODED_FOR = {(9, "dte"), (9, "assigned"), (18, "assigned"), (19, "assigned")}
 
 # --- strategies -------------------------------------------------------------------------------
@@ -233,6 +228,21 @@ LAYOUTS: dict[int, dict[str, st.SearchStrategy[Any]]] = {
 }
 
 
+def _days_in_month(year: int, month: int) -> int:
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+
+
+def _possible_calendar_date(fields: dict[str, Any]) -> dict[str, Any]:
+    """Types 4/11: keep the day within its month when year, month and day are all valid.
+    An impossible date (e.g. 31 February) makes the decoder raise: a known bug asserted in
+    test_decode_basics::test_impossible_base_station_date_does_not_raise (xfail, strict)."""
+    y, m, d = fields["year"], fields["month"], fields["day"]
+    if y > 0 and 1 <= m <= 12 and d > 0:
+        fields["day"] = min(d, _days_in_month(y, m))
+    return fields
+
+
 @st.composite
 def ais_message(draw: st.DrawFn) -> dict[str, Any]:
     kind = draw(st.sampled_from([*LAYOUTS, "24A", "24B"]))
@@ -244,6 +254,8 @@ def ais_message(draw: st.DrawFn) -> dict[str, Any]:
             del fields["mothership_mmsi"]
     else:
         fields = {"type": kind, **draw(st.fixed_dictionaries(LAYOUTS[kind]))}
+        if kind in (4, 11):
+            fields = _possible_calendar_date(fields)
     return fields
 
 
@@ -284,7 +296,7 @@ def expected(field: str, value: Any, msg_type: int) -> Any:
         return None if abs(value) > 180 else value
     if field == "second":
         return None if value > 59 else value
-    if field in ("imo", "draught") and value == 0:
+    if field in ("imo", "draught", "ship_type") and value == 0:
         return None
     if field == "year" and value == 0:
         return None
@@ -308,9 +320,12 @@ def assert_same(oracle: dict[str, Any], rec: dict[str, Any], where: Any) -> None
             continue
         assert field in rec, (where, f"pyais field {field!r} missing in SeaSight's record")
         got = rec[field]
-        if field in ENUMS:
+        if isinstance(value, enum.Enum) and field not in CODE_TABLES:
+            value = value.value  # e.g. pyais' TurnRate members for -128/-127/127
+        elif isinstance(value, enum.Enum):
+            # code tables through pyais' own fallback for codes it does not know
             raw = 0 if got is None and field == "ship_type" else got
-            assert int(ENUMS[field].from_value(raw)) == int(value), (where, field, value, got)
+            assert int(type(value).from_value(raw)) == int(value), (where, field, value, got)
             continue
         if field == "name" and t == 21:
             want = (_norm_text(oracle["name"]) + _norm_text(oracle.get("name_ext"))) or None
@@ -342,7 +357,7 @@ def test_pyais_is_the_oracle(batch: list[tuple[dict[str, Any], dict[str, str]]])
         sentences = pyais.encode_dict(fields, seq_id=i % 10, **env)
         firsts.append(len(lines) + 1)
         lines.extend(sentences)
-        oracles.append(pyais.decode(*sentences).asdict(enum_as_int=True))
+        oracles.append(pyais.decode(*sentences).asdict())
     decoded = decode_lines(lines)
     assert decoded.rejects.is_empty(), decoded.rejects.to_dicts()
     recs = to_records(decoded)
@@ -391,23 +406,45 @@ def test_streaming_equals_one_shot(name: str, data: st.DataObject) -> None:
     assert_same_batches(ONE_SHOT[name], _stream(raw, cuts))
 
 
-@settings(max_examples=10, deadline=None, derandomize=True)
-@given(st.sampled_from(STREAM_FILES))
-def test_streaming_byte_by_byte_around_lines(name: str) -> None:
-    """Tiny chunks: every cut inside the first 600 bytes, then the rest in one piece."""
+@pytest.mark.parametrize("name", STREAM_FILES)
+def test_streaming_byte_by_byte(name: str) -> None:
+    """Tiny chunks: a cut after every byte of the first 150 bytes, then the rest in one piece."""
     raw = DATA[name]
-    cuts = list(range(1, min(600, len(raw))))
-    assert_same_batches(ONE_SHOT[name], _stream(raw, cuts))
+    assert_same_batches(ONE_SHOT[name], _stream(raw, list(range(1, 150))))
+
+
+GATEHOUSE = read_shared_bytes("conformance/pyais/timestamped.ais")
+GATEHOUSE_LINE_ENDS = [i + 1 for i, b in enumerate(GATEHOUSE) if b == ord("\n")][:-1]
+
+BUG_GATEHOUSE_EMPTY_FEED = (
+    "BUG: a $PGHP time header carried to the next feed() is dropped when that feed() delivers no "
+    "complete line (e.g. feed(b'!') after the header's newline): _decode() re-frames the carried "
+    "header alone, keeps it only if `len(fr) > len(carried)` (false), so its time never reaches "
+    "the next sentence (ts null instead of 2008-05-09T00:00:00.010Z). Minimal case: "
+    "test_decode_basics::test_gatehouse_header_survives_a_feed_without_complete_line."
+)
+
+
+@pytest.mark.xfail(strict=True, reason=BUG_GATEHOUSE_EMPTY_FEED)
+@settings(max_examples=25, deadline=None, derandomize=True,
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(st.lists(st.integers(1, len(GATEHOUSE) - 1), max_size=8))
+@example([41, 42])  # the minimal failing split hypothesis found
+def test_streaming_gatehouse_any_cuts(cuts: list[int]) -> None:
+    """$PGHP time headers across arbitrary chunk boundaries: same rows (with their times) and
+    rejects. The skipped count is not compared: see test_decode_basics'
+    test_gatehouse_header_carried_across_chunks_is_counted (a known bug, xfail)."""
+    a = sorted_tables(decode_nmea(GATEHOUSE, source="file"))
+    b = sorted_tables(_stream(GATEHOUSE, cuts))
+    for name in a:
+        assert_frame_equal(a[name], b[name])
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
-@given(st.data())
-def test_streaming_gatehouse_tables_and_rejects(data: st.DataObject) -> None:
-    """$PGHP time headers across chunk boundaries: same rows (and row times) and rejects.
-    The skipped count is not compared here: see test_decode_basics'
-    test_gatehouse_header_carried_across_chunks_is_counted (a known bug, xfail)."""
-    raw = read_shared_bytes("conformance/pyais/timestamped.ais")
-    cuts = data.draw(st.lists(st.integers(1, len(raw) - 1), max_size=8))
-    a, b = sorted_tables(decode_nmea(raw, source="file")), sorted_tables(_stream(raw, cuts))
+@given(st.lists(st.sampled_from(GATEHOUSE_LINE_ENDS), max_size=8))
+def test_streaming_gatehouse_cut_at_line_ends(cuts: list[int]) -> None:
+    """Chunks ending at line ends (each feed() has complete lines): same rows and rejects."""
+    a = sorted_tables(decode_nmea(GATEHOUSE, source="file"))
+    b = sorted_tables(_stream(GATEHOUSE, cuts))
     for name in a:
         assert_frame_equal(a[name], b[name])

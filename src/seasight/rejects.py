@@ -21,7 +21,7 @@ REASONS: Final[tuple[tuple[int, str, str], ...]] = (
     (8, "missing_fragment", "a multi-part message whose other fragments never arrived"),
     (9, "orphan_fragment", "a later fragment with no matching first fragment"),
     (10, "bad_tagblock", "malformed NMEA 4.0 tag block or tag block checksum mismatch"),
-    (11, "empty_payload", "a sentence without payload"),
+    (11, "empty_payload", "a sentence (or first fragment) without payload"),
     (12, "truncated_message", "payload too short for its message type"),
     (13, "unsupported_sentence", "an NMEA sentence that is not AIS (kept, not decoded)"),
     (14, "unknown_message_type", "message type 0 or above 27"),

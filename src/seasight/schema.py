@@ -189,10 +189,15 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame
     Columns are cast strictly: a value that does not fit its type is a bug upstream, not
     something to hide.
     """
+    have = frame.schema
+    if list(have.keys()) == list(schema) and all(have[c] == t for c, t in schema.items()):
+        return frame
     cols = [
-        (pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype=dtype)).alias(
-            name
-        )
+        (
+            pl.col(name) if have.get(name) == dtype
+            else pl.col(name).cast(dtype) if name in have
+            else pl.lit(None, dtype=dtype)
+        ).alias(name)
         for name, dtype in schema.items()
     ]
     return frame.select(cols)

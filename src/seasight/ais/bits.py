@@ -26,7 +26,7 @@ class Payloads:
     msg_hash: np.ndarray  # int64: FNV-1a of the armored payload and fill bits
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _gather_kernel(buf, line_start, lines, payload_start, payload_len, fill):  # type: ignore[no-untyped-def]
     nm = len(line_start) - 1
     total = 0
@@ -80,7 +80,7 @@ def gather_payloads(
     return Payloads(six, start, nchars, nbits, fills, hashes)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def extract_uint(six, start, nbits, rows, bit, width, signed):  # type: ignore[no-untyped-def]
     """Read the field at ``[bit, bit + width)`` of each message in ``rows``.
 
@@ -111,7 +111,43 @@ def extract_uint(six, start, nbits, rows, bit, width, signed):  # type: ignore[n
     return out, ok
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True, nogil=True)
+def extract_fields(six, start, nbits, rows, bits, widths, signed):  # type: ignore[no-untyped-def]
+    """Read several fields at once for each message in ``rows`` (message by message, so each
+    payload is loaded into cache once). Field ``f`` is ``widths[f]`` bits at ``bits[f]``,
+    two's complement where ``signed[f]``.
+
+    Returns (values int64[n_fields, n], present bool[n_fields, n]); ``present`` is False where
+    the payload is too short to hold the whole field.
+    """
+    nf = len(bits)
+    n = len(rows)
+    out = np.zeros((nf, n), np.int64)
+    ok = np.zeros((nf, n), np.bool_)
+    for r in nb.prange(n):
+        m = rows[r]
+        base = start[m]
+        avail = nbits[m]
+        for f in range(nf):
+            bit = bits[f]
+            width = widths[f]
+            end = bit + width
+            if end > avail:
+                continue
+            c0 = bit // 6
+            c1 = (end - 1) // 6
+            acc = np.int64(0)
+            for c in range(c0, c1 + 1):
+                acc = (acc << 6) | six[base + c]
+            v = (acc >> ((c1 + 1) * 6 - end)) & ((np.int64(1) << width) - 1)
+            if signed[f] and (v >> (width - 1)) & 1:
+                v -= np.int64(1) << width
+            out[f, r] = v
+            ok[f, r] = True
+    return out, ok
+
+
+@nb.njit(cache=True, nogil=True)
 def extract_text(six, start, nbits, rows, bit, nchar):  # type: ignore[no-untyped-def]
     """Read 6-bit text of up to ``nchar`` characters at ``bit`` for each message in ``rows``.
 

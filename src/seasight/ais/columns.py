@@ -6,7 +6,7 @@ import numba as nb
 import numpy as np
 import pyarrow as pa
 
-from seasight.ais.bits import Payloads, extract_text, extract_uint
+from seasight.ais.bits import Payloads, extract_fields, extract_text
 from seasight.ais.layouts import Field
 
 _ARROW_TYPES = {
@@ -85,17 +85,8 @@ def numeric(values: np.ndarray, valid: np.ndarray, kind: str) -> pa.Array:
     return pa.array(arr, type=typ, mask=~valid)
 
 
-def field_values(
-    field: Field, payloads: Payloads, rows: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a numeric or boolean field for the messages ``rows``: (values, valid).
-
-    Not-available sentinels, out-of-range raw values and fields beyond the end of a short
-    payload are invalid; values are scaled when the field has a scale.
-    """
-    p = payloads
-    raw, ok = extract_uint(p.sixbits, p.start, p.nbits, rows, field.bit, field.width,
-                           field.kind == "i")
+def _convert(field: Field, raw: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply a field's not-available values, valid range and scale to its raw values."""
     for na in field.na:
         ok &= raw != na
     if field.lo is not None:
@@ -105,6 +96,24 @@ def field_values(
     if field.scale is not None:
         return raw / field.scale, ok
     return raw, ok
+
+
+def field_values(
+    fields: tuple[Field, ...], payloads: Payloads, rows: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Decode numeric or boolean ``fields`` for the messages ``rows``: (values, valid) each.
+
+    Not-available sentinels, out-of-range raw values and fields beyond the end of a short
+    payload are invalid; values are scaled when the field has a scale.
+    """
+    p = payloads
+    raw, ok = extract_fields(
+        p.sixbits, p.start, p.nbits, rows,
+        np.array([f.bit for f in fields], np.int64),
+        np.array([f.width for f in fields], np.int64),
+        np.array([f.kind == "i" for f in fields], np.bool_),
+    )
+    return [_convert(f, raw[i], ok[i]) for i, f in enumerate(fields)]
 
 
 def decode_columns(
@@ -121,45 +130,52 @@ def decode_columns(
     ``kinds`` gives each numeric column's storage type (``u8``, ``f64``, ...).
     """
     n = len(rows)
-    subsets = [np.flatnonzero(variant == v) for v in range(len(variants))]
-    names: dict[str, None] = {}
-    for lay in variants:
-        names.update(dict.fromkeys(f.name for f in lay))
+    names: dict[str, Field] = {}
+    text: dict[str, np.ndarray] = {}
+    values: dict[str, np.ndarray] = {}
+    valid: dict[str, np.ndarray] = {}
+    lens: dict[str, np.ndarray] = {}
+    single = len(variants) == 1 or bool(np.all(variant == variant[0])) if n else True
+    for v, lay in enumerate(variants):
+        sub = np.arange(n) if single and n and variant[0] == v else np.flatnonzero(variant == v)
+        if not len(sub) or (single and n and variant[0] != v):
+            continue
+        for f in lay:
+            names.setdefault(f.name, f)
+        numeric_fields = tuple(f for f in lay if f.kind != "t")
+        for f, (vals, ok) in zip(numeric_fields,
+                                 field_values(numeric_fields, payloads, rows[sub]), strict=True):
+            if single:
+                values[f.name], valid[f.name] = vals, ok
+                continue
+            if f.name not in values:
+                values[f.name] = np.zeros(n, np.float64 if f.scale is not None else np.int64)
+                valid[f.name] = np.zeros(n, np.bool_)
+            if vals.dtype.kind == "f" and values[f.name].dtype.kind != "f":
+                values[f.name] = values[f.name].astype(np.float64)
+            values[f.name][sub] = vals
+            valid[f.name][sub] = ok
+        for f in lay:
+            if f.kind != "t":
+                continue
+            c, ln, ok = extract_text(payloads.sixbits, payloads.start, payloads.nbits,
+                                     rows[sub], f.bit, f.width // 6)
+            if f.name not in text:
+                width = max(g.width // 6 for lay2 in variants for g in lay2 if g.name == f.name)
+                text[f.name] = np.zeros((n, width), np.uint8)
+                lens[f.name] = np.zeros(n, np.int64)
+                valid[f.name] = np.zeros(n, np.bool_)
+            text[f.name][sub, : c.shape[1]] = c
+            lens[f.name][sub] = ln
+            valid[f.name][sub] = ok
     out: dict[str, pa.Array] = {}
-    for name in names:
-        parts = [(sub, f) for sub, lay in zip(subsets, variants, strict=True) if len(sub)
-                 for f in lay if f.name == name]
-        if not parts:
-            continue
-        whole = len(parts) == 1 and len(parts[0][0]) == n
-        first = parts[0][1]
-        if first.kind == "t":
-            width = max(f.width // 6 for _, f in parts)
-            chars = np.zeros((n, width), np.uint8)
-            lens = np.zeros(n, np.int64)
-            ok = np.zeros(n, np.bool_)
-            for sub, f in parts:
-                c, ln, o = extract_text(payloads.sixbits, payloads.start, payloads.nbits,
-                                        rows[sub], f.bit, f.width // 6)
-                chars[sub, : c.shape[1]] = c
-                lens[sub] = ln
-                ok[sub] = o
-            out[name] = strings_from_matrix(chars, lens, ok & (lens > 0))
-            continue
-        if whole:
-            values, ok = field_values(first, payloads, rows)
+    for name, f in names.items():
+        if f.kind == "t":
+            out[name] = strings_from_matrix(text[name], lens[name], valid[name] & (lens[name] > 0))
+        elif f.kind == "b":
+            out[name] = pa.array(values[name].astype(bool), type=pa.bool_(), mask=~valid[name])
         else:
-            scaled = any(f.scale is not None for _, f in parts)
-            values = np.zeros(n, np.float64 if scaled else np.int64)
-            ok = np.zeros(n, np.bool_)
-            for sub, f in parts:
-                v, o = field_values(f, payloads, rows[sub])
-                values[sub] = v
-                ok[sub] = o
-        if first.kind == "b":
-            out[name] = pa.array(values.astype(bool), type=pa.bool_(), mask=~ok)
-        else:
-            out[name] = numeric(values, ok, kinds.get(name, "u8"))
+            out[name] = numeric(values[name], valid[name], kinds.get(name, "u8"))
     return out
 
 

@@ -352,9 +352,7 @@ class NmeaDecoder:
             for i in np.flatnonzero(keep)
         ]
         batch = self._tables(buf, fr, msgs, line_no, arrival_ts_us)
-        new = np.zeros(len(fr), bool)
-        new[len(carried):] = True
-        new &= ~keep
+        new = ~keep  # carried lines were not counted when they were held back
         batch.skipped = Counter({
             "blank": int(np.count_nonzero(new & (fr.kind == BLANK))),
             "comment": int(np.count_nonzero(new & (fr.kind == COMMENT))),

@@ -263,6 +263,132 @@ def _parse_gatehouse(buf, a, b):  # type: ignore[no-untyped-def]
     return ts
 
 
+@nb.njit(cache=True, inline="always")
+def _fast_sentence(buf, pos, i, tb, kind, frag_count, frag_num, seq_id, channel, payload_start,  # type: ignore[no-untyped-def]
+                   payload_len, fill_bits, ts_us, ts_source, station_start, station_len,
+                   station_hash, end):
+    """One pass over a well-formed ``[\\tagblock\\]!ccVDM,...*hh`` line, the common case.
+
+    Returns the start of the next line, or -1 when the line needs the general (slower) path:
+    anything unusual, including every kind of error, goes there, so results are identical.
+    """
+    n = len(buf)
+    p = pos
+    if p < n and buf[p] == 92:  # tag block
+        q = p + 1
+        star = -1
+        cs = 0
+        while q < n:
+            c = buf[q]
+            if c == 92:
+                break
+            if c < 32 or c > 126:
+                return -1
+            if c == 42:
+                star = q
+            elif star < 0:
+                cs ^= c
+            q += 1
+        if q >= n or star < 0 or star + 3 != q:
+            return -1
+        h1 = _hex_value(buf[star + 1])
+        h2 = _hex_value(buf[star + 2])
+        if h1 < 0 or h2 < 0 or h1 * 16 + h2 != cs:
+            return -1
+        _parse_tagblock(buf, p + 1, q, tb)
+        if tb[0] == 0:
+            return -1
+        p = q + 1
+    else:
+        tb[1] = NO_TS
+        tb[3] = 0
+    if p + 12 >= n or buf[p] != 33 or buf[p + 6] != 44:
+        return -1
+    if not (buf[p + 3] == 86 and buf[p + 4] == 68 and (buf[p + 5] == 77 or buf[p + 5] == 79)):
+        return -1
+    cs = 0
+    for k in range(p + 1, p + 7):
+        c = buf[k]
+        if c < 32 or c > 126 or c == 42:
+            return -1
+        cs ^= c
+    k = p + 7
+    fc = buf[k] - 48
+    fn = buf[k + 2] - 48
+    if fc < 1 or fc > 9 or fn < 1 or fn > fc or buf[k + 1] != 44 or buf[k + 3] != 44:
+        return -1
+    cs ^= buf[k] ^ buf[k + 1] ^ buf[k + 2] ^ buf[k + 3]
+    k += 4
+    sq = -1
+    c = buf[k]
+    if 48 <= c <= 57:
+        sq = c - 48
+        cs ^= c
+        k += 1
+    if buf[k] != 44:
+        return -1
+    cs ^= 44
+    k += 1
+    ch = 0
+    c = buf[k]
+    if c != 44:
+        if c < 33 or c > 126 or c == 42:
+            return -1
+        ch = c
+        cs ^= c
+        k += 1
+        if k >= n or buf[k] != 44:
+            return -1
+    cs ^= 44
+    k += 1
+    ps = k
+    while k < n:
+        c = buf[k]
+        if not _SIXBIT_OK[c]:
+            break
+        cs ^= c
+        k += 1
+    plen = k - ps
+    if plen == 0 or k + 5 > n or buf[k] != 44:
+        return -1
+    f = buf[k + 1]
+    if f < 48 or f > 53 or buf[k + 2] != 42:
+        return -1
+    cs ^= 44 ^ f
+    h1 = _hex_value(buf[k + 3])
+    h2 = _hex_value(buf[k + 4])
+    if h1 < 0 or h2 < 0 or h1 * 16 + h2 != cs:
+        return -1
+    e = k + 5
+    if e < n:
+        c = buf[e]
+        if c == 13 and e + 1 < n and buf[e + 1] == 10:
+            nxt = e + 2
+        elif c == 10:
+            nxt = e + 1
+        else:
+            return -1
+    else:
+        nxt = n
+    end[i] = e
+    kind[i] = SENTENCE
+    frag_count[i] = fc
+    frag_num[i] = fn
+    seq_id[i] = sq
+    channel[i] = ch
+    payload_start[i] = ps
+    payload_len[i] = plen
+    fill_bits[i] = f - 48
+    if tb[1] != NO_TS:
+        ts_us[i] = tb[1]
+        ts_source[i] = TS_TAGBLOCK
+    if tb[3] > 0:
+        station_start[i] = tb[2]
+        station_len[i] = tb[3]
+        station_hash[i] = _fnv1a(buf, tb[2], tb[2] + tb[3])
+    return nxt
+
+
 @nb.njit(cache=True, nogil=True)
 def _frame_range(  # type: ignore[no-untyped-def]
     buf,
@@ -292,19 +418,7 @@ def _frame_range(  # type: ignore[no-untyped-def]
     fs = np.empty(6, np.int64)
     fe = np.empty(6, np.int64)
     for i in range(first_line, first_line + n_lines):
-        # find end of line
-        e = pos
-        while e < n and buf[e] != 10:
-            e += 1
-        nxt = e + 1
-        # strip CR and trailing blanks
-        while e > pos and (buf[e - 1] == 13 or buf[e - 1] == 32 or buf[e - 1] == 9):
-            e -= 1
-        s = pos
-        while s < e and (buf[s] == 32 or buf[s] == 9):
-            s += 1
         start[i] = pos
-        end[i] = e
         reason[i] = 0
         frag_count[i] = 0
         frag_num[i] = 0
@@ -318,6 +432,29 @@ def _frame_range(  # type: ignore[no-untyped-def]
         station_start[i] = 0
         station_len[i] = 0
         station_hash[i] = 0
+        nxt = _fast_sentence(buf, pos, i, tb, kind, frag_count, frag_num, seq_id, channel,
+                             payload_start, payload_len, fill_bits, ts_us, ts_source,
+                             station_start, station_len, station_hash, end)
+        if nxt >= 0 and end[i] - pos <= max_line:
+            pos = nxt
+            continue
+        # the general path: find the end of the line, classify it, say what is wrong
+        frag_count[i] = 0
+        ts_us[i] = NO_TS
+        ts_source[i] = TS_NONE
+        station_len[i] = 0
+        station_hash[i] = 0
+        e = pos
+        while e < n and buf[e] != 10:
+            e += 1
+        nxt = e + 1
+        # strip CR and trailing blanks
+        while e > pos and (buf[e - 1] == 13 or buf[e - 1] == 32 or buf[e - 1] == 9):
+            e -= 1
+        s = pos
+        while s < e and (buf[s] == 32 or buf[s] == 9):
+            s += 1
+        end[i] = e
         pos = nxt
         if s == e:
             kind[i] = BLANK
@@ -447,7 +584,7 @@ def _frame_range(  # type: ignore[no-untyped-def]
             reason[i] = R_BAD_FILL
             continue
         plen = fe[4] - fs[4]
-        if plen == 0:
+        if plen == 0 and fn == 1:  # a later fragment may be empty (pyais issue 157)
             reason[i] = R_EMPTY_PAYLOAD
             continue
         if bad_payload:

@@ -32,6 +32,7 @@ What is timed, and how (printed with the results as well):
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import os
@@ -327,7 +328,9 @@ def _run_child(corpus: Path, workdir: Path) -> dict[str, Any]:
 
 
 def _mb(n: float | None) -> str:
-    return "-" if n is None else f"{n / 2**20:,.0f} MB"
+    if n is None:
+        return "-"
+    return f"{n / 2**20:,.1f} MB" if n < 10 * 2**20 else f"{n / 2**20:,.0f} MB"
 
 
 def _rate(r: float) -> str:
@@ -366,7 +369,7 @@ def _print_header(corpus: CorpusInfo, args: argparse.Namespace) -> None:
           f"lines; seed {corpus.seed}; {built}")
     print(f"  machine: {os.cpu_count()} CPUs, {platform.platform()}, Python "
           f"{platform.python_version()}; {_versions()}")
-    print(f"  method: best of {args.decode_repeat} runs per decoder, {args.ingest_repeat} for "
+    print(f"  method: best of {args.decode_repeat} run(s) per decoder, {args.ingest_repeat} for "
           "ingest; decoders read the corpus from memory (file reading excluded from both), "
           "JIT warm-up excluded; ingest reads the file (included)")
     print()
@@ -448,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           pyais_decode_unchecked))
         for name, api, fn in steps:
             print(f"running {name} ...", flush=True)
-            best, cpu, runs, counts = best_of(args.decode_repeat, lambda fn=fn: fn(data))
+            best, cpu, runs, counts = best_of(args.decode_repeat, functools.partial(fn, data))
             pyais_timings.append(Timing(name, api, best, cpu, runs, dict(sorted(counts.items()))))
         _save_pyais(args.dir, corpus, pyais_timings)
     timings.extend(pyais_timings)
@@ -485,9 +488,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("running ingest-only subprocess for peak memory ...", flush=True)
         child = _run_child(corpus.path, args.dir)
         if args.memory_check:
+            print("building or loading the 10x corpus ...", flush=True)
             big = build_corpus(args.dir, args.sentences * 10, args.seed)
             print(f"running ingest-only subprocess on the 10x corpus ({big.n_sentences:,} lines, "
-                  f"{_mb(big.bytes)}) ...", flush=True)
+                  f"{_mb(big.bytes)}, {'cached, ' if big.cached else ''}built in "
+                  f"{big.build_seconds:.0f} s) ...", flush=True)
             child_big = _run_child(big.path, args.dir)
     print()
 
@@ -506,6 +511,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for t in timings:
         print(f"  {t.name}: {t.api}; runs {', '.join(f'{r:.2f}' for r in t.runs)} s")
+    unchecked = [t for t in pyais_timings if "unchecked" in t.name]
+    if unchecked:
+        vs = [f"{t.name} {t.rate / unchecked[0].rate:.1f}x" for t in (decode_t, ingest_t) if t]
+        if vs:
+            print(f"  against pyais without validation: {', '.join(vs)}")
     if pyais_note:
         print(f"  {pyais_note}")
     if args.skip_pyais and not pyais_timings:
@@ -541,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{', '.join(f'{k} {v:,}' for k, v in sorted(added.items()))})")
         print(f"  the corpus has {corpus.distinct_messages:,} distinct transmissions: "
               f"{corpus.total_messages:,} messages - {corpus.n_duplicates:,} duplicate receptions "
-              f"- {corpus.n_untimed_repeats:,} identical static messages without receiver time"
+              f"- {corpus.n_untimed_repeats:,} repeats of identical messages without receiver time"
               + ("" if stored == corpus.distinct_messages else "  <- DIFFERS"))
     print()
 
