@@ -29,7 +29,7 @@ def shared_path(relative: str) -> Path:
     """Path of a file under ``shared/data``; fails loudly when the data is not there."""
     path = SHARED / relative
     if not path.is_file():
-        raise FileNotFoundError(f"reference data missing: {path} (shared/ must sit beside the repo)")
+        raise FileNotFoundError(f"reference data missing: {path} (shared/ sits beside the repo)")
     return path
 
 

@@ -30,13 +30,8 @@ from typing import Any
 
 import pytest
 
-from conftest import (
-    decode_lines,
-    line_accounting,
-    read_shared_bytes,
-    read_shared_json,
-    split_lines,
-)
+from conftest import decode_lines, line_accounting, read_shared_bytes, read_shared_json
+from seasight.ais import decode_nmea
 from seasight.ais.records import to_records
 
 PAIRS_FILE = read_shared_json("conformance/gpsd/sample_aivdm_pairs.json")
@@ -248,6 +243,11 @@ def assert_matches(rec: dict[str, Any], exp: dict[str, Any], where: str) -> int:
     return len(exp)
 
 
+def records_and_batch(sentences: list[str]) -> tuple[list[dict[str, Any]], Any]:
+    batch = decode_lines(sentences)
+    return to_records(batch), batch
+
+
 def _payload(line: str) -> tuple[str, int]:
     fields = line[line.index("!") :].split("*")[0].split(",")
     return fields[5], int(fields[6])
@@ -303,11 +303,6 @@ def test_gpsd_pair(pair: dict[str, Any]) -> None:
     assert n >= 8
 
 
-def records_and_batch(sentences: list[str]) -> tuple[list[dict[str, Any]], Any]:
-    batch = decode_lines(sentences)
-    return to_records(batch), batch
-
-
 def test_every_gpsd_key_is_compared_or_listed() -> None:
     """No gpsd key of a decoded type is ignored without a stated reason."""
     for p in PAIRS:
@@ -343,7 +338,7 @@ def test_documented_differences_table_is_well_formed() -> None:
 
 @pytest.fixture(scope="module")
 def whole_file() -> tuple[list[dict[str, Any]], Any]:
-    batch = decode_lines(split_lines(SAMPLE), source="sample.aivdm")
+    batch = decode_nmea(SAMPLE, source="sample.aivdm")
     return to_records(batch), batch
 
 
@@ -384,6 +379,6 @@ def test_whole_file_rejects_only_the_invalid_packet(whole_file: Any) -> None:
 
 def test_whole_file_fragment_with_trailing_station_is_joined(whole_file: Any) -> None:
     """Lines 265-266: only fragment 2 carries receiver metadata (',b003660465')."""
-    recs, batch = whole_file
+    recs, _ = whole_file
     (rec,) = [r for r in recs if r["line_no"] == 265]
     assert (rec["msg_type"], rec["mmsi"], rec["station"]) == (8, 999999999, "b003660465")

@@ -292,18 +292,16 @@ TWO_MESSAGES = {
     "tests/test_decode_raw.py::TestDecode.test_too_many_messages#1",
 }
 
-KNOWN_BUGS: dict[str, str] = {
-    "tests/test_decode.py::TestAIS.test_that_decode_works_for_fragmented_messages_with_empty_payloads": (  # noqa: E501
-        "BUG: '!AIVDM,2,2,0,A,,0*16' (a last fragment with an empty payload) is rejected as "
-        "empty_payload by framing, so fragment 1 ends as missing_fragment and the type 8 "
-        "message (MMSI 2655619) is lost; pyais (issue 157) decodes it. An empty continuation "
-        "fragment should complete its group."),
-    "tests/test_decode.py::TestAIS.test_gh_ais_message_decode#2": (
-        "BUG: a lone '$PGHP' line at the end of the input is neither decoded, rejected nor "
-        "skipped: feed() carries a trailing time header to the next chunk and finish() never "
-        "counts carried lines in `skipped` (new[len(carried):] excludes them). Expected "
-        "skipped['time_header'] == 1."),
-}
+#: A lone Gatehouse header: pyais raises MissingMultipartMessageException (nothing to decode);
+#: for SeaSight it is a valid time header with no sentence after it: a skipped line.
+TIME_HEADER_ONLY = {"tests/test_decode.py::TestAIS.test_gh_ais_message_decode#2"}
+
+#: Decoder bugs found by these vectors, now fixed and checked by the rules above:
+#: test_that_decode_works_for_fragmented_messages_with_empty_payloads (an empty last fragment
+#: was rejected as empty_payload, losing the type 8 message) and test_gh_ais_message_decode#2
+#: (a trailing $PGHP line was neither decoded, rejected nor skipped). A new bug goes here as
+#: id -> description, with a test asserting the expected behaviour, xfail(strict=True).
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def case_rule(case: dict[str, Any]) -> str:
@@ -316,6 +314,7 @@ def case_rule(case: dict[str, Any]) -> str:
             ("differs", DOCUMENTED_DIFFERENCES),
             ("not_applicable", NOT_APPLICABLE),
             ("two_messages", TWO_MESSAGES),
+            ("time_header_only", TIME_HEADER_ONLY),
         )
         if cid in table
     ]
@@ -349,7 +348,8 @@ def test_every_exception_case_is_rejected_or_explained() -> None:
     """Every case where pyais raises is a reject, API misuse, a two-message stream or a bug."""
     for c in CASES:
         if "expect_exception" in c:
-            assert case_rule(c) in ("reject", "not_applicable", "two_messages", "bug"), c["id"]
+            assert case_rule(c) in ("reject", "not_applicable", "two_messages", "bug",
+                                    "time_header_only"), c["id"]
             if case_rule(c) == "not_applicable":
                 assert c["expect_exception"] in ("TypeError", "ValueError", "KeyError",
                                                  "UnknownMessageException"), c["id"]
@@ -653,20 +653,11 @@ def test_stream_of_two_messages_decodes_both(cid: str) -> None:
         assert rec["shipname"] == "NORDIC HAMBURG"
 
 
-@pytest.mark.parametrize(
-    "cid",
-    [pytest.param(cid, marks=pytest.mark.xfail(strict=True, reason=why))
-     for cid, why in KNOWN_BUGS.items()],
-)
-def test_known_bug(cid: str) -> None:
-    case = BY_ID[cid]
-    batch = decode_lines(case["sentences"])
-    if cid.endswith("test_gh_ais_message_decode#2"):
-        assert batch.rejects.is_empty() and to_records(batch) == []
-        assert batch.skipped["time_header"] == 1, batch.skipped
-        return
-    assert batch.rejects.is_empty(), batch.rejects.to_dicts()
-    compare_case(case, batch, cid)
+@pytest.mark.parametrize("cid", sorted(TIME_HEADER_ONLY))
+def test_lone_gatehouse_header_is_a_skipped_line(cid: str) -> None:
+    batch = decode_lines(BY_ID[cid]["sentences"])
+    assert batch.rejects.is_empty() and to_records(batch) == []
+    assert batch.skipped["time_header"] == 1, batch.skipped
 
 
 def test_gatehouse_time_stamps_the_next_sentence() -> None:

@@ -94,7 +94,7 @@ def corpus() -> tuple[list[list[bytes]], list[bytes]]:
         if first in recs and not lines & rejected:
             try:
                 pyais.decode(*unit)
-            except Exception:  # noqa: BLE001 - pyais cannot decode it: not usable as oracle
+            except Exception:  # pyais cannot decode it: not usable as the oracle
                 continue
             good.append(unit)
     return good, all_lines

@@ -33,6 +33,7 @@ SETTINGS = settings(
     max_examples=120,
     deadline=None,
     derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -398,7 +399,7 @@ def assert_same_batches(one: Batch, other: Batch) -> None:
     assert +one.skipped == +other.skipped
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
 @given(st.sampled_from(STREAM_FILES), st.data())
 def test_streaming_equals_one_shot(name: str, data: st.DataObject) -> None:
     raw = DATA[name]
@@ -426,7 +427,7 @@ BUG_GATEHOUSE_EMPTY_FEED = (
 
 
 @pytest.mark.xfail(strict=True, reason=BUG_GATEHOUSE_EMPTY_FEED)
-@settings(max_examples=25, deadline=None, derandomize=True,
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(st.lists(st.integers(1, len(GATEHOUSE) - 1), max_size=8))
 @example([41, 42])  # the minimal failing split hypothesis found
@@ -440,7 +441,7 @@ def test_streaming_gatehouse_any_cuts(cuts: list[int]) -> None:
         assert_frame_equal(a[name], b[name])
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
 @given(st.lists(st.sampled_from(GATEHOUSE_LINE_ENDS), max_size=8))
 def test_streaming_gatehouse_cut_at_line_ends(cuts: list[int]) -> None:
     """Chunks ending at line ends (each feed() has complete lines): same rows and rejects."""

@@ -26,7 +26,7 @@ DEDUP_WINDOW_S = 30.0
 _NO_TIME = np.iinfo(np.int64).min // 2
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _duplicate_kernel(order, h, t, stored, window):  # type: ignore[no-untyped-def]
     n = len(h)
     dup = np.zeros(n, np.bool_)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from seasight.ais import DecoderState, NmeaDecoder
 from seasight.batch import Batch
+from seasight.prefetch import prefetched
 from seasight.sources.csv_tracks import read_track_csv
 from seasight.sources.files import expand_paths, fingerprint, line_chunks, open_source
 from seasight.sources.live import LiveChunk
@@ -117,26 +119,35 @@ def ingest_file(
         if progress:
             progress(report.bytes_read, report.n_messages)
         return
-    offset = 0
     decoder = NmeaDecoder(source)
+    offset = 0
     if cp is not None:
         offset = cp.offset
         decoder = NmeaDecoder(source, state=DecoderState.from_json(cp.state))
     with open_source(path) as fh:
         if offset:
             fh.seek(offset)
-        for chunk in line_chunks(fh, chunk_bytes):
-            offset += len(chunk)
-            report.bytes_read += len(chunk)
-            batch = decoder.feed(chunk)
-            state = decoder.state.to_json()
-            added = store.append(batch, Checkpoint(source, fp, offset, state, False))
+        for batch, checkpoint, nbytes in prefetched(
+            _decoded_chunks(fh, decoder, source, fp, offset, chunk_bytes)
+        ):
+            added = store.append(batch, checkpoint)
+            report.bytes_read += nbytes
             report.add(batch, added)
             if progress:
                 progress(report.bytes_read, report.n_messages)
+
+
+def _decoded_chunks(
+    fh: BinaryIO, decoder: NmeaDecoder, source: str, fp: str, offset: int, chunk_bytes: int
+) -> Iterator[tuple[Batch, Checkpoint, int]]:
+    """Decoded chunks of ``fh``, each with the checkpoint to commit alongside it; the last
+    one finishes the decoder and marks the source complete."""
+    for chunk in line_chunks(fh, chunk_bytes):
+        offset += len(chunk)
+        batch = decoder.feed(chunk)
+        yield batch, Checkpoint(source, fp, offset, decoder.state.to_json(), False), len(chunk)
     batch = decoder.finish()
-    added = store.append(batch, Checkpoint(source, fp, offset, decoder.state.to_json(), True))
-    report.add(batch, added)
+    yield batch, Checkpoint(source, fp, offset, decoder.state.to_json(), True), 0
 
 
 def ingest_paths(

@@ -41,14 +41,14 @@ class Messages:
         return len(self.line_start) - 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _reject_slot(slot, p_lines, p_n, reason, code):  # type: ignore[no-untyped-def]
     for j in range(p_n[slot]):
         reason[p_lines[slot, j]] = code
     p_n[slot] = 0
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _assemble_kernel(  # type: ignore[no-untyped-def]
     kind, frag_count, frag_num, seq_id, channel, station_hash, reason, max_gap
 ):

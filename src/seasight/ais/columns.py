@@ -43,7 +43,7 @@ def strings_from_matrix(chars: np.ndarray, lens: np.ndarray, valid: np.ndarray) 
     )
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _gather_slices(buf, starts, lens):  # type: ignore[no-untyped-def]
     total = 0
     for i in range(len(lens)):
@@ -214,7 +214,7 @@ def characters(codes: np.ndarray) -> pa.Array:
     )
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _armor_kernel(six, start, nchars, rows):  # type: ignore[no-untyped-def]
     total = 0
     for r in rows:

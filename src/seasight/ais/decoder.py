@@ -69,7 +69,7 @@ _REASON_LOOKUP = tuple(REASON_NAMES.get(i, "unknown") for i in range(64))
 MAX_PENDING_BYTES = 64 * 1024
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _message_meta(line_start, lines, ts_us, ts_source, st_start, st_len, channel):  # type: ignore[no-untyped-def]
     nm = len(line_start) - 1
     first = np.empty(nm, np.int64)

@@ -95,7 +95,7 @@ def _hex_value(c: int) -> int:
     return -1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _days_from_civil(y: int, m: int, d: int) -> int:
     """Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm)."""
     if m <= 2:
@@ -108,7 +108,7 @@ def _days_from_civil(y: int, m: int, d: int) -> int:
     return era * 146097 + doe - 719468
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def civil_to_us(y: int, mo: int, d: int, h: int, mi: int, s: int, ms: int) -> int:
     """UTC microseconds since the epoch of a calendar time; NO_TS when out of range."""
     if y < 1970 or y > 2200 or mo < 1 or mo > 12 or d < 1 or d > 31:
@@ -119,7 +119,7 @@ def civil_to_us(y: int, mo: int, d: int, h: int, mi: int, s: int, ms: int) -> in
     return ((days * 86400 + h * 3600 + mi * 60 + s) * 1000 + ms) * 1000
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _unix_digits_to_us(buf: np.ndarray, a: int, b: int) -> int:
     """Parse buf[a:b] as unix seconds (<= 10 digits, optional .fraction) or milliseconds."""
     if b <= a or b - a > 20:
@@ -150,7 +150,7 @@ def _unix_digits_to_us(buf: np.ndarray, a: int, b: int) -> int:
     return v * 1_000_000 + (frac * 1_000_000) // frac_scale
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _fnv1a(buf: np.ndarray, a: int, b: int) -> int:
     h = np.uint64(14695981039346656037)
     for k in range(a, b):
@@ -171,7 +171,7 @@ def _has_bad_char(buf, a, b):  # type: ignore[no-untyped-def]
     return False
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _parse_tagblock(buf, a, b, out_i):  # type: ignore[no-untyped-def]
     """Parse the tag block between buf[a] (after '\\') and buf[b] (the closing '\\').
 
@@ -216,7 +216,7 @@ def _parse_tagblock(buf, a, b, out_i):  # type: ignore[no-untyped-def]
     out_i[0] = 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _parse_gatehouse(buf, a, b):  # type: ignore[no-untyped-def]
     """Time of a ``$PGHP,1,yyyy,mm,dd,hh,mm,ss,ms,...*hh`` line, NO_TS when not one, -1 on error."""
     # buf[a] == '$'; check "PGHP,1,"
@@ -623,7 +623,7 @@ def _frame_range(  # type: ignore[no-untyped-def]
     return pos
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=True, nogil=True)
 def _frame_blocks(buf, block_pos, block_line, max_line, start, end, kind, reason, frag_count,  # type: ignore[no-untyped-def]
                   frag_num, seq_id, channel, payload_start, payload_len, fill_bits, ts_us,
                   ts_source, station_start, station_len, station_hash):
@@ -634,7 +634,7 @@ def _frame_blocks(buf, block_pos, block_line, max_line, start, end, kind, reason
                      station_len, station_hash)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _apply_time_headers(kind, ts_us, ts_source):  # type: ignore[no-untyped-def]
     """Give each Gatehouse header's time to the sentence right after it (if it has none)."""
     pending = NO_TS
@@ -649,7 +649,7 @@ def _apply_time_headers(kind, ts_us, ts_source):  # type: ignore[no-untyped-def]
             pending = NO_TS
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _next_line_start(buf, pos):  # type: ignore[no-untyped-def]
     n = len(buf)
     while pos < n and buf[pos - 1] != 10:

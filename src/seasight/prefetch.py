@@ -1,0 +1,64 @@
+"""Overlap producing and consuming: run an iterator in a background thread, a few items ahead.
+
+Decoding (numba kernels, which release the GIL) and storing (DuckDB, which releases it too) then
+use both cores at once, while at most ``depth`` items wait in between, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_DONE = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """Yield ``items`` in order, computing up to ``depth`` of them ahead in a worker thread.
+
+    An exception raised by the producer is re-raised in the consumer, at its place in the order.
+    If the consumer stops early, the producer stops at its next item.
+
+    Example:
+        >>> list(prefetched(x * x for x in range(5)))
+        [0, 1, 4, 9, 16]
+    """
+    q: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, not swallowed
+            q.put(_Failure(exc))
+
+    worker = threading.Thread(target=produce, name="seasight-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join(timeout=5)
