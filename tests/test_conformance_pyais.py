@@ -214,7 +214,7 @@ DOCUMENTED_DIFFERENCES: dict[str, tuple[list[str], str, str | None]] = {
         "checksum 45, computed 55; the payload holds '!', which is not a 6-bit armoring "
         "character: with the checksum fixed it is bad_payload", "fix_checksum"),
     "tests/test_decode.py::TestAIS.test_timestamp_message": (
-        ["bad_timestamp"],
+        ["bad_checksum"],
         "a $PGHP line with checksum 56 (computed 57): its time is not used; with the checksum "
         "fixed, its time stamps the next sentence (checked)", "fix_checksum"),
     "tests/test_tag_block.py::TagBlockQueueTestCase.test_put_single_w_group#2": (

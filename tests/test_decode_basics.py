@@ -472,15 +472,6 @@ def test_gatehouse_header_carried_across_chunks_is_counted() -> None:
     assert record_time(rec) == utc("2008-05-09T00:00:00.010")
 
 
-BUG_EMPTY_FEED = (
-    "BUG: feed(header + LF), feed(b'!'), feed(rest of the sentence): the carried $PGHP header is "
-    "re-framed alone by the 2nd feed() (no complete line in it), `keep[-1]` needs "
-    "len(fr) > len(carried), so the header is dropped and its time never reaches the sentence: "
-    "ts null / ts_source 'none' instead of 2008-05-09T00:00:00.010Z / 'line'."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=BUG_EMPTY_FEED)
 def test_gatehouse_header_survives_a_feed_without_complete_line() -> None:
     header = b"$PGHP,1,2008,5,9,0,0,0,10,338,2,,1,09*17\n"
     body = f"{POS}\n".encode()
@@ -490,17 +481,6 @@ def test_gatehouse_header_survives_a_feed_without_complete_line() -> None:
     assert batch.skipped["time_header"] == 1
 
 
-BUG_IMPOSSIBLE_DATE = (
-    "BUG: decoder._base_stations builds station_time with pl.datetime(year, month, day, ...), "
-    "which raises polars ComputeError 'Invalid date components (2024, 2, 31)' for a type 4/11 "
-    "whose fields are each in range but the date does not exist (day 29-31 beyond the month's "
-    "end): decode_nmea/feed raise and the whole chunk is lost. E.g. "
-    "'!AIVDO,1,1,,A,402E3MQvPgP0004Tv019?P000000,0*18'. The `.cast(strict=False)` after it "
-    "does not help: the error is in pl.datetime itself."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=BUG_IMPOSSIBLE_DATE)
 @pytest.mark.parametrize(("year", "month", "day"), [(2024, 2, 31), (2023, 2, 29), (2024, 4, 31),
                                                     (2019, 11, 31)])
 def test_impossible_base_station_date_does_not_raise(year: int, month: int, day: int) -> None:
@@ -513,11 +493,6 @@ def test_impossible_base_station_date_does_not_raise(year: int, month: int, day:
     assert (batch.base_stations["day"].to_list(), batch.positions.height) == ([day], 1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (minor): type 4 year 10196 (gpsd sample line 1026, '4>O7m7Iu@<9qUfbtm`vSnwvH20S8' with "
-    "a valid month) gives station_time in year 10196: base_stations.to_dicts() / to_list() "
-    "raise OverflowError 'date value out of range'. Null station_time outside a sane range "
-    "(framing's civil_to_us accepts 1970-2200)."))
 def test_base_station_year_beyond_9999_keeps_the_table_usable() -> None:
     """gpsd sample line 1026: year 10196. ``station_time`` must not be a datetime Python (and
     pyarrow's to_pylist) cannot represent: ``base_stations.to_dicts()`` raised OverflowError."""
@@ -528,19 +503,12 @@ def test_base_station_year_beyond_9999_keeps_the_table_usable() -> None:
     assert rows[0]["station_time"] is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MINOR: _parse_gatehouse returns -1 for a checksum mismatch as for a bad date, so the line "
-    "is rejected as bad_timestamp; its time is parseable, only the checksum is wrong."))
 def test_gatehouse_header_with_bad_checksum_is_bad_checksum() -> None:
     """'$PGHP,1,2009,...*17' (pyais timestamped.ais) has a parseable time and a wrong checksum."""
     batch = decode_lines(["$PGHP,1,2009,5,9,0,0,0,10,338,2,,1,09*17", POS])
     assert reasons(batch) == {1: "bad_checksum"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MINOR: framing strips trailing CR, spaces and tabs to find a line's end and rejects keep "
-    "buf[start:end], so a rejected line's trailing blanks are lost ('kept byte for byte' in "
-    "schema.REJECTS says otherwise)."))
 def test_reject_raw_keeps_trailing_blanks() -> None:
     """Rejects are 'kept byte for byte': only the line ending (LF, CRLF) is not part of raw."""
     line = POS[:-2] + "00  \t"

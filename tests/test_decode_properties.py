@@ -235,9 +235,8 @@ def _days_in_month(year: int, month: int) -> int:
 
 
 def _possible_calendar_date(fields: dict[str, Any]) -> dict[str, Any]:
-    """Types 4/11: keep the day within its month when year, month and day are all valid.
-    An impossible date (e.g. 31 February) makes the decoder raise: a known bug asserted in
-    test_decode_basics::test_impossible_base_station_date_does_not_raise (xfail, strict)."""
+    """Types 4/11: keep the day within its month when year, month and day are all valid, so the
+    oracle comparison covers real dates (impossible ones are tested in test_decode_basics)."""
     y, m, d = fields["year"], fields["month"], fields["day"]
     if y > 0 and 1 <= m <= 12 and d > 0:
         fields["day"] = min(d, _days_in_month(y, m))
@@ -417,26 +416,18 @@ def test_streaming_byte_by_byte(name: str) -> None:
 GATEHOUSE = read_shared_bytes("conformance/pyais/timestamped.ais")
 GATEHOUSE_LINE_ENDS = [i + 1 for i, b in enumerate(GATEHOUSE) if b == ord("\n")][:-1]
 
-BUG_GATEHOUSE_EMPTY_FEED = (
-    "BUG: a $PGHP time header carried to the next feed() is dropped when that feed() delivers no "
-    "complete line (e.g. feed(b'!') after the header's newline): _decode() re-frames the carried "
-    "header alone, keeps it only if `len(fr) > len(carried)` (false), so its time never reaches "
-    "the next sentence (ts null instead of 2008-05-09T00:00:00.010Z). Minimal case: "
-    "test_decode_basics::test_gatehouse_header_survives_a_feed_without_complete_line."
-)
-
-
-@pytest.mark.xfail(strict=True, reason=BUG_GATEHOUSE_EMPTY_FEED)
 @settings(max_examples=25, deadline=None, derandomize=True, database=None,
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(st.lists(st.integers(1, len(GATEHOUSE) - 1), max_size=8))
 @example([41, 42])  # the minimal failing split hypothesis found
 def test_streaming_gatehouse_any_cuts(cuts: list[int]) -> None:
-    """$PGHP time headers across arbitrary chunk boundaries: same rows (with their times) and
-    rejects. The skipped count is not compared: see test_decode_basics'
-    test_gatehouse_header_carried_across_chunks_is_counted (a known bug, xfail)."""
-    a = sorted_tables(decode_nmea(GATEHOUSE, source="file"))
-    b = sorted_tables(_stream(GATEHOUSE, cuts))
+    """$PGHP time headers across arbitrary chunk boundaries: same rows (with their times),
+    rejects and skipped lines."""
+    whole = decode_nmea(GATEHOUSE, source="file")
+    streamed = _stream(GATEHOUSE, cuts)
+    assert +streamed.skipped == +whole.skipped
+    a = sorted_tables(whole)
+    b = sorted_tables(streamed)
     for name in a:
         assert_frame_equal(a[name], b[name])
 

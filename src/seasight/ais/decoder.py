@@ -42,6 +42,7 @@ from seasight.ais.framing import (
     TS_ARRIVAL,
     TS_NONE,
     Frames,
+    civil_times_us,
     frame_lines,
 )
 from seasight.batch import Batch
@@ -194,12 +195,14 @@ def _base_stations(ctx: _Context) -> pl.DataFrame:
     rows = _rows(np.isin(ctx.msg_type, list(layouts.BASE_STATION_TYPES)))
     frame = _table(ctx, rows, np.zeros(len(rows), np.int64), [layouts.BASE_STATION],
                    "base_stations")
-    return frame.with_columns(
-        station_time=pl.datetime(
-            pl.col("year"), pl.col("month"), pl.col("day"), pl.col("hour"), pl.col("minute"),
-            pl.col("second"), time_unit="us", time_zone="UTC",
-        ).cast(TABLES["base_stations"]["station_time"], strict=False)
-    )
+    parts = [frame[c].fill_null(0).cast(pl.Int64).to_numpy()
+             for c in ("year", "month", "day", "hour", "minute", "second")]
+    t = civil_times_us(*parts)
+    complete = frame.select(pl.all_horizontal(
+        pl.col("year", "month", "day", "hour", "minute", "second").is_not_null()))
+    valid = complete.to_series().to_numpy() & (t != NO_TS)
+    station_time = pa.array(t, type=pa.int64(), mask=~valid).cast(pa.timestamp("us", "UTC"))
+    return frame.with_columns(station_time=pl.from_arrow(station_time))
 
 
 def _aids(ctx: _Context) -> pl.DataFrame:
@@ -322,7 +325,7 @@ class NmeaDecoder:
     def _decode(self, text: bytes, *, final: bool, arrival_ts_us: int | None) -> Batch:
         st = self.state
         carried = st.carried
-        if not text and not carried:
+        if not text and (not carried or not final):
             return Batch()
         prefix = b"".join(c.raw + b"\n" for c in carried)
         buf = np.frombuffer(prefix + text if prefix else text, dtype=np.uint8)
@@ -344,7 +347,7 @@ class NmeaDecoder:
             fr.reason[msgs.open_lines] = R_MISSING
         else:
             keep[msgs.open_lines] = True
-            if len(fr) and fr.kind[-1] == TIME_HEADER and len(fr) > len(carried):
+            if len(fr) and fr.kind[-1] == TIME_HEADER:
                 keep[-1] = True
         st.carried = [
             CarriedLine(bytes(buf[fr.start[i]:fr.end[i]]), int(line_no[i]), int(fr.ts_us[i]),
@@ -412,8 +415,8 @@ class NmeaDecoder:
         rows = np.flatnonzero((fr.kind == REJECTED) | ((fr.kind == SENTENCE) & (fr.reason != 0)))
         if not len(rows):
             return pl.DataFrame(schema=TABLES["rejects"])
-        raw = slices(buf, fr.start[rows], fr.end[rows] - fr.start[rows], np.ones(len(rows), bool),
-                     binary=True)
+        raw = slices(buf, fr.start[rows], _raw_ends(buf, fr.start)[rows] - fr.start[rows],
+                     np.ones(len(rows), bool), binary=True)
         table = pa.table({
             "source": constant_strings(self.source, len(rows)),
             "line_no": pa.array(line_no[rows], type=pa.int64()),
@@ -423,6 +426,16 @@ class NmeaDecoder:
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return conform(frame, TABLES["rejects"])
+
+
+def _raw_ends(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """End of each line without its line ending (CR LF or LF), blanks kept: rejects keep the
+    bytes exactly as received."""
+    ends = np.append(starts[1:], len(buf)).astype(np.int64)
+    has_lf = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 10)
+    ends -= has_lf
+    has_cr = has_lf & (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
+    return ends - has_cr
 
 
 def decode_nmea(data: bytes, *, source: str = "-", arrival_ts_us: int | None = None) -> Batch:

@@ -113,10 +113,22 @@ def civil_to_us(y: int, mo: int, d: int, h: int, mi: int, s: int, ms: int) -> in
     """UTC microseconds since the epoch of a calendar time; NO_TS when out of range."""
     if y < 1970 or y > 2200 or mo < 1 or mo > 12 or d < 1 or d > 31:
         return NO_TS
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    if d > 30 + ((mo + (mo >= 8)) & 1) - (mo == 2) * (2 - leap):
+        return NO_TS  # no such day in that month
     if h > 23 or mi > 59 or s > 60 or ms > 999:
         return NO_TS
     days = _days_from_civil(y, mo, d)
     return ((days * 86400 + h * 3600 + mi * 60 + s) * 1000 + ms) * 1000
+
+
+@nb.njit(cache=True, nogil=True)
+def civil_times_us(y, mo, d, h, mi, s):  # type: ignore[no-untyped-def]
+    """Vectorised :func:`civil_to_us` over int64 arrays; NO_TS where a date is impossible."""
+    out = np.empty(len(y), np.int64)
+    for i in range(len(y)):
+        out[i] = civil_to_us(y[i], mo[i], d[i], h[i], mi[i], s[i], 0)
+    return out
 
 
 @nb.njit(cache=True, nogil=True)
@@ -218,7 +230,10 @@ def _parse_tagblock(buf, a, b, out_i):  # type: ignore[no-untyped-def]
 
 @nb.njit(cache=True, nogil=True)
 def _parse_gatehouse(buf, a, b):  # type: ignore[no-untyped-def]
-    """Time of a ``$PGHP,1,yyyy,mm,dd,hh,mm,ss,ms,...*hh`` line, NO_TS when not one, -1 on error."""
+    """Time of a ``$PGHP,1,yyyy,mm,dd,hh,mm,ss,ms,...*hh`` line.
+
+    NO_TS when the line is not one, -2 on a checksum mismatch, -1 when its fields are bad.
+    """
     # buf[a] == '$'; check "PGHP,1,"
     if b - a < 8:
         return NO_TS
@@ -235,8 +250,10 @@ def _parse_gatehouse(buf, a, b):  # type: ignore[no-untyped-def]
         return -1
     h1 = _hex_value(buf[star + 1])
     h2 = _hex_value(buf[star + 2])
-    if h1 < 0 or h2 < 0 or h1 * 16 + h2 != cs:
+    if h1 < 0 or h2 < 0:
         return -1
+    if h1 * 16 + h2 != cs:
+        return -2
     vals = np.zeros(9, np.int64)
     nf = 0
     k = a + 6  # after "$PGHP,"
@@ -497,7 +514,10 @@ def _frame_range(  # type: ignore[no-untyped-def]
                 continue
             g = _parse_gatehouse(buf, p, e)
             if g == NO_TS:
-                reason[i] = R_UNSUPPORTED
+                vdm = e - p > 6 and buf[p + 3] == 86 and buf[p + 4] == 68
+                reason[i] = R_MALFORMED if vdm else R_UNSUPPORTED  # '$AIVDM' is a typo'd '!'
+            elif g == -2:
+                reason[i] = R_BAD_CHECKSUM
             elif g == -1:
                 reason[i] = R_BAD_TIMESTAMP
             else:  # its time goes to the next sentence: see _apply_time_headers
