@@ -33,7 +33,6 @@ import polars as pl
 #: ``arrival``: the time a live feed delivered the line (live sources only); ``none``: no time
 #: known (files without any timestamps).
 TS_SOURCES: Final = ("tagblock", "line", "csv", "arrival", "none")
-TsSource = pl.Enum(list(TS_SOURCES))
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -42,7 +41,7 @@ PROVENANCE: Final[dict[str, pl.DataType]] = {
     "line_no": pl.Int64(),
     "station": pl.String(),
     "channel": pl.String(),
-    "ts_source": TsSource,
+    "ts_source": pl.String(),  # one of TS_SOURCES
     "msg_hash": pl.Int64(),
 }
 

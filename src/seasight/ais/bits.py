@@ -27,23 +27,32 @@ class Payloads:
 
 
 @nb.njit(cache=True, nogil=True)
+def _message_offsets(line_start, lines, payload_len):  # type: ignore[no-untyped-def]
+    nm = len(line_start) - 1
+    start = np.empty(nm + 1, np.int64)
+    pos = 0
+    for m in range(nm):
+        start[m] = pos
+        for j in range(line_start[m], line_start[m + 1]):
+            pos += payload_len[lines[j]]
+    start[nm] = pos
+    return start
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
 def _gather_kernel(buf, line_start, lines, payload_start, payload_len, fill):  # type: ignore[no-untyped-def]
     nm = len(line_start) - 1
-    total = 0
-    for j in range(len(lines)):
-        total += payload_len[lines[j]]
-    six = np.empty(total, np.uint8)
-    start = np.empty(nm, np.int64)
+    offsets = _message_offsets(line_start, lines, payload_len)
+    six = np.empty(offsets[nm], np.uint8)
     nchars = np.empty(nm, np.int64)
     nbits = np.empty(nm, np.int64)
     fills = np.empty(nm, np.int8)
     hashes = np.empty(nm, np.int64)
-    pos = 0
     prime = np.uint64(1099511628211)
-    for m in range(nm):
-        start[m] = pos
+    for m in nb.prange(nm):
+        pos = offsets[m]
         h = np.uint64(14695981039346656037)
-        last = -1
+        last = lines[line_start[m]]
         for j in range(line_start[m], line_start[m + 1]):
             ln = lines[j]
             a = payload_start[ln]
@@ -58,11 +67,11 @@ def _gather_kernel(buf, line_start, lines, payload_start, payload_len, fill):  #
             last = ln
         f = fill[last]
         h = (h ^ np.uint64(f + 48)) * prime
-        nchars[m] = pos - start[m]
+        nchars[m] = pos - offsets[m]
         nbits[m] = nchars[m] * 6 - f
         fills[m] = f
         hashes[m] = np.int64(h)
-    return six, start, nchars, nbits, fills, hashes
+    return six, offsets[:nm].copy(), nchars, nbits, fills, hashes
 
 
 def gather_payloads(
@@ -112,37 +121,45 @@ def extract_uint(six, start, nbits, rows, bit, width, signed):  # type: ignore[n
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def extract_fields(six, start, nbits, rows, bits, widths, signed):  # type: ignore[no-untyped-def]
-    """Read several fields at once for each message in ``rows`` (message by message, so each
-    payload is loaded into cache once). Field ``f`` is ``widths[f]`` bits at ``bits[f]``,
-    two's complement where ``signed[f]``.
+def decode_numeric(six, start, nbits, rows, variant, bit, width, signed, na, lo, hi, scale):  # type: ignore[no-untyped-def]
+    """Decode numeric fields of a table in one pass over its messages.
 
-    Returns (values int64[n_fields, n], present bool[n_fields, n]); ``present`` is False where
-    the payload is too short to hold the whole field.
+    Message ``rows[r]`` has layout ``variant[r]``; for layout ``v`` and output column ``f``,
+    ``bit[v, f]``/``width[v, f]`` locate the field (width 0: the layout has no such field),
+    ``signed`` says two's complement, raw values equal to ``na[v, f, 0]`` or ``na[v, f, 1]``
+    or outside ``[lo[v, f], hi[v, f]]`` are not available, and the value is
+    ``raw / scale[v, f]``.
+
+    Returns (values float64[n_columns, n], valid bool[n_columns, n]).
     """
-    nf = len(bits)
+    nf = bit.shape[1]
     n = len(rows)
-    out = np.zeros((nf, n), np.int64)
+    out = np.zeros((nf, n), np.float64)
     ok = np.zeros((nf, n), np.bool_)
     for r in nb.prange(n):
         m = rows[r]
+        v = variant[r]
         base = start[m]
         avail = nbits[m]
         for f in range(nf):
-            bit = bits[f]
-            width = widths[f]
-            end = bit + width
+            w = width[v, f]
+            if w == 0:
+                continue
+            b = bit[v, f]
+            end = b + w
             if end > avail:
                 continue
-            c0 = bit // 6
+            c0 = b // 6
             c1 = (end - 1) // 6
             acc = np.int64(0)
             for c in range(c0, c1 + 1):
                 acc = (acc << 6) | six[base + c]
-            v = (acc >> ((c1 + 1) * 6 - end)) & ((np.int64(1) << width) - 1)
-            if signed[f] and (v >> (width - 1)) & 1:
-                v -= np.int64(1) << width
-            out[f, r] = v
+            x = (acc >> ((c1 + 1) * 6 - end)) & ((np.int64(1) << w) - 1)
+            if signed[v, f] and (x >> (w - 1)) & 1:
+                x -= np.int64(1) << w
+            if x == na[v, f, 0] or x == na[v, f, 1] or x < lo[v, f] or x > hi[v, f]:
+                continue
+            out[f, r] = x / scale[v, f]
             ok[f, r] = True
     return out, ok
 

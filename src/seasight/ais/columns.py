@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
+
 import numba as nb
 import numpy as np
 import pyarrow as pa
 
-from seasight.ais.bits import Payloads, extract_fields, extract_text
+from seasight.ais.bits import Payloads, decode_numeric, extract_text
 from seasight.ais.layouts import Field
 
 _ARROW_TYPES = {
@@ -85,35 +88,60 @@ def numeric(values: np.ndarray, valid: np.ndarray, kind: str) -> pa.Array:
     return pa.array(arr, type=typ, mask=~valid)
 
 
-def _convert(field: Field, raw: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Apply a field's not-available values, valid range and scale to its raw values."""
-    for na in field.na:
-        ok &= raw != na
-    if field.lo is not None:
-        ok &= raw >= field.lo
-    if field.hi is not None:
-        ok &= raw <= field.hi
-    if field.scale is not None:
-        return raw / field.scale, ok
-    return raw, ok
+_NEVER = -(2**62)
 
 
-def field_values(
-    fields: tuple[Field, ...], payloads: Payloads, rows: np.ndarray
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Decode numeric or boolean ``fields`` for the messages ``rows``: (values, valid) each.
+@dataclass(frozen=True)
+class _Plan:
+    """The layouts of one table as matrices [layout, column] for :func:`decode_numeric`."""
 
-    Not-available sentinels, out-of-range raw values and fields beyond the end of a short
-    payload are invalid; values are scaled when the field has a scale.
-    """
-    p = payloads
-    raw, ok = extract_fields(
-        p.sixbits, p.start, p.nbits, rows,
-        np.array([f.bit for f in fields], np.int64),
-        np.array([f.width for f in fields], np.int64),
-        np.array([f.kind == "i" for f in fields], np.bool_),
+    numeric: tuple[Field, ...]  # one representative field per numeric column
+    bit: np.ndarray
+    width: np.ndarray
+    signed: np.ndarray
+    na: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    scale: np.ndarray
+    text: tuple[tuple[str, int, tuple[tuple[int, Field], ...]], ...]  # name, width, (layout, field)
+
+
+@cache
+def _plan(variants: tuple[tuple[Field, ...], ...]) -> _Plan:
+    names: dict[str, Field] = {}
+    for lay in variants:
+        for f in lay:
+            if f.kind != "t":
+                names.setdefault(f.name, f)
+    shape = (len(variants), len(names))
+    bit = np.zeros(shape, np.int64)
+    width = np.zeros(shape, np.int64)
+    signed = np.zeros(shape, np.bool_)
+    na = np.full((*shape, 2), _NEVER, np.int64)
+    lo = np.full(shape, _NEVER, np.int64)
+    hi = np.full(shape, -_NEVER, np.int64)
+    scale = np.ones(shape, np.float64)
+    col = {name: i for i, name in enumerate(names)}
+    text: dict[str, list[tuple[int, Field]]] = {}
+    for v, lay in enumerate(variants):
+        for f in lay:
+            if f.kind == "t":
+                text.setdefault(f.name, []).append((v, f))
+                continue
+            i = col[f.name]
+            bit[v, i], width[v, i], signed[v, i] = f.bit, f.width, f.kind == "i"
+            for k, value in enumerate(f.na[:2]):
+                na[v, i, k] = value
+            if f.lo is not None:
+                lo[v, i] = f.lo
+            if f.hi is not None:
+                hi[v, i] = f.hi
+            if f.scale is not None:
+                scale[v, i] = f.scale
+    text_plan = tuple(
+        (name, max(f.width // 6 for _, f in parts), tuple(parts)) for name, parts in text.items()
     )
-    return [_convert(f, raw[i], ok[i]) for i, f in enumerate(fields)]
+    return _Plan(tuple(names.values()), bit, width, signed, na, lo, hi, scale, text_plan)
 
 
 def decode_columns(
@@ -127,55 +155,33 @@ def decode_columns(
 
     Message ``rows[j]`` has the layout ``variants[variant[j]]``; a column gets its values from
     whichever layout of each row declares it, and is null where the row's layout lacks it.
-    ``kinds`` gives each numeric column's storage type (``u8``, ``f64``, ...).
+    Not-available sentinels, out-of-range raw values and fields beyond the end of a short
+    payload are null. ``kinds`` gives each numeric column's storage type (``u8``, ``f64``, ...).
     """
-    n = len(rows)
-    names: dict[str, Field] = {}
-    text: dict[str, np.ndarray] = {}
-    values: dict[str, np.ndarray] = {}
-    valid: dict[str, np.ndarray] = {}
-    lens: dict[str, np.ndarray] = {}
-    single = len(variants) == 1 or bool(np.all(variant == variant[0])) if n else True
-    for v, lay in enumerate(variants):
-        sub = np.arange(n) if single and n and variant[0] == v else np.flatnonzero(variant == v)
-        if not len(sub) or (single and n and variant[0] != v):
-            continue
-        for f in lay:
-            names.setdefault(f.name, f)
-        numeric_fields = tuple(f for f in lay if f.kind != "t")
-        for f, (vals, ok) in zip(numeric_fields,
-                                 field_values(numeric_fields, payloads, rows[sub]), strict=True):
-            if single:
-                values[f.name], valid[f.name] = vals, ok
-                continue
-            if f.name not in values:
-                values[f.name] = np.zeros(n, np.float64 if f.scale is not None else np.int64)
-                valid[f.name] = np.zeros(n, np.bool_)
-            if vals.dtype.kind == "f" and values[f.name].dtype.kind != "f":
-                values[f.name] = values[f.name].astype(np.float64)
-            values[f.name][sub] = vals
-            valid[f.name][sub] = ok
-        for f in lay:
-            if f.kind != "t":
-                continue
-            c, ln, ok = extract_text(payloads.sixbits, payloads.start, payloads.nbits,
-                                     rows[sub], f.bit, f.width // 6)
-            if f.name not in text:
-                width = max(g.width // 6 for lay2 in variants for g in lay2 if g.name == f.name)
-                text[f.name] = np.zeros((n, width), np.uint8)
-                lens[f.name] = np.zeros(n, np.int64)
-                valid[f.name] = np.zeros(n, np.bool_)
-            text[f.name][sub, : c.shape[1]] = c
-            lens[f.name][sub] = ln
-            valid[f.name][sub] = ok
+    p = payloads
+    plan = _plan(tuple(variants))
+    values, valid = decode_numeric(p.sixbits, p.start, p.nbits, rows, variant, plan.bit,
+                                   plan.width, plan.signed, plan.na, plan.lo, plan.hi, plan.scale)
     out: dict[str, pa.Array] = {}
-    for name, f in names.items():
-        if f.kind == "t":
-            out[name] = strings_from_matrix(text[name], lens[name], valid[name] & (lens[name] > 0))
-        elif f.kind == "b":
-            out[name] = pa.array(values[name].astype(bool), type=pa.bool_(), mask=~valid[name])
+    for i, f in enumerate(plan.numeric):
+        if f.kind == "b":
+            out[f.name] = pa.array(values[i] != 0, type=pa.bool_(), mask=~valid[i])
         else:
-            out[name] = numeric(values[name], valid[name], kinds.get(name, "u8"))
+            out[f.name] = numeric(values[i], valid[i], kinds.get(f.name, "u8"))
+    n = len(rows)
+    for name, width, parts in plan.text:
+        chars = np.zeros((n, width), np.uint8)
+        lens = np.zeros(n, np.int64)
+        ok = np.zeros(n, np.bool_)
+        for v, f in parts:
+            sub = np.flatnonzero(variant == v)
+            if not len(sub):
+                continue
+            c, ln, o = extract_text(p.sixbits, p.start, p.nbits, rows[sub], f.bit, f.width // 6)
+            chars[sub, : c.shape[1]] = c
+            lens[sub] = ln
+            ok[sub] = o
+        out[name] = strings_from_matrix(chars, lens, ok & (lens > 0))
     return out
 
 
@@ -190,28 +196,49 @@ def rate_of_turn(rot_raw: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np
     return rot, valid & (np.abs(rot_raw) < 127)
 
 
-def constant_strings(value: str, n: int) -> pa.Array:
-    """``n`` copies of ``value`` (dictionary-encoded: one copy in memory)."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([value]))
+@nb.njit(cache=True, nogil=True)
+def _coded_kernel(codes, name_bytes, name_offsets):  # type: ignore[no-untyped-def]
+    n = len(codes)
+    offsets = np.zeros(n + 1, np.int32)
+    for i in range(n):
+        c = codes[i]
+        offsets[i + 1] = offsets[i] + name_offsets[c + 1] - name_offsets[c]
+    data = np.empty(offsets[n], np.uint8)
+    for i in range(n):
+        c = codes[i]
+        a = name_offsets[c]
+        p = offsets[i]
+        for k in range(name_offsets[c + 1] - a):
+            data[p + k] = name_bytes[a + k]
+    return data, offsets
 
 
-def coded_strings(codes: np.ndarray, names: tuple[str, ...]) -> pa.Array:
-    """Strings ``names[codes[i]]`` (dictionary-encoded)."""
-    return pa.DictionaryArray.from_arrays(
-        pa.array(codes.astype(np.int8, copy=False)), pa.array(list(names))
+def coded_strings(codes: np.ndarray, names: tuple[str, ...],
+                  valid: np.ndarray | None = None) -> pa.Array:
+    """The strings ``names[codes[i]]`` as a plain Arrow string array (null where not valid)."""
+    encoded = [name.encode() for name in names]
+    name_offsets = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum([len(b) for b in encoded], out=name_offsets[1:])
+    name_bytes = np.frombuffer(b"".join(encoded) or b"\0", np.uint8)
+    data, offsets = _coded_kernel(codes.astype(np.int64), name_bytes, name_offsets)
+    bitmap, nulls = _validity(valid) if valid is not None else (None, 0)
+    return pa.Array.from_buffers(
+        pa.string(), len(codes), [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)], nulls
     )
+
+
+def constant_strings(value: str, n: int) -> pa.Array:
+    """``n`` copies of ``value``."""
+    return coded_strings(np.zeros(n, np.int64), (value,))
 
 
 _ONE_CHAR = tuple(chr(i) for i in range(128))
 
 
 def characters(codes: np.ndarray) -> pa.Array:
-    """One-character strings from ASCII codes; code 0 is null."""
-    idx = codes.astype(np.int8, copy=False) if len(codes) else codes.astype(np.int8)
+    """One-character strings from ASCII codes; code 0 (and non-ASCII) is null."""
     valid = (codes > 0) & (codes < 128)
-    return pa.DictionaryArray.from_arrays(
-        pa.array(np.where(valid, idx, 0), mask=~valid), pa.array(list(_ONE_CHAR))
-    )
+    return coded_strings(np.where(valid, codes, 0), _ONE_CHAR, valid)
 
 
 @nb.njit(cache=True, nogil=True)

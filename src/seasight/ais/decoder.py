@@ -415,7 +415,8 @@ class NmeaDecoder:
         rows = np.flatnonzero((fr.kind == REJECTED) | ((fr.kind == SENTENCE) & (fr.reason != 0)))
         if not len(rows):
             return pl.DataFrame(schema=TABLES["rejects"])
-        raw = slices(buf, fr.start[rows], _raw_ends(buf, fr.start)[rows] - fr.start[rows],
+        starts = fr.start[rows]
+        raw = slices(buf, starts, _raw_ends(buf, fr.start, rows) - starts,
                      np.ones(len(rows), bool), binary=True)
         table = pa.table({
             "source": constant_strings(self.source, len(rows)),
@@ -428,10 +429,13 @@ class NmeaDecoder:
         return conform(frame, TABLES["rejects"])
 
 
-def _raw_ends(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """End of each line without its line ending (CR LF or LF), blanks kept: rejects keep the
-    bytes exactly as received."""
-    ends = np.append(starts[1:], len(buf)).astype(np.int64)
+def _raw_ends(buf: np.ndarray, line_starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """End of each line ``rows`` without its line ending (CR LF or LF), blanks kept: rejects
+    keep the bytes exactly as received."""
+    starts = line_starts[rows]
+    nxt = rows + 1
+    ends = np.where(nxt < len(line_starts), line_starts[np.minimum(nxt, len(line_starts) - 1)],
+                    len(buf)).astype(np.int64)
     has_lf = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 10)
     ends -= has_lf
     has_cr = has_lf & (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)

@@ -78,7 +78,7 @@ class Frames:
     ts_source: np.ndarray  # int8, TS_* code
     station_start: np.ndarray  # int64
     station_len: np.ndarray  # int32, 0 when unknown
-    station_hash: np.ndarray  # int64, 0 when unknown
+    station_hash: np.ndarray  # int64: station of multi-fragment sentences, 0 when unknown
 
     def __len__(self) -> int:
         return len(self.start)
@@ -131,7 +131,7 @@ def civil_times_us(y, mo, d, h, mi, s):  # type: ignore[no-untyped-def]
     return out
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _unix_digits_to_us(buf: np.ndarray, a: int, b: int) -> int:
     """Parse buf[a:b] as unix seconds (<= 10 digits, optional .fraction) or milliseconds."""
     if b <= a or b - a > 20:
@@ -281,59 +281,83 @@ def _parse_gatehouse(buf, a, b):  # type: ignore[no-untyped-def]
 
 
 @nb.njit(cache=True, inline="always")
-def _fast_sentence(buf, pos, i, tb, kind, frag_count, frag_num, seq_id, channel, payload_start,  # type: ignore[no-untyped-def]
-                   payload_len, fill_bits, ts_us, ts_source, station_start, station_len,
-                   station_hash, end):
+def _fast_tagblock(buf, a):  # type: ignore[no-untyped-def]
+    """One pass over a well-formed tag block body starting at ``a`` (after the backslash):
+    checksum, ``c:`` time and ``s:`` station. Returns (index of the closing backslash, time,
+    station start, station length); the index is -1 for anything unusual (left to the general
+    path). Only scalars cross the call: passing arrays costs reference counting per line."""
+    n = len(buf)
+    q = a
+    cs = 0
+    field = a
+    ts = NO_TS
+    st_s = 0
+    st_l = 0
+    while q < n:
+        c = buf[q]
+        if c == 42 or c == 44:  # '*' or ',' ends a field
+            if q - field >= 2 and buf[field + 1] == 58:
+                key = buf[field]
+                if key == 99:  # 'c'
+                    ts = _unix_digits_to_us(buf, field + 2, q)
+                    if ts == NO_TS:
+                        return -1, ts, st_s, st_l
+                elif key == 115:  # 's'
+                    st_s = field + 2
+                    st_l = q - field - 2
+            elif q > field:
+                return -1, ts, st_s, st_l
+            if c == 42:
+                break
+            field = q + 1
+        elif c < 32 or c > 126 or c == 92:
+            return -1, ts, st_s, st_l
+        cs ^= c
+        q += 1
+    if q + 3 >= n or buf[q + 3] != 92:
+        return -1, ts, st_s, st_l
+    h1 = _hex_value(buf[q + 1])
+    h2 = _hex_value(buf[q + 2])
+    if h1 < 0 or h2 < 0 or h1 * 16 + h2 != cs:
+        return -1, ts, st_s, st_l
+    return q + 3, ts, st_s, st_l
+
+
+@nb.njit(cache=True, inline="always")
+def _fast_sentence(buf, pos):  # type: ignore[no-untyped-def]
     """One pass over a well-formed ``[\\tagblock\\]!ccVDM,...*hh`` line, the common case.
 
-    Returns the start of the next line, or -1 when the line needs the general (slower) path:
-    anything unusual, including every kind of error, goes there, so results are identical.
+    Returns (start of the next line, end of this line, fragment count, fragment number,
+    sequence id, channel, payload start, payload length, fill bits, time, station start,
+    station length). The next line's start is -1 when the line needs the general (slower)
+    path: anything unusual, including every kind of error, goes there, so results are identical.
     """
     n = len(buf)
     p = pos
+    ts = NO_TS
+    st_s = 0
+    st_l = 0
+    fail = (-1, 0, 0, 0, 0, 0, 0, 0, 0, ts, 0, 0)
     if p < n and buf[p] == 92:  # tag block
-        q = p + 1
-        star = -1
-        cs = 0
-        while q < n:
-            c = buf[q]
-            if c == 92:
-                break
-            if c < 32 or c > 126:
-                return -1
-            if c == 42:
-                star = q
-            elif star < 0:
-                cs ^= c
-            q += 1
-        if q >= n or star < 0 or star + 3 != q:
-            return -1
-        h1 = _hex_value(buf[star + 1])
-        h2 = _hex_value(buf[star + 2])
-        if h1 < 0 or h2 < 0 or h1 * 16 + h2 != cs:
-            return -1
-        _parse_tagblock(buf, p + 1, q, tb)
-        if tb[0] == 0:
-            return -1
+        q, ts, st_s, st_l = _fast_tagblock(buf, p + 1)
+        if q < 0:
+            return fail
         p = q + 1
-    else:
-        tb[1] = NO_TS
-        tb[3] = 0
     if p + 12 >= n or buf[p] != 33 or buf[p + 6] != 44:
-        return -1
+        return fail
     if not (buf[p + 3] == 86 and buf[p + 4] == 68 and (buf[p + 5] == 77 or buf[p + 5] == 79)):
-        return -1
+        return fail
     cs = 0
     for k in range(p + 1, p + 7):
         c = buf[k]
         if c < 32 or c > 126 or c == 42:
-            return -1
+            return fail
         cs ^= c
     k = p + 7
     fc = buf[k] - 48
     fn = buf[k + 2] - 48
     if fc < 1 or fc > 9 or fn < 1 or fn > fc or buf[k + 1] != 44 or buf[k + 3] != 44:
-        return -1
+        return fail
     cs ^= buf[k] ^ buf[k + 1] ^ buf[k + 2] ^ buf[k + 3]
     k += 4
     sq = -1
@@ -343,19 +367,19 @@ def _fast_sentence(buf, pos, i, tb, kind, frag_count, frag_num, seq_id, channel,
         cs ^= c
         k += 1
     if buf[k] != 44:
-        return -1
+        return fail
     cs ^= 44
     k += 1
     ch = 0
     c = buf[k]
     if c != 44:
         if c < 33 or c > 126 or c == 42:
-            return -1
+            return fail
         ch = c
         cs ^= c
         k += 1
         if k >= n or buf[k] != 44:
-            return -1
+            return fail
     cs ^= 44
     k += 1
     ps = k
@@ -367,15 +391,15 @@ def _fast_sentence(buf, pos, i, tb, kind, frag_count, frag_num, seq_id, channel,
         k += 1
     plen = k - ps
     if plen == 0 or k + 5 > n or buf[k] != 44:
-        return -1
+        return fail
     f = buf[k + 1]
     if f < 48 or f > 53 or buf[k + 2] != 42:
-        return -1
+        return fail
     cs ^= 44 ^ f
     h1 = _hex_value(buf[k + 3])
     h2 = _hex_value(buf[k + 4])
     if h1 < 0 or h2 < 0 or h1 * 16 + h2 != cs:
-        return -1
+        return fail
     e = k + 5
     if e < n:
         c = buf[e]
@@ -384,26 +408,10 @@ def _fast_sentence(buf, pos, i, tb, kind, frag_count, frag_num, seq_id, channel,
         elif c == 10:
             nxt = e + 1
         else:
-            return -1
+            return fail
     else:
         nxt = n
-    end[i] = e
-    kind[i] = SENTENCE
-    frag_count[i] = fc
-    frag_num[i] = fn
-    seq_id[i] = sq
-    channel[i] = ch
-    payload_start[i] = ps
-    payload_len[i] = plen
-    fill_bits[i] = f - 48
-    if tb[1] != NO_TS:
-        ts_us[i] = tb[1]
-        ts_source[i] = TS_TAGBLOCK
-    if tb[3] > 0:
-        station_start[i] = tb[2]
-        station_len[i] = tb[3]
-        station_hash[i] = _fnv1a(buf, tb[2], tb[2] + tb[3])
-    return nxt
+    return nxt, e, fc, fn, sq, ch, ps, plen, f - 48, ts, st_s, st_l
 
 
 @nb.njit(cache=True, nogil=True)
@@ -448,11 +456,23 @@ def _frame_range(  # type: ignore[no-untyped-def]
         ts_source[i] = TS_NONE
         station_start[i] = 0
         station_len[i] = 0
-        station_hash[i] = 0
-        nxt = _fast_sentence(buf, pos, i, tb, kind, frag_count, frag_num, seq_id, channel,
-                             payload_start, payload_len, fill_bits, ts_us, ts_source,
-                             station_start, station_len, station_hash, end)
-        if nxt >= 0 and end[i] - pos <= max_line:
+        nxt, e, fc, fn, sq, ch, ps, plen, fill, ts, st_s, st_l = _fast_sentence(buf, pos)
+        if nxt >= 0 and e - pos <= max_line:
+            end[i] = e
+            kind[i] = SENTENCE
+            frag_count[i] = fc
+            frag_num[i] = fn
+            seq_id[i] = sq
+            channel[i] = ch
+            payload_start[i] = ps
+            payload_len[i] = plen
+            fill_bits[i] = fill
+            if ts != NO_TS:
+                ts_us[i] = ts
+                ts_source[i] = TS_TAGBLOCK
+            if st_l > 0:
+                station_start[i] = st_s
+                station_len[i] = st_l
             pos = nxt
             continue
         # the general path: find the end of the line, classify it, say what is wrong
@@ -460,7 +480,6 @@ def _frame_range(  # type: ignore[no-untyped-def]
         ts_us[i] = NO_TS
         ts_source[i] = TS_NONE
         station_len[i] = 0
-        station_hash[i] = 0
         e = pos
         while e < n and buf[e] != 10:
             e += 1
@@ -630,8 +649,6 @@ def _frame_range(  # type: ignore[no-untyped-def]
                     station_start[i] = a
                     station_len[i] = b - a
             k = b
-        if station_len[i] > 0:
-            station_hash[i] = _fnv1a(buf, station_start[i], station_start[i] + station_len[i])
         kind[i] = SENTENCE
         frag_count[i] = fc
         frag_num[i] = fn
@@ -652,6 +669,15 @@ def _frame_blocks(buf, block_pos, block_line, max_line, start, end, kind, reason
                      max_line, start, end, kind, reason, frag_count, frag_num, seq_id, channel,
                      payload_start, payload_len, fill_bits, ts_us, ts_source, station_start,
                      station_len, station_hash)
+
+
+@nb.njit(cache=True, nogil=True)
+def _hash_stations(buf, kind, frag_count, station_start, station_len, station_hash):  # type: ignore[no-untyped-def]
+    """Hash the receiving station of multi-fragment sentences, which assembly matches on."""
+    for i in range(len(kind)):
+        if kind[i] == SENTENCE and frag_count[i] > 1 and station_len[i] > 0:
+            a = station_start[i]
+            station_hash[i] = _fnv1a(buf, a, a + station_len[i])
 
 
 @nb.njit(cache=True, nogil=True)
@@ -725,7 +751,7 @@ def frame_lines(buf: np.ndarray, max_line_bytes: int = MAX_LINE_BYTES) -> Frames
         ts_source=np.empty(n, np.int8),
         station_start=np.empty(n, np.int64),
         station_len=np.empty(n, np.int32),
-        station_hash=np.empty(n, np.int64),
+        station_hash=np.zeros(n, np.int64),
     )
     if n:
         _frame_blocks(
@@ -751,4 +777,5 @@ def frame_lines(buf: np.ndarray, max_line_bytes: int = MAX_LINE_BYTES) -> Frames
             f.station_hash,
         )
         _apply_time_headers(f.kind, f.ts_us, f.ts_source)
+        _hash_stations(buf, f.kind, f.frag_count, f.station_start, f.station_len, f.station_hash)
     return f
