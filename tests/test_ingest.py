@@ -108,7 +108,7 @@ def test_chunk_size_does_not_change_result(tmp_path: Path) -> None:
     feed = tmp_path / "feed.nmea"
     feed.write_bytes(feed_with_duplicates(3))
     ingest_paths([feed], tmp_path / "whole.duckdb")
-    ingest_paths([feed], tmp_path / "chunked.duckdb", chunk_bytes=4096)
+    ingest_paths([feed], tmp_path / "chunked.duckdb", chunk_bytes=4096, commit_rows=1)
     whole, chunked = table_rows(tmp_path / "whole.duckdb"), table_rows(tmp_path / "chunked.duckdb")
     for name in TABLES:
         assert chunked[name].equals(whole[name]), name
@@ -162,7 +162,7 @@ KILL_SCRIPT = textwrap.dedent(
 
     Store.append = counting_append
     Store._append_rejects = dying_rejects
-    ingest_paths([Path(feed)], Path(db), chunk_bytes=int(chunk))
+    ingest_paths([Path(feed)], Path(db), chunk_bytes=int(chunk), commit_rows=1)
     """
 )
 
@@ -175,9 +175,9 @@ def test_kill_9_and_rerun_gives_exactly_the_uninterrupted_rows(tmp_path: Path) -
     script = tmp_path / "ingest_script.py"
     script.write_text(KILL_SCRIPT)
     reference = tmp_path / "reference.duckdb"
-    ingest_paths([feed], reference, chunk_bytes=chunk)
+    ingest_paths([feed], reference)  # one go, default chunking
 
-    db = tmp_path / "killed.duckdb"
+    db = tmp_path / "killed.duckdb"  # a commit per 16 KiB chunk, killed again and again
     offsets = []
     # kill -9 inside a transaction and between transactions, at several points of the file
     for kill_at, where in [(3, "inside"), (5, "between"), (1, "inside"), (9, "inside"),

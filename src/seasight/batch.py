@@ -35,6 +35,10 @@ class Batch:
         """Table name -> frame, for every table of :data:`seasight.schema.TABLES`."""
         return {name: getattr(self, name) for name in TABLES}
 
+    def n_rows(self) -> int:
+        """Rows in all tables, rejects included."""
+        return sum(getattr(self, name).height for name in TABLES)
+
     def messages_by_type(self) -> Counter[int]:
         """How many decoded messages of each AIS type (type 19 counted once; rows without a
         message type, such as CSV fixes of unknown transceiver class, under 0)."""

@@ -90,8 +90,13 @@ def duplicate_mask(
     if len(h) == 0:
         return np.zeros(0, np.bool_)
     t = t.astype(np.int64)
-    order = np.lexsort((~stored, t, h))  # by hash, then time, stored rows first
-    dup = _duplicate_kernel(order, h, t, stored, np.int64(window_s * 1e6))
+    # Only rows whose hash occurs more than once can be duplicates: sort just those.
+    repeated = np.flatnonzero(pl.Series(h).is_duplicated().to_numpy())
+    dup = np.zeros(len(h), np.bool_)
+    if len(repeated):
+        hr, tr, sr = h[repeated], t[repeated], stored[repeated]
+        order = np.lexsort((~sr, tr, hr))  # by hash, then time, stored rows first
+        dup[repeated] = _duplicate_kernel(order, hr, tr, sr, np.int64(window_s * 1e6))
     return dup[len(h) - len(msg_hash):]
 
 

@@ -24,8 +24,12 @@ from seasight.sources.files import expand_paths, fingerprint, line_chunks, open_
 from seasight.sources.live import LiveChunk
 from seasight.store import DEFAULT_DB, Checkpoint, Store
 
-#: Bytes of text decoded and committed at a time: bounds memory, whatever the file size.
+#: Bytes of text decoded at a time.
 CHUNK_BYTES = 16 * 1024 * 1024
+
+#: Decoded rows committed together (with the checkpoint of the last chunk among them). Large
+#: commits are what DuckDB writes fastest; this, not the file size, bounds memory.
+COMMIT_ROWS = 250_000
 
 #: File name endings read as CSV tracks (MarineCadastre, DMA, generic), the rest as NMEA.
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -95,6 +99,7 @@ def ingest_file(
     *,
     force: bool = False,
     chunk_bytes: int = CHUNK_BYTES,
+    commit_rows: int = COMMIT_ROWS,
     progress: Progress | None = None,
 ) -> None:
     """Ingest one NMEA or CSV file (or ``-``) into ``store``, resuming if interrupted."""
@@ -127,12 +132,22 @@ def ingest_file(
     with open_source(path) as fh:
         if offset:
             fh.seek(offset)
+        pending: list[Batch] = []
+        pending_rows = 0
+        pending_bytes = 0
         for batch, checkpoint, nbytes in prefetched(
             _decoded_chunks(fh, decoder, source, fp, offset, chunk_bytes)
         ):
-            added = store.append(batch, checkpoint)
-            report.bytes_read += nbytes
-            report.add(batch, added)
+            pending.append(batch)
+            pending_rows += batch.n_rows()
+            pending_bytes += nbytes
+            if pending_rows < commit_rows and not checkpoint.completed:
+                continue
+            whole = Batch.concat(pending)
+            added = store.append(whole, checkpoint)
+            report.bytes_read += pending_bytes
+            report.add(whole, added)
+            pending, pending_rows, pending_bytes = [], 0, 0
             if progress:
                 progress(report.bytes_read, report.n_messages)
 
@@ -141,7 +156,11 @@ def _decoded_chunks(
     fh: BinaryIO, decoder: NmeaDecoder, source: str, fp: str, offset: int, chunk_bytes: int
 ) -> Iterator[tuple[Batch, Checkpoint, int]]:
     """Decoded chunks of ``fh``, each with the checkpoint to commit alongside it; the last
-    one finishes the decoder and marks the source complete."""
+    one finishes the decoder and marks the source complete.
+
+    Meant to run beside the thread that stores: it decodes on one core (numba's thread count
+    is per thread) while the database writes on the other.
+    """
     for chunk in line_chunks(fh, chunk_bytes):
         offset += len(chunk)
         batch = decoder.feed(chunk)
@@ -157,6 +176,7 @@ def ingest_paths(
     store: Store | None = None,
     force: bool = False,
     chunk_bytes: int = CHUNK_BYTES,
+    commit_rows: int = COMMIT_ROWS,
     progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest files, directories, ``.gz`` files and ``-`` (stdin) into a database.
@@ -179,7 +199,8 @@ def ingest_paths(
     st = store if store is not None else Store(db_path if db_path is not None else DEFAULT_DB)
     try:
         for path in expand_paths(paths):
-            ingest_file(path, st, report, force=force, chunk_bytes=chunk_bytes, progress=progress)
+            ingest_file(path, st, report, force=force, chunk_bytes=chunk_bytes,
+                        commit_rows=commit_rows, progress=progress)
     finally:
         if own:
             st.close()

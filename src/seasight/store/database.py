@@ -78,6 +78,9 @@ class Store:
         self.dedup_window_s = dedup_window_s
         self.con = duckdb.connect(str(self.path), read_only=read_only)
         self.con.execute("SET TimeZone = 'UTC'")
+        # Rows carry their own order (ts, source, line_no); not keeping insertion order lets
+        # DuckDB write large appends straight to the file, about twice as fast.
+        self.con.execute("SET preserve_insertion_order = false")
         if not read_only:
             self._create()
 
