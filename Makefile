@@ -23,6 +23,7 @@ lint: install-test
 
 test: install-test
 	$(BIN)/ruff check src tests
+	$(BIN)/mypy src
 	$(BIN)/python -m pytest -q
 
 bench: install-test

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from seasight.ais import decode_nmea
 from seasight.ais.records import to_records
@@ -159,3 +160,8 @@ def utc(text: str) -> datetime:
     """``'2008-05-09T00:00:00.010'`` (naive = UTC) or with ``Z`` -> aware datetime."""
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+# Property tests keep no example database in the working directory.
+hypothesis_settings.register_profile("seasight", database=None)
+hypothesis_settings.load_profile("seasight")

@@ -111,6 +111,7 @@ class _Context:
     st_start: np.ndarray
     st_len: np.ndarray
     channel: np.ndarray
+    part: np.ndarray  # type 24 part number (0 = A, 1 = B), -1 for other types or if missing
     source: str
 
     def provenance(self, rows: np.ndarray) -> dict[str, pa.Array]:
@@ -180,13 +181,10 @@ def _static(ctx: _Context) -> pl.DataFrame:
     variant = np.full(len(ctx.msg_type), -1, np.int64)
     variant[ctx.msg_type == 5] = 0
     variant[ctx.msg_type == 19] = 1
-    is24 = ctx.msg_type == 24
-    if is24.any():
-        part, present = extract_uint(ctx.payloads.sixbits, ctx.payloads.start, ctx.payloads.nbits,
-                                     np.arange(len(variant), dtype=np.int64), 38, 2, False)
-        aux = (ctx.mmsi // 10_000_000) == 98
-        variant[is24 & present & (part == 0)] = 2
-        variant[is24 & present & (part == 1)] = np.where(aux, 4, 3)[is24 & present & (part == 1)]
+    variant[ctx.part == 0] = 2
+    aux = (ctx.mmsi // 10_000_000) == 98
+    variant[(ctx.part == 1) & ~aux] = 3
+    variant[(ctx.part == 1) & aux] = 4
     rows = _rows(variant >= 0)
     return _table(ctx, rows, variant[rows], _STATIC_VARIANTS, "static")
 
@@ -202,7 +200,7 @@ def _base_stations(ctx: _Context) -> pl.DataFrame:
         pl.col("year", "month", "day", "hour", "minute", "second").is_not_null()))
     valid = complete.to_series().to_numpy() & (t != NO_TS)
     station_time = pa.array(t, type=pa.int64(), mask=~valid).cast(pa.timestamp("us", "UTC"))
-    return frame.with_columns(station_time=pl.from_arrow(station_time))
+    return frame.with_columns(station_time=pl.Series(station_time))
 
 
 def _aids(ctx: _Context) -> pl.DataFrame:
@@ -393,16 +391,18 @@ class NmeaDecoder:
             counts = np.diff(msgs.line_start)
             fr.reason[msgs.lines] = np.where(np.repeat(bad, counts) != 0,
                                              np.repeat(bad, counts), fr.reason[msgs.lines])
-        ok = bad == 0
-        ctx = _Context(buf, payloads, np.where(ok, msg_type, 0), repeat, mmsi, line_no[first], ts,
-                       tss, ss, sl, ch, self.source)
-        decoded = np.isin(ctx.msg_type, list(layouts.DECODED_TYPES))
-        other_rows = _rows(ok & ~decoded)
-        if (ctx.msg_type == 24).any():
-            part, present = extract_uint(payloads.sixbits, payloads.start, payloads.nbits,
-                                         all_rows, 38, 2, False)
-            odd24 = (ctx.msg_type == 24) & ~(present & (part <= 1))
-            other_rows = np.union1d(other_rows, _rows(odd24)).astype(np.int64)
+        msg_type[bad != 0] = 0
+        part = np.full(nm, -1, np.int64)
+        is24 = msg_type == 24
+        if is24.any():
+            number, present = extract_uint(payloads.sixbits, payloads.start, payloads.nbits,
+                                           all_rows, 38, 2, False)
+            part[is24 & present & (number <= 1)] = number[is24 & present & (number <= 1)]
+        ctx = _Context(buf, payloads, msg_type, repeat, mmsi, line_no[first], ts, tss, ss, sl, ch,
+                       part, self.source)
+        # Undecoded types, and type 24 messages with no or an unknown part number, are kept raw.
+        decoded = np.isin(msg_type, list(layouts.DECODED_TYPES)) & ~(is24 & (part < 0))
+        other_rows = _rows((bad == 0) & ~decoded)
         return Batch(
             positions=_positions(ctx),
             static=_static(ctx),

@@ -163,7 +163,7 @@ def _unix_digits_to_us(buf: np.ndarray, a: int, b: int) -> int:
 
 
 @nb.njit(cache=True, nogil=True)
-def _fnv1a(buf: np.ndarray, a: int, b: int) -> int:
+def _fnv1a(buf, a, b):  # type: ignore[no-untyped-def]
     h = np.uint64(14695981039346656037)
     for k in range(a, b):
         h = (h ^ np.uint64(buf[k])) * np.uint64(1099511628211)
