@@ -165,3 +165,36 @@ def utc(text: str) -> datetime:
 # Property tests keep no example database in the working directory.
 hypothesis_settings.register_profile("seasight", database=None)
 hypothesis_settings.load_profile("seasight")
+
+
+def pyais_as_seasight(field: str, value: Any, msg_type: int) -> Any:
+    """pyais' value of ``field`` (pyais names and units) as SeaSight writes it.
+
+    The conventions that differ, in one place: not-available sentinels and out-of-range values
+    become None; text ends at the first '@' and is stripped, and empty text is None; a turn rate
+    of -128 (not available) is None. Enum members ({'enum', 'value'}) compare by value.
+    """
+    if isinstance(value, dict) and "value" in value:
+        value = value["value"]
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.split("@")[0].strip() or None
+    if field == "turn":
+        return None if value == -128 else float(value)
+    if field == "speed":
+        if msg_type in (1, 2, 3, 18, 19) and value >= 102.3:
+            return None
+        if (msg_type == 9 and value == 1023) or (msg_type == 27 and value == 63):
+            return None
+    limits = {"course": 359 if msg_type == 27 else 359.9, "heading": 359, "lat": 90, "lon": 180,
+              "second": 59, "hour": 23, "minute": 59}
+    if field in limits:
+        return None if abs(value) > limits[field] else value
+    if field in ("imo", "draught", "ship_type", "year", "day") and value == 0:
+        return None
+    if field == "month":
+        return None if value == 0 or value > 12 else value
+    if field == "alt":
+        return None if value == 4095 else value
+    return value

@@ -43,7 +43,15 @@ import pyais
 import pytest
 from pyais.constants import EpfdType, ManeuverIndicator, NavAid, NavigationStatus, ShipType
 
-from conftest import decode_lines, fix_checksum, read_shared_json, record_time, sentence, utc
+from conftest import (
+    decode_lines,
+    fix_checksum,
+    pyais_as_seasight,
+    read_shared_json,
+    record_time,
+    sentence,
+    utc,
+)
 from seasight.ais.records import to_records
 from seasight.rejects import REASON_NAMES
 
@@ -364,44 +372,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def to_seasight(field: str, value: Any, msg_type: int) -> Any:
-    """pyais' value of ``field`` as SeaSight writes it (sentinels -> None, '' -> None)."""
-    value = _plain(value)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value or None
-    if field == "turn":
-        return None if value == -128 else float(value)
-    if field == "speed":
-        if msg_type in (1, 2, 3, 18, 19) and value >= 102.3:
-            return None
-        if (msg_type == 9 and value == 1023) or (msg_type == 27 and value == 63):
-            return None
-    if field == "course":
-        limit = 359 if msg_type == 27 else 359.9
-        return None if value > limit else value
-    if field == "heading":
-        return None if value > 359 else value
-    if field == "lat":
-        return None if abs(value) > 90 else value
-    if field == "lon":
-        return None if abs(value) > 180 else value
-    if field == "second":
-        return None if value > 59 else value
-    if field in ("imo", "draught", "year", "day") and value == 0:
-        return None
-    if field == "month":
-        return None if value == 0 or value > 12 else value
-    if field == "hour":
-        return None if value > 23 else value
-    if field == "minute":
-        return None if value > 59 else value
-    if field == "alt":
-        return None if value == 4095 else value
-    return value
-
-
 def compare(field: str, want_pyais: Any, rec: dict[str, Any], where: str) -> None:
     """Compare one pyais field to SeaSight's record ``rec`` (field must be decoded)."""
     t = rec["msg_type"]
@@ -415,11 +385,11 @@ def compare(field: str, want_pyais: Any, rec: dict[str, Any], where: str) -> Non
             f"{where}: {field}: pyais {want!r}, SeaSight {got!r} (-> {mapped!r})")
         return
     if field == "name" and t == 21:
-        want = to_seasight(field, want_pyais, t)
+        want = pyais_as_seasight(field, want_pyais, t)
         assert (got is None and want is None) or (got or "").startswith(want or ""), (
             f"{where}: name: pyais {want!r} is not the start of SeaSight's {got!r}")
         return
-    want = to_seasight(field, want_pyais, t)
+    want = pyais_as_seasight(field, want_pyais, t)
     if want is None or got is None:
         assert got is want, f"{where}: {field}: pyais {want_pyais!r} -> {want!r}, SeaSight {got!r}"
     elif isinstance(got, bool):

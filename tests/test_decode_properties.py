@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from conftest import decode_lines, read_shared_bytes, sorted_tables
+from conftest import decode_lines, pyais_as_seasight, read_shared_bytes, sorted_tables
 from seasight.ais import NmeaDecoder, decode_nmea
 from seasight.ais.records import to_records
 from seasight.batch import Batch
@@ -269,48 +269,8 @@ ENVELOPE = st.fixed_dictionaries({
 
 
 def _norm_text(value: str | None) -> str:
-    """pyais text (rstrip '@', strip) -> SeaSight's: ends at the first '@', stripped."""
+    """pyais text -> SeaSight's: ends at the first '@', stripped."""
     return (value or "").split("@")[0].strip()
-
-
-def expected(field: str, value: Any, msg_type: int) -> Any:
-    """pyais' decoded value of ``field`` as SeaSight must write it."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return _norm_text(value) or None
-    if field == "turn":
-        return None if value == -128 else float(value)
-    if field == "speed":
-        if msg_type in (1, 2, 3, 18, 19) and value == 102.3:
-            return None
-        if (msg_type == 9 and value == 1023) or (msg_type == 27 and value == 63):
-            return None
-    if field == "course":
-        return None if value > (359 if msg_type == 27 else 359.9) else value
-    if field == "heading":
-        return None if value > 359 else value
-    if field == "lat":
-        return None if abs(value) > 90 else value
-    if field == "lon":
-        return None if abs(value) > 180 else value
-    if field == "second":
-        return None if value > 59 else value
-    if field in ("imo", "draught", "ship_type") and value == 0:
-        return None
-    if field == "year" and value == 0:
-        return None
-    if field == "day" and value == 0:
-        return None
-    if field == "month":
-        return None if value == 0 or value > 12 else value
-    if field == "hour":
-        return None if value > 23 else value
-    if field == "minute":
-        return None if value > 59 else value
-    if field == "alt":
-        return None if value == 4095 else value
-    return value
 
 
 def assert_same(oracle: dict[str, Any], rec: dict[str, Any], where: Any) -> None:
@@ -330,7 +290,7 @@ def assert_same(oracle: dict[str, Any], rec: dict[str, Any], where: Any) -> None
         if field == "name" and t == 21:
             want = (_norm_text(oracle["name"]) + _norm_text(oracle.get("name_ext"))) or None
         else:
-            want = expected(field, value, t)
+            want = pyais_as_seasight(field, value, t)
         if want is None or got is None:
             assert got is want, (where, field, value, want, got)
         elif field in ("lat", "lon"):

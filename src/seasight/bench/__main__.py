@@ -21,8 +21,8 @@ What is timed, and how (printed with the results as well):
   decode, which stores nothing.
 * Messages are complete AIS messages (a two-sentence type 5 counts once, duplicate receptions
   count each time), counted from each tool's own output.
-* Each decoder runs ``--repeat`` times (default 3) and ingest ``--repeat`` times (default 1);
-  the best wall time is reported.
+* Each decoder and the ingest (each time into a fresh database) run ``--repeat`` times
+  (default 3); the best wall time is reported.
 * Peak memory (peak RSS) of this process is printed, and measured again in a subprocess that
   only ingests the corpus (so pyais and the in-memory corpus do not count); with
   ``--memory-check`` also for a corpus ten times larger, which must not need ten times the
@@ -397,7 +397,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR,
                         help="cache directory for corpora and results (default ./.bench)")
     parser.add_argument("--repeat", type=int, default=None, metavar="R",
-                        help="runs per step, best kept (default 3 for decoders, 1 for ingest)")
+                        help="runs per step, best kept (default 3)")
     parser.add_argument("--skip-pyais", action="store_true",
                         help="do not run pyais; reuse its last result on this machine if cached")
     parser.add_argument("--pyais-only", action="store_true",
@@ -413,7 +413,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.sentences < 1:
         parser.error("--sentences must be at least 1")
     args.decode_repeat = args.repeat if args.repeat is not None else 3
-    args.ingest_repeat = args.repeat if args.repeat is not None else 1
+    args.ingest_repeat = args.repeat if args.repeat is not None else 3
     return args
 
 
