@@ -27,9 +27,12 @@ from seasight.store import DEFAULT_DB, Checkpoint, Store
 #: Bytes of text decoded at a time.
 CHUNK_BYTES = 16 * 1024 * 1024
 
+#: Chunks decoded ahead while the database writes (each holds about 200,000 decoded rows).
+PREFETCH_CHUNKS = 3
+
 #: Decoded rows committed together (with the checkpoint of the last chunk among them). Large
 #: commits are what DuckDB writes fastest; this, not the file size, bounds memory.
-COMMIT_ROWS = 250_000
+COMMIT_ROWS = 500_000
 
 #: File name endings read as CSV tracks (MarineCadastre, DMA, generic), the rest as NMEA.
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -136,7 +139,7 @@ def ingest_file(
         pending_rows = 0
         pending_bytes = 0
         for batch, checkpoint, nbytes in prefetched(
-            _decoded_chunks(fh, decoder, source, fp, offset, chunk_bytes)
+            _decoded_chunks(fh, decoder, source, fp, offset, chunk_bytes), depth=PREFETCH_CHUNKS
         ):
             pending.append(batch)
             pending_rows += batch.n_rows()

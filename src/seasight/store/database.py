@@ -26,6 +26,9 @@ from seasight.schema import TABLES
 #: The database file used when none is given.
 DEFAULT_DB = Path("seasight.duckdb")
 
+#: Size of the write-ahead log at which DuckDB folds it into the database file.
+CHECKPOINT_THRESHOLD = "256MB"
+
 _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
     pl.UInt8: "UTINYINT",
     pl.UInt16: "USMALLINT",
@@ -81,6 +84,9 @@ class Store:
         # Rows carry their own order (ts, source, line_no); not keeping insertion order lets
         # DuckDB write large appends straight to the file, about twice as fast.
         self.con.execute("SET preserve_insertion_order = false")
+        # Fold the write-ahead log into the file every 256 MB rather than every 16 MB: bulk
+        # ingest commits then cost a log append, not a rewrite of the tables' open row groups.
+        self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         if not read_only:
             self._create()
 
