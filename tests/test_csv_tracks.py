@@ -68,18 +68,22 @@ def data_lines(raw: bytes) -> int:
 
 def assert_well_formed(batch: Batch, raw: bytes) -> None:
     """Schemas are exact, other tables empty, and every data line is accounted for once."""
+    fix_tables = ("positions", "base_stations", "aids_to_navigation")
     for name, schema in TABLES.items():
         frame = getattr(batch, name)
         assert frame.schema == pl.Schema(schema), name
-        if name not in ("positions", "static", "rejects"):
+        if name not in (*fix_tables, "static", "rejects"):
             assert frame.height == 0, name
     assert set(batch.rejects["reason"].to_list()) <= set(REASON_CODES)
-    used = batch.positions.height + batch.rejects.height + batch.skipped["blank"]
+    assert (batch.base_stations["msg_type"] == 4).all()
+    assert (batch.aids_to_navigation["msg_type"] == 21).all()
+    fixes = pl.concat([getattr(batch, name).select("line_no") for name in fix_tables])
+    used = fixes.height + batch.rejects.height + batch.skipped["blank"]
     if batch.rejects.filter(pl.col("reason") == "bad_csv_header").height == 0:
         assert used == data_lines(raw)
-    lines = batch.positions["line_no"].to_list() + batch.rejects["line_no"].to_list()
+    lines = fixes["line_no"].to_list() + batch.rejects["line_no"].to_list()
     assert len(lines) == len(set(lines)), "a line is both used and rejected, or used twice"
-    assert set(batch.static["line_no"].to_list()) <= set(batch.positions["line_no"].to_list())
+    assert set(batch.static["line_no"].to_list()) <= set(fixes["line_no"].to_list())
 
 
 # --- layout detection ---------------------------------------------------------------------------
@@ -288,9 +292,12 @@ def test_dma_identity_columns_and_dimensions(tmp_path: Path) -> None:
     batch = read_track_csv(path)
     assert_well_formed(batch, raw)
     pos, static = batch.positions, batch.static
-    assert pos["msg_type"].to_list() == [1, 18, 4, 1, 21]
-    assert pos["nav_status"].to_list() == [5, 15, 15, 12, 15]
+    assert pos["msg_type"].to_list() == [1, 18, 1]
+    assert pos["nav_status"].to_list() == [5, 15, 12]
     assert row(pos, 5)["rot"] is None  # beyond +-708
+    # the base station's and the aid to navigation's fixes go to their own tables
+    assert batch.base_stations.select("line_no", "mmsi").rows() == [(4, 2190047)]
+    assert batch.aids_to_navigation.select("line_no", "mmsi").rows() == [(6, 992191000)]
     assert static["line_no"].to_list() == [2, 5]  # other rows say nothing about identity
     birk = row(static, 2)
     assert birk["shipname"] == "BIRK, NIELSEN"  # quoted field with a comma

@@ -16,7 +16,8 @@ Three layouts are recognised from the header (see :func:`detect_layout`):
     ``Destination``, ``ETA``, ``Data source type`` and, in newer files, ``A, B, C, D``. The text
     columns are mapped to ITU-R M.1371 codes by :data:`DMA_NAV_STATUS`, :data:`DMA_SHIP_TYPE`,
     :data:`DMA_EPFD` and :data:`DMA_MOBILE_MSG_TYPE` (Class A -> 1, Class B -> 18, Base Station
-    -> 4, AtoN -> 21, SAR Airborne -> 9; their fixes all go to ``positions``).
+    -> 4, AtoN -> 21, SAR Airborne -> 9). Base station fixes go to ``base_stations`` and AtoN
+    fixes to ``aids_to_navigation``, as their AIS messages would; all others to ``positions``.
 ``generic``
     Any CSV with a time, MMSI, latitude and longitude column under a common name (matched
     case-insensitively, see ``_GENERIC``), optionally speed, course and heading. Times are
@@ -322,8 +323,9 @@ def read_track_csv(data: TrackCsvInput, *, source: str | None = None) -> Batch:
     the file's bytes. ``source`` is written in every row's ``source`` column; it defaults to
     the path as given, or ``"-"`` for bytes.
 
-    The returned batch has ``positions``, ``static`` and ``rejects`` filled (the other tables
-    empty), each conformed to :data:`seasight.schema.TABLES`, and ``skipped`` counting blank
+    The returned batch has ``positions``, ``static`` and ``rejects`` filled (and, for DMA files,
+    ``base_stations`` and ``aids_to_navigation`` with the fixes of those stations), each
+    conformed to :data:`seasight.schema.TABLES`, and ``skipped`` counting blank
     lines (``"blank"``) and, after a header that matches no layout, the unread lines
     (``"after_bad_header"``). Rows are in file order. Bad rows never raise: they are returned in
     ``rejects`` (see the module documentation for the reasons). Only failing to open the file
@@ -1113,9 +1115,16 @@ def _read(blocks: _Blocks, source: str) -> Batch:
             skipped["blank"] += parsed.blank
     if blocks.error:
         rejects.append(_truncated(source, line_no, blocks))
+    fixes = _concat(positions, "positions")
+    station_fix = pl.col("msg_type") == 4
+    aid_fix = pl.col("msg_type") == 21
     return Batch(
-        positions=_concat(positions, "positions"),
+        positions=fixes.filter(~(station_fix | aid_fix).fill_null(False)),
         static=_concat(static, "static"),
+        base_stations=conform(fixes.filter(station_fix.fill_null(False)),
+                              TABLES["base_stations"]),
+        aids_to_navigation=conform(fixes.filter(aid_fix.fill_null(False)),
+                                   TABLES["aids_to_navigation"]),
         rejects=_concat(rejects, "rejects"),
         skipped=skipped,
     )
