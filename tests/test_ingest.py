@@ -202,3 +202,32 @@ def test_kill_9_and_rerun_gives_exactly_the_uninterrupted_rows(tmp_path: Path) -
     for name in TABLES:
         assert got[name].height == want[name].height, name
         assert got[name].equals(want[name]), name
+
+
+def test_live_ingest_commits_while_the_feed_is_quiet(tmp_path: Path) -> None:
+    """A quiet feed must not hold decoded rows back: they are committed within the flush
+    interval even though no further data arrives."""
+    import threading
+
+    from seasight.ingest import ingest_live
+    from seasight.sources.live import LiveChunk
+
+    release = threading.Event()
+    line = REAL_FILES[0].read_bytes().splitlines()[1] + b"\n"
+
+    def feed():  # one line, then silence until the test has looked
+        yield LiveChunk(line, 1_700_000_000_000_000, "tcp://test:1")
+        release.wait(10)
+
+    seen: list[int] = []
+    with Store(tmp_path / "live.duckdb") as store:
+        worker = threading.Thread(
+            target=lambda: ingest_live(feed(), store, flush_every_s=0.2,
+                                       on_flush=lambda r: seen.append(r.n_messages)))
+        worker.start()
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        release.set()
+        worker.join(10)
+    assert seen and seen[0] == 1

@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from seasight.ais import DecoderState, NmeaDecoder
 from seasight.batch import Batch
-from seasight.prefetch import prefetched
+from seasight.prefetch import prefetched, with_idle_ticks
 from seasight.sources.csv_tracks import read_track_csv
 from seasight.sources.files import expand_paths, fingerprint, line_chunks, open_source
 from seasight.sources.live import LiveChunk
@@ -222,7 +222,8 @@ def ingest_live(
     """Decode and store a live feed (see :mod:`seasight.sources.live`) until it ends.
 
     Lines are decoded as they arrive, with the arrival time for messages that carry none, and
-    committed at least every ``flush_every_s`` seconds or ``flush_lines`` lines.
+    committed every ``flush_lines`` lines, at least every ``flush_every_s`` seconds, and as soon
+    as the feed has been quiet for ``flush_every_s``.
     """
     started = time.perf_counter()
     report = IngestReport()
@@ -241,7 +242,10 @@ def ingest_live(
         pending, pending_lines, last_flush = [], 0, time.monotonic()
 
     try:
-        for chunk in chunks:
+        for chunk in with_idle_ticks(chunks, flush_every_s):
+            if chunk is None:  # the feed is quiet: commit what has arrived
+                flush()
+                continue
             dec = decoders.get(chunk.source)
             if dec is None:
                 dec = decoders[chunk.source] = NmeaDecoder(chunk.source)

@@ -1,7 +1,8 @@
-"""Overlap producing and consuming: run an iterator in a background thread, a few items ahead.
+"""Overlap producing and consuming: run an iterator in a background thread.
 
 Decoding (numba kernels, which release the GIL) and storing (DuckDB, which releases it too) then
 use both cores at once, while at most ``depth`` items wait in between, so memory stays bounded.
+A live feed read this way also lets its consumer act while the feed is quiet.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 
@@ -21,16 +22,7 @@ class _Failure:
         self.exc = exc
 
 
-def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
-    """Yield ``items`` in order, computing up to ``depth`` of them ahead in a worker thread.
-
-    An exception raised by the producer is re-raised in the consumer, at its place in the order.
-    If the consumer stops early, the producer stops at its next item.
-
-    Example:
-        >>> list(prefetched(x * x for x in range(5)))
-        [0, 1, 4, 9, 16]
-    """
+def _run(items: Iterable[T], depth: int, idle_s: float | None) -> Iterator[T | None]:
     q: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
 
@@ -53,7 +45,11 @@ def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
     worker.start()
     try:
         while True:
-            item = q.get()
+            try:
+                item = q.get(timeout=idle_s)
+            except queue.Empty:
+                yield None
+                continue
             if item is _DONE:
                 return
             if isinstance(item, _Failure):
@@ -62,3 +58,22 @@ def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
     finally:
         stop.set()
         worker.join(timeout=5)
+
+
+def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """Yield ``items`` in order, computing up to ``depth`` of them ahead in a worker thread.
+
+    An exception raised by the producer is re-raised in the consumer, at its place in the order.
+    If the consumer stops early, the producer stops at its next item.
+
+    Example:
+        >>> list(prefetched(x * x for x in range(5)))
+        [0, 1, 4, 9, 16]
+    """
+    yield from cast(Iterator[T], _run(items, depth, None))
+
+
+def with_idle_ticks(items: Iterable[T], idle_s: float) -> Iterator[T | None]:
+    """Yield ``items`` as they come, and ``None`` whenever none has come for ``idle_s``
+    seconds (so a consumer can flush while a live feed is quiet)."""
+    return _run(items, 64, idle_s)
