@@ -1,8 +1,9 @@
 """Ingest: read sources, decode, deduplicate and store, resumably.
 
-Files are read in chunks cut at line boundaries. Each chunk's rows are committed together with
-a checkpoint (byte offset and decoder state), so an ingest that is killed at any moment and run
-again continues from its last commit and ends with exactly the rows of an uninterrupted run. A
+Files are read in chunks cut at line boundaries and decoded in a second thread while the
+database writes. Decoded rows are committed together with a checkpoint (byte offset and decoder
+state) every :data:`COMMIT_ROWS` rows, so an ingest that is killed at any moment and run again
+continues from its last commit and ends with exactly the rows of an uninterrupted run. A
 file ingested to the end is recognised by its fingerprint (size and a hash of its first 64 KiB)
 and skipped unless ``force`` is given; forced or not, duplicates are never stored twice.
 """
@@ -68,7 +69,10 @@ class IngestReport:
     def add(self, batch: Batch, added: dict[str, int], *, csv: bool = False) -> None:
         """Account for one stored batch (``csv``: rows of a CSV track, not AIS messages)."""
         if csv:
-            self.csv_rows += batch.positions.height
+            self.csv_rows += sum(
+                getattr(batch, t).height
+                for t in ("positions", "base_stations", "aids_to_navigation")
+            )
         else:
             self.messages.update(batch.messages_by_type())
         self.rejects.update(batch.rejects_by_reason())

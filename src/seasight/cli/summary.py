@@ -25,13 +25,13 @@ MESSAGE_TYPE_NAMES = {
 
 def print_report(report: IngestReport, console: Console) -> None:
     """Messages by type, rejects by reason and rows stored, as tables."""
-    rate = report.n_messages / report.seconds if report.seconds > 0 else 0.0
+    records = report.n_messages + report.csv_rows
+    rate = records / report.seconds if report.seconds > 0 else 0.0
+    csv = f" and [bold]{report.csv_rows:,}[/] CSV track rows" if report.csv_rows else ""
     console.print(
-        f"[bold]{report.n_messages:,}[/] messages from {len(report.sources)} source(s), "
-        f"{report.bytes_read / 1e6:,.1f} MB in {report.seconds:.2f} s ({rate:,.0f} messages/s)"
+        f"[bold]{report.n_messages:,}[/] AIS messages{csv} from {len(report.sources)} source(s), "
+        f"{report.bytes_read / 1e6:,.1f} MB in {report.seconds:.2f} s ({rate:,.0f} records/s)"
     )
-    if report.csv_rows:
-        console.print(f"[bold]{report.csv_rows:,}[/] position fixes from CSV tracks")
     for src in report.already_ingested:
         console.print(f"already ingested, skipped (use --force to re-read): {src}")
     types = Table(title="Decoded by message type")
