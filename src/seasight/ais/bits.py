@@ -2,7 +2,7 @@
 
 Each message's payload characters are de-armored once into one flat array of 6-bit values
 (:func:`gather_payloads`); fields are then read for many messages at a time by compiled loops
-(:func:`extract_uint`, :func:`extract_text`), so the cost per field per message is a few
+(:func:`decode_numeric`, :func:`extract_text`), so the cost per field per message is a few
 nanoseconds rather than the microseconds of a per-message Python decoder.
 """
 
@@ -89,37 +89,6 @@ def gather_payloads(
     return Payloads(six, start, nchars, nbits, fills, hashes)
 
 
-@nb.njit(cache=True, nogil=True)
-def extract_uint(six, start, nbits, rows, bit, width, signed):  # type: ignore[no-untyped-def]
-    """Read the field at ``[bit, bit + width)`` of each message in ``rows``.
-
-    Returns (values int64, present bool): ``present`` is False where the payload is too short to
-    hold the whole field. ``signed`` reads two's complement.
-    """
-    n = len(rows)
-    out = np.zeros(n, np.int64)
-    ok = np.zeros(n, np.bool_)
-    end = bit + width
-    c0 = bit // 6
-    c1 = (end - 1) // 6
-    shift = (c1 + 1) * 6 - end
-    mask = (np.int64(1) << width) - 1
-    for r in range(n):
-        m = rows[r]
-        if end > nbits[m]:
-            continue
-        base = start[m]
-        acc = np.int64(0)
-        for c in range(c0, c1 + 1):
-            acc = (acc << 6) | six[base + c]
-        v = (acc >> shift) & mask
-        if signed and (v >> (width - 1)) & 1:
-            v -= np.int64(1) << width
-        out[r] = v
-        ok[r] = True
-    return out, ok
-
-
 @nb.njit(cache=True, parallel=True, nogil=True)
 def decode_numeric(six, start, nbits, rows, variant, bit, width, signed, na, lo, hi, scale):  # type: ignore[no-untyped-def]
     """Decode numeric fields of a table in one pass over its messages.
@@ -164,7 +133,7 @@ def decode_numeric(six, start, nbits, rows, variant, bit, width, signed, na, lo,
     return out, ok
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, parallel=True)
 def extract_text(six, start, nbits, rows, bit, nchar):  # type: ignore[no-untyped-def]
     """Read 6-bit text of up to ``nchar`` characters at ``bit`` for each message in ``rows``.
 
@@ -176,7 +145,7 @@ def extract_text(six, start, nbits, rows, bit, nchar):  # type: ignore[no-untype
     chars = np.zeros((n, nchar), np.uint8)
     lens = np.zeros(n, np.int64)
     ok = np.zeros(n, np.bool_)
-    for r in range(n):
+    for r in nb.prange(n):
         m = rows[r]
         avail = (nbits[m] - bit) // 6
         if avail <= 0:

@@ -92,7 +92,7 @@ _NEVER = -(2**62)
 
 
 @dataclass(frozen=True)
-class _Plan:
+class LayoutPlan:
     """The layouts of one table as matrices [layout, column] for :func:`decode_numeric`."""
 
     numeric: tuple[Field, ...]  # one representative field per numeric column
@@ -107,7 +107,7 @@ class _Plan:
 
 
 @cache
-def _plan(variants: tuple[tuple[Field, ...], ...]) -> _Plan:
+def layout_plan(variants: tuple[tuple[Field, ...], ...]) -> LayoutPlan:
     names: dict[str, Field] = {}
     for lay in variants:
         for f in lay:
@@ -141,7 +141,7 @@ def _plan(variants: tuple[tuple[Field, ...], ...]) -> _Plan:
     text_plan = tuple(
         (name, max(f.width // 6 for _, f in parts), tuple(parts)) for name, parts in text.items()
     )
-    return _Plan(tuple(names.values()), bit, width, signed, na, lo, hi, scale, text_plan)
+    return LayoutPlan(tuple(names.values()), bit, width, signed, na, lo, hi, scale, text_plan)
 
 
 def decode_columns(
@@ -159,7 +159,7 @@ def decode_columns(
     payload are null. ``kinds`` gives each numeric column's storage type (``u8``, ``f64``, ...).
     """
     p = payloads
-    plan = _plan(tuple(variants))
+    plan = layout_plan(tuple(variants))
     values, valid = decode_numeric(p.sixbits, p.start, p.nbits, rows, variant, plan.bit,
                                    plan.width, plan.signed, plan.na, plan.lo, plan.hi, plan.scale)
     out: dict[str, pa.Array] = {}

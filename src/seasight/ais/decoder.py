@@ -20,13 +20,14 @@ import pyarrow as pa
 
 from seasight.ais import layouts
 from seasight.ais.assembly import MAX_GAP_LINES, assemble
-from seasight.ais.bits import Payloads, extract_uint, gather_payloads
+from seasight.ais.bits import Payloads, decode_numeric, gather_payloads
 from seasight.ais.columns import (
     armored_payloads,
     characters,
     coded_strings,
     constant_strings,
     decode_columns,
+    layout_plan,
     numeric,
     rate_of_turn,
     slices,
@@ -131,6 +132,20 @@ class _Context:
             "ts_source": coded_strings(self.ts_source[rows], TS_SOURCES),
             "msg_hash": pa.array(self.payloads.msg_hash[rows], type=pa.int64()),
         }
+
+
+#: Every message's type, repeat indicator and MMSI, plus bits 38-39 (a type 24's part number).
+_HEADER = ((*layouts.HEADER, layouts.Field("part_num", 38, 2)),)
+
+
+def _header(payloads: Payloads, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(msg_type, repeat, mmsi, bits 38-39, whether the payload reaches bit 39) in one pass."""
+    plan = layout_plan(_HEADER)
+    values, valid = decode_numeric(payloads.sixbits, payloads.start, payloads.nbits, rows,
+                                   np.zeros(len(rows), np.int64), plan.bit, plan.width,
+                                   plan.signed, plan.na, plan.lo, plan.hi, plan.scale)
+    ints = values.astype(np.int64)
+    return ints[0], ints[1], ints[2], ints[3], valid[3]
 
 
 def _frame(columns: dict[str, pa.Array], table: str) -> pl.DataFrame:
@@ -377,12 +392,7 @@ class NmeaDecoder:
             ts[none] = arrival_ts_us
             tss[none] = TS_ARRIVAL
         all_rows = np.arange(nm, dtype=np.int64)
-        msg_type, _ = extract_uint(payloads.sixbits, payloads.start, payloads.nbits, all_rows,
-                                   0, 6, False)
-        repeat, _ = extract_uint(payloads.sixbits, payloads.start, payloads.nbits, all_rows,
-                                 6, 2, False)
-        mmsi, _ = extract_uint(payloads.sixbits, payloads.start, payloads.nbits, all_rows,
-                               8, 30, False)
+        msg_type, repeat, mmsi, number, number_ok = _header(payloads, all_rows)
         # Message-level rejects mark every line of the message.
         bad = np.zeros(nm, np.int8)
         bad[(msg_type == 0) | (msg_type > 27)] = R_UNKNOWN_TYPE
@@ -392,12 +402,8 @@ class NmeaDecoder:
             fr.reason[msgs.lines] = np.where(np.repeat(bad, counts) != 0,
                                              np.repeat(bad, counts), fr.reason[msgs.lines])
         msg_type[bad != 0] = 0
-        part = np.full(nm, -1, np.int64)
         is24 = msg_type == 24
-        if is24.any():
-            number, present = extract_uint(payloads.sixbits, payloads.start, payloads.nbits,
-                                           all_rows, 38, 2, False)
-            part[is24 & present & (number <= 1)] = number[is24 & present & (number <= 1)]
+        part = np.where(is24 & number_ok & (number <= 1), number, -1)
         ctx = _Context(buf, payloads, msg_type, repeat, mmsi, line_no[first], ts, tss, ss, sl, ch,
                        part, self.source)
         # Undecoded types, and type 24 messages with no or an unknown part number, are kept raw.
