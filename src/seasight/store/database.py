@@ -45,6 +45,10 @@ _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
 }
 
 
+#: Text columns that are often one value for a whole append.
+_CONSTANT_CANDIDATES = frozenset({"source", "ts_source"})
+
+
 def _sql_type(dtype: pl.DataType) -> str:
     return _DUCKDB_TYPES[dtype.base_type()]
 
@@ -146,10 +150,29 @@ class Store:
         dup = duplicate_mask(h, t, v, stored[0], stored[1], stored[2], self.dedup_window_s)
         new = frame.filter(pl.Series(~dup)) if dup.any() else frame
         if new.height:
-            self.con.register("_new_rows", new.to_arrow())
-            self.con.execute(f"INSERT INTO {table} SELECT * FROM _new_rows")
-            self.con.unregister("_new_rows")
+            self._insert(table, new)
         return new.height
+
+    def _insert(self, table: str, frame: pl.DataFrame) -> None:
+        """Append ``frame``'s rows. Provenance text that is the same on every row (a file's
+        ``source``, often its ``ts_source``) is passed once as a value: DuckDB then stores a
+        constant instead of converting the same string for each row."""
+        columns, params, arrow = [], [], []
+        for name in frame.columns:
+            col = frame[name]
+            if name in _CONSTANT_CANDIDATES and col.null_count() == 0 and col.n_unique() == 1:
+                columns.append("?::VARCHAR")
+                params.append(col[0])
+            else:
+                columns.append(f'"{name}"')
+                arrow.append(name)
+        self.con.register("_new_rows", frame.select(arrow).to_arrow())
+        try:
+            self.con.execute(
+                f"INSERT INTO {table} SELECT {', '.join(columns)} FROM _new_rows", params
+            )
+        finally:
+            self.con.unregister("_new_rows")
 
     def _stored_neighbours(self, table: str, frame: pl.DataFrame) -> tuple[Any, Any, Any]:
         """(hash, ts µs, ts valid) of stored rows that could duplicate rows of ``frame``."""
