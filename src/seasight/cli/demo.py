@@ -55,17 +55,26 @@ def demo(
                   f"{files[0]} --json | head")
 
 
+_IDENTITY = ("shipname", "callsign", "imo", "ship_type", "destination")
+
+
+def _latest(column: str) -> str:
+    """SQL for the latest known value of ``column`` (reports without time count by line)."""
+    return (f"last({column} ORDER BY ts NULLS FIRST, line_no) "
+            f"FILTER (WHERE {column} IS NOT NULL) AS {column}")
+
+
 def _picture(store: Store, console: Console) -> None:
     vessels = store.query(
-        """WITH last AS (
-               SELECT mmsi, arg_max(lat, ts) AS lat, arg_max(lon, ts) AS lon,
-                      arg_max(sog, ts) AS sog, max(ts) AS last_seen, count(*) AS reports
-               FROM positions WHERE lat IS NOT NULL GROUP BY mmsi),
+        f"""WITH last AS (
+               SELECT mmsi, {_latest("lat")}, {_latest("lon")}, {_latest("sog")},
+                      max(ts) AS last_seen, count(*) AS reports
+               FROM positions WHERE lat IS NOT NULL AND lon IS NOT NULL GROUP BY mmsi),
            names AS (
-               SELECT mmsi, arg_max(shipname, ts) AS shipname, arg_max(ship_type, ts) AS ship_type
-               FROM static WHERE shipname IS NOT NULL GROUP BY mmsi)
+               SELECT mmsi, {_latest("shipname")}, {_latest("ship_type")}
+               FROM static GROUP BY mmsi)
            SELECT last.*, names.shipname, names.ship_type FROM last
-           LEFT JOIN names USING (mmsi) ORDER BY reports DESC LIMIT 10"""
+           LEFT JOIN names USING (mmsi) ORDER BY reports DESC, mmsi LIMIT 10"""
     )
     n_vessels = store.query("SELECT count(DISTINCT mmsi) AS n FROM positions")["n"][0]
     table = Table(title=f"Most reported of {n_vessels:,} vessels (last known position)")
@@ -80,3 +89,15 @@ def _picture(store: Store, console: Console) -> None:
             f"{r['reports']:,}",
         )
     console.print(table)
+    identities = store.query(
+        f"""SELECT mmsi, {", ".join(_latest(c) for c in _IDENTITY)}, count(*) AS reports
+           FROM static WHERE msg_type IS NOT NULL GROUP BY mmsi ORDER BY mmsi"""
+    )
+    if identities.height:
+        ids = Table(title="Identities broadcast (AIS static reports, types 5, 19 and 24)")
+        for col in ("mmsi", "name", "call sign", "IMO", "type", "destination", "reports"):
+            ids.add_column(col)
+        for r in identities.iter_rows(named=True):
+            ids.add_row(*("" if r[k] is None else str(r[k])
+                          for k in ("mmsi", *_IDENTITY, "reports")))
+        console.print(ids)
