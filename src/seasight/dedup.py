@@ -82,7 +82,8 @@ def duplicate_mask(
         t = t_new
         stored = np.zeros(len(h), np.bool_)
     else:
-        assert stored_ts_us is not None and stored_ts_valid is not None
+        if stored_ts_us is None or stored_ts_valid is None:
+            raise ValueError("stored_hash needs stored_ts_us and stored_ts_valid")
         h = np.concatenate([stored_hash, msg_hash]).astype(np.int64)
         t = np.concatenate([np.where(stored_ts_valid, stored_ts_us, _NO_TIME), t_new])
         stored = np.zeros(len(h), np.bool_)

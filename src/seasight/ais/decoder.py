@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import cast
 
 import numba as nb
 import numpy as np
@@ -149,9 +150,7 @@ def _header(payloads: Payloads, rows: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _frame(columns: dict[str, pa.Array], table: str) -> pl.DataFrame:
-    frame = pl.from_arrow(pa.table(columns))
-    assert isinstance(frame, pl.DataFrame)
-    return conform(frame, TABLES[table])
+    return conform(cast(pl.DataFrame, pl.from_arrow(pa.table(columns))), TABLES[table])
 
 
 def _rows(mask: np.ndarray) -> np.ndarray:
@@ -225,9 +224,7 @@ def _aids(ctx: _Context) -> pl.DataFrame:
     cols = {**ctx.provenance(rows),
             **decode_columns(ctx.payloads, rows, np.zeros(len(rows), np.int64),
                              [(*layouts.AID_TO_NAVIGATION, layouts.NAME_EXTENSION)], _KINDS)}
-    frame = pl.from_arrow(pa.table(cols))
-    assert isinstance(frame, pl.DataFrame)
-    frame = frame.with_columns(
+    frame = cast(pl.DataFrame, pl.from_arrow(pa.table(cols))).with_columns(
         name=pl.when(pl.col("name_ext").is_not_null())
         .then(pl.concat_str(pl.col("name").fill_null(""), pl.col("name_ext")))
         .otherwise(pl.col("name"))
@@ -430,9 +427,7 @@ class NmeaDecoder:
             "raw": raw,
             "reason": coded_strings(fr.reason[rows], _REASON_LOOKUP),
         })
-        frame = pl.from_arrow(table)
-        assert isinstance(frame, pl.DataFrame)
-        return conform(frame, TABLES["rejects"])
+        return conform(cast(pl.DataFrame, pl.from_arrow(table)), TABLES["rejects"])
 
 
 def _raw_ends(buf: np.ndarray, line_starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
