@@ -241,29 +241,14 @@ def characters(codes: np.ndarray) -> pa.Array:
     return coded_strings(np.where(valid, codes, 0), _ONE_CHAR, valid)
 
 
-@nb.njit(cache=True, nogil=True)
-def _armor_kernel(six, start, nchars, rows):  # type: ignore[no-untyped-def]
-    total = 0
-    for r in rows:
-        total += nchars[r]
-    out = np.empty(total, np.uint8)
-    offsets = np.zeros(len(rows) + 1, np.int32)
-    p = 0
-    for j in range(len(rows)):
-        m = rows[j]
-        for k in range(start[m], start[m] + nchars[m]):
-            v = six[k]
-            out[p] = v + 48 if v < 40 else v + 56
-            p += 1
-        offsets[j + 1] = p
-    return out, offsets
-
-
 def armored_payloads(
     sixbits: np.ndarray, start: np.ndarray, nchars: np.ndarray, rows: np.ndarray
 ) -> pa.Array:
     """The armored (NMEA) payload text of messages ``rows``, re-assembled across fragments."""
-    data, offsets = _armor_kernel(sixbits, start, nchars, rows)
+    data, offsets = _gather_slices(sixbits, start[rows].astype(np.int64),
+                                   nchars[rows].astype(np.int64))
+    data = np.where(data < 40, data + 48, data + 56).astype(np.uint8)
     return pa.Array.from_buffers(
-        pa.string(), len(rows), [None, pa.py_buffer(offsets), pa.py_buffer(data)], 0
+        pa.string(), len(rows), [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)],
+        0,
     )
