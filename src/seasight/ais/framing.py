@@ -723,14 +723,6 @@ def _blocks(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(pos, np.int64), np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
-def count_lines(buf: np.ndarray) -> int:
-    """Number of lines in ``buf``: newlines, plus one for a last line without one."""
-    n = int(np.count_nonzero(buf == 10))
-    if len(buf) and buf[-1] != 10:
-        n += 1
-    return n
-
-
 def frame_lines(buf: np.ndarray, max_line_bytes: int = MAX_LINE_BYTES) -> Frames:
     """Parse every line of ``buf`` (uint8 array of NMEA text) into per-line columns."""
     block_pos, block_line = _blocks(buf)
