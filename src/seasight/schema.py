@@ -166,6 +166,75 @@ REJECTS: Final[dict[str, pl.DataType]] = {
     "detail": pl.String(),
 }
 
+#: One cleaned position of a vessel track (``seasight.tracks``): sentinels and impossible values
+#: removed, arrival order corrected, duplicate timestamps collapsed. ``segment_id`` names the
+#: transmitter the point was matched to (``"<mmsi>-<n>"``); ``on_land`` flags fixes on land.
+TRACK_POINTS: Final[dict[str, pl.DataType]] = {
+    "mmsi": pl.UInt32(),
+    "segment_id": pl.String(),
+    "ts": UTC_US,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "sog": pl.Float32(),  # knots, null when not reported
+    "cog": pl.Float32(),  # degrees true
+    "heading": pl.UInt16(),
+    "nav_status": pl.UInt8(),
+    "msg_type": pl.UInt8(),
+    "on_land": pl.Boolean(),
+}
+
+#: A piece of track that the data says is one transmitter moving continuously.
+SEGMENTS: Final[dict[str, pl.DataType]] = {
+    "mmsi": pl.UInt32(),
+    "segment_id": pl.String(),
+    "start": UTC_US,
+    "end": UTC_US,
+    "n_points": pl.UInt32(),
+    "lat_min": pl.Float64(),
+    "lat_max": pl.Float64(),
+    "lon_min": pl.Float64(),
+    "lon_max": pl.Float64(),
+}
+
+#: Identity history: one row per period in which a vessel (MMSI) reported the same identity.
+IDENTITIES: Final[dict[str, pl.DataType]] = {
+    "mmsi": pl.UInt32(),
+    "valid_from": UTC_US,
+    "valid_to": UTC_US,  # last report with this identity
+    "imo": pl.UInt32(),
+    "callsign": pl.String(),
+    "shipname": pl.String(),
+    "ship_type": pl.UInt8(),
+    "length_m": pl.UInt16(),  # to_bow + to_stern
+    "beam_m": pl.UInt16(),  # to_port + to_starboard
+    "flag": pl.String(),  # ISO 3166 alpha-2 of the MMSI's MID, null when the MID is not allocated
+    "n_reports": pl.UInt32(),
+}
+
+#: Every detected event, one table for every kind (see ``seasight.events``).
+EVENTS: Final[dict[str, pl.DataType]] = {
+    "event_id": pl.String(),  # stable: the same event found again gets the same id
+    "kind": pl.String(),  # gap, encounter, loitering, port_visit, zone_entry, zone_exit, ...
+    "mmsi": pl.UInt32(),  # the vessel
+    "other_mmsi": pl.UInt32(),  # the second vessel of an encounter, else null
+    "start": UTC_US,
+    "end": UTC_US,
+    "lat": pl.Float64(),  # where it happened (start point, or mean position)
+    "lon": pl.Float64(),
+    "zone": pl.String(),  # zone name for zone events, port name for port visits, else null
+    "score": pl.Float32(),  # confidence in [0, 1]
+    "is_open": pl.Boolean(),  # still going on at the end of the data: may be extended
+    "evidence": pl.String(),  # JSON object: the values and rows that prove the event
+    "detector": pl.String(),  # detector name and version, e.g. "gap/1"
+}
+
+#: Tables derived from the decoded ones by ``seasight detect``.
+DERIVED_TABLES: Final[dict[str, dict[str, pl.DataType]]] = {
+    "segments": SEGMENTS,
+    "identities": IDENTITIES,
+    "events": EVENTS,
+}
+
 #: Table name -> schema, in the order the store creates them.
 TABLES: Final[dict[str, dict[str, pl.DataType]]] = {
     "positions": POSITIONS,
