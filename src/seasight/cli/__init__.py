@@ -13,6 +13,7 @@ import typer
 from seasight import __version__
 from seasight.cli import decode as _decode
 from seasight.cli import demo as _demo
+from seasight.cli import detect as _detect
 from seasight.cli import ingest as _ingest
 
 app = typer.Typer(
@@ -41,6 +42,9 @@ def _root(
 app.command("ingest", epilog=_ingest.EPILOG)(_ingest.ingest)
 app.command("decode", epilog=_decode.EPILOG)(_decode.decode)
 app.command("demo")(_demo.demo)
+app.command("detect", epilog=_detect.DETECT_EPILOG)(_detect.detect)
+app.command("events", epilog=_detect.EVENTS_EPILOG)(_detect.events)
+app.command("evaluate")(_detect.evaluate)
 
 
 def main() -> None:

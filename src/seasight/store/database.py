@@ -21,7 +21,7 @@ import polars as pl
 
 from seasight.batch import DECODED_TABLES, Batch
 from seasight.dedup import DEDUP_WINDOW_S, duplicate_mask
-from seasight.schema import TABLES
+from seasight.schema import DERIVED_TABLES, EVENTS, TABLES, conform
 
 #: The database file used when none is given.
 DEFAULT_DB = Path("seasight.duckdb")
@@ -105,9 +105,10 @@ class Store:
         self.con.close()
 
     def _create(self) -> None:
-        for name, schema in TABLES.items():
+        for name, schema in {**TABLES, **DERIVED_TABLES}.items():
             cols = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in schema.items())
-            self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+            key = ", PRIMARY KEY (event_id)" if name == "events" else ""
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols}{key})")
         self.con.execute(
             """CREATE TABLE IF NOT EXISTS ingest_checkpoints (
                 source VARCHAR PRIMARY KEY, fingerprint VARCHAR, "offset" BIGINT,
@@ -238,15 +239,54 @@ class Store:
         row = rows[0]
         return Checkpoint(row[0], row[1], int(row[2]), json.loads(row[3]), bool(row[4]))
 
+    def replace(self, table: str, frame: pl.DataFrame) -> None:
+        """Replace the whole of a derived table (``segments``, ``identities``) by ``frame``."""
+        if table not in DERIVED_TABLES or table == "events":
+            raise ValueError(f"{table!r} is not a replaceable derived table")
+        rows = conform(frame, DERIVED_TABLES[table])
+        with self.transaction():
+            self.con.execute(f"DELETE FROM {table}")
+            if rows.height:
+                self.con.register("_rows", rows.to_arrow())
+                try:
+                    self.con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+                finally:
+                    self.con.unregister("_rows")
+
+    def upsert_events(self, events: pl.DataFrame) -> tuple[int, int]:
+        """Store ``events`` by their stable ``event_id``: new ids are added, known ids updated
+        (an open event extended or closed by newer data). Returns (added, updated); an event
+        found again unchanged counts as neither, so detecting twice adds nothing."""
+        rows = conform(events, EVENTS).unique("event_id", keep="last")
+        if rows.height == 0:
+            return 0, 0
+        cols = [c for c in EVENTS if c != "event_id"]
+        changed = " OR ".join(f'e."{c}" IS DISTINCT FROM n."{c}"' for c in cols)
+        self.con.register("_events", rows.to_arrow())
+        try:
+            with self.transaction():
+                updated = int(self.con.execute(
+                    f"SELECT count(*) FROM events e JOIN _events n USING (event_id) "
+                    f"WHERE {changed}").fetchall()[0][0])
+                before = self.count("events")
+                assign = ", ".join(f'"{c}" = excluded."{c}"' for c in cols)
+                self.con.execute(
+                    f"INSERT INTO events SELECT * FROM _events "
+                    f"ON CONFLICT (event_id) DO UPDATE SET {assign}")
+                added = self.count("events") - before
+        finally:
+            self.con.unregister("_events")
+        return added, updated
+
     def count(self, table: str) -> int:
         """Rows in ``table``."""
-        if table not in TABLES and table != "ingest_checkpoints":
+        if table not in TABLES and table not in DERIVED_TABLES and table != "ingest_checkpoints":
             raise ValueError(f"unknown table {table!r}")
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
     def table(self, name: str, where: str | None = None) -> pl.DataFrame:
         """A whole table (optionally filtered by a SQL condition) as a Polars frame."""
-        if name not in TABLES:
+        if name not in TABLES and name not in DERIVED_TABLES:
             raise ValueError(f"unknown table {name!r}")
         sql = f"SELECT * FROM {name}" + (f" WHERE {where}" if where else "")
         return self.con.sql(sql).pl()

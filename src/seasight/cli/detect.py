@@ -1,0 +1,185 @@
+"""``seasight detect``, ``seasight events`` and ``seasight evaluate``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from seasight.cli.options import DB, JSON, fail
+from seasight.detection import detect_store
+from seasight.evaluate import evaluate as score_events
+from seasight.evaluate import load_truth
+from seasight.events.formats import event_records, events_csv, events_geojson
+from seasight.events.run import DETECTORS
+from seasight.geo.zones import load_zones
+from seasight.store import Store
+
+DETECT_EPILOG = """Examples:
+
+  seasight detect --db sea.duckdb --zones reef.geojson --zones eez.geojson
+
+Runs every detector over what the database holds and stores the events. Running it again adds
+nothing; running it after more data arrives extends or closes open events.
+"""
+
+EVENTS_EPILOG = """Examples:
+
+  seasight events --kind encounter --since 2024-03-01 --json | jq .mmsi
+
+  seasight events --geojson > events.geojson
+"""
+
+ZONES = typer.Option([], "--zones", help="GeoJSON file of zone polygons (repeatable).",
+                     exists=True, dir_okay=False)
+
+
+def _open(db: Path, read_only: bool = False) -> Store:
+    if read_only and not db.exists():
+        raise fail(f"no such database: {db}")
+    try:
+        return Store(db, read_only=read_only)
+    except duckdb.IOException as exc:
+        raise fail(f"cannot open {db}: {exc}") from exc
+
+
+def detect(
+    db: Path = DB,
+    zones: list[Path] = ZONES,
+    kind: list[str] = typer.Option([], "--kind", help="Run only these detectors (repeatable)."),
+    as_json: bool = JSON,
+) -> None:
+    """Build tracks and run the event detectors over everything stored."""
+    unknown = sorted(set(kind) - set(DETECTORS))
+    if unknown:
+        raise typer.BadParameter(f"unknown kind(s) {', '.join(unknown)}; "
+                                 f"choose from {', '.join(DETECTORS)}", param_hint="--kind")
+    try:
+        zone_list = load_zones(zones)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    with _open(db) as store:
+        done = detect_store(store, zone_list, kinds=kind or None)
+    result = done.result
+    summary = {
+        "positions": result.points.height, "segments": result.segments.height,
+        "identities": result.identities.height, "events": dict(result.events_by_kind),
+        "added": done.added, "updated": done.updated, "dropped": dict(result.dropped),
+        "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    console = Console()
+    table = Table(title=f"Events in {db}", show_lines=False)
+    table.add_column("kind")
+    table.add_column("events", justify="right")
+    for name in DETECTORS:
+        table.add_row(name, f"{result.events_by_kind.get(name, 0):,}")
+    console.print(table)
+    console.print(f"{result.points.height:,} track points in {result.segments.height:,} segments; "
+                  f"{done.added:,} events added, {done.updated:,} updated.")
+
+
+def _time_option(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise typer.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint=name) from exc
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def query_events(store: Store, kinds: list[str], since: datetime | None,
+                 until: datetime | None) -> pl.DataFrame:
+    """Stored events, optionally of some kinds and overlapping [since, until]."""
+    conds: list[str] = ["TRUE"]
+    params: list[object] = []
+    if kinds:
+        conds.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+        params += kinds
+    if since is not None:
+        conds.append('"end" >= ?')
+        params.append(since)
+    if until is not None:
+        conds.append("start <= ?")
+        params.append(until)
+    return store.query(
+        f"SELECT * FROM events WHERE {' AND '.join(conds)} "
+        f"ORDER BY start, kind, mmsi, other_mmsi, event_id", params)
+
+
+def events(
+    db: Path = DB,
+    kind: list[str] = typer.Option([], "--kind", help="Only these kinds (repeatable)."),
+    since: str | None = typer.Option(None, "--since", help="Events ending at or after T."),
+    until: str | None = typer.Option(None, "--until", help="Events starting at or before T."),
+    as_json: bool = JSON,
+    as_geojson: bool = typer.Option(False, "--geojson", help="A GeoJSON FeatureCollection."),
+    as_csv: bool = typer.Option(False, "--csv", help="CSV with a header row."),
+) -> None:
+    """List stored events (JSON lines, GeoJSON, CSV or a table)."""
+    if sum((as_json, as_geojson, as_csv)) > 1:
+        raise typer.BadParameter("choose one of --json, --geojson, --csv")
+    unknown = sorted(set(kind) - set(DETECTORS))
+    if unknown:
+        raise typer.BadParameter(f"unknown kind(s) {', '.join(unknown)}", param_hint="--kind")
+    t_since, t_until = _time_option(since, "--since"), _time_option(until, "--until")
+    with _open(db, read_only=True) as store:
+        found = query_events(store, kind, t_since, t_until)
+    out = sys.stdout
+    if as_json:
+        for rec in event_records(found):
+            out.write(json.dumps(rec) + "\n")
+    elif as_geojson:
+        json.dump(events_geojson(found), out)
+        out.write("\n")
+    elif as_csv:
+        out.write(events_csv(found))
+    else:
+        table = Table(title=f"{found.height:,} events")
+        for col in ("kind", "start", "end", "mmsi", "where", "score"):
+            table.add_column(col)
+        for rec in event_records(found):
+            where = rec["zone"] or (f"{rec['lat']:.3f}, {rec['lon']:.3f}"
+                                    if rec["lat"] is not None else "")
+            table.add_row(rec["kind"], rec["start"], rec["end"],
+                          " ".join(str(m) for m in rec["mmsi"]), where, str(rec["score"]))
+        Console().print(table)
+
+
+def evaluate(
+    truth: Path = typer.Option(..., "--truth", help="truth.json written by seasight simulate.",
+                               exists=True, dir_okay=False),
+    db: Path = DB,
+    as_json: bool = JSON,
+) -> None:
+    """Precision, recall and F1 per event kind against a simulation's ground truth."""
+    try:
+        planted = load_truth(truth)
+    except (ValueError, KeyError) as exc:
+        raise fail(f"{truth}: {exc}") from exc
+    with _open(db, read_only=True) as store:
+        found = store.table("events")
+    scores = score_events(found, planted, kinds=DETECTORS)
+    if as_json:
+        for s in scores:
+            typer.echo(json.dumps(s.to_json()))
+        return
+    table = Table(title=f"Detected events against {truth}")
+    for col in ("kind", "truth", "detected", "matched", "precision", "recall", "F1",
+                "look-alike hits"):
+        table.add_column(col, justify="left" if col == "kind" else "right")
+    for s in scores:
+        table.add_row(s.kind, str(s.n_truth), str(s.n_detected), str(s.n_matched_truth),
+                      f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}",
+                      str(s.n_lookalike_hits))
+    Console().print(table)
