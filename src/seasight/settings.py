@@ -1,20 +1,27 @@
-"""Every tunable threshold of ingest and decoding, in one table of (name, default, unit, help).
+"""Every tunable threshold, in one table of (name, default, unit, help).
 
 The values live beside the code that uses them (so each module reads as a whole); this table
 collects them for documentation, and a test checks that the README lists each one with its
-default. Later stages (tracks, events, risk) add theirs here.
+default. Ingest and decoding thresholds are module constants; the thresholds of tracks and of
+each event detector are the fields of that stage's frozen ``Params`` dataclass (named
+``<stage>.<field>`` here, units in the field names), documented by their ``#:`` comments.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import inspect
+import re
+from types import ModuleType
 
 from seasight import dedup, ingest
 from seasight.ais import assembly, decoder, framing
+from seasight.events.run import DETECTORS
 from seasight.store import database
+from seasight.tracks import clean, identity, segment
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Setting:
     """One named, documented parameter."""
 
@@ -22,6 +29,14 @@ class Setting:
     default: object
     unit: str
     help: str
+
+    @property
+    def shown(self) -> str:
+        """The default as the README writes it."""
+        value = self.default
+        if isinstance(value, (frozenset, set, tuple, list)):
+            return ", ".join(str(v) for v in sorted(value, key=str))
+        return "none" if value is None else str(value)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -40,4 +55,38 @@ SETTINGS: tuple[Setting, ...] = (
             "decoded rows committed together with the source's checkpoint"),
     Setting("CHECKPOINT_THRESHOLD", database.CHECKPOINT_THRESHOLD, "",
             "DuckDB write-ahead log size at which it is folded into the database file"),
+)
+
+
+def _field_help(cls: type) -> dict[str, str]:
+    """The ``#:`` comment above each field of a dataclass, joined into one line."""
+    source = inspect.getsource(cls)
+    helps = {}
+    for match in re.finditer(r"((?:[ \t]*#:[^\n]*\n)+)[ \t]*(\w+)\s*:", source):
+        lines = [line.strip()[2:].strip() for line in match.group(1).strip().splitlines()]
+        helps[match.group(2)] = " ".join(lines)
+    return helps
+
+
+def params_settings(stage: str, params_class: type) -> tuple[Setting, ...]:
+    """The fields of a stage's ``Params`` dataclass as settings named ``stage.field``."""
+    helps = _field_help(params_class)
+    return tuple(
+        Setting(f"{stage}.{f.name}", f.default, "", helps.get(f.name, ""))
+        for f in dataclasses.fields(params_class)
+    )
+
+
+def _detector_params(module: ModuleType) -> type:
+    params: type = module.Params
+    return params
+
+
+#: Thresholds of track building and of every detector.
+DETECTION_SETTINGS: tuple[Setting, ...] = (
+    *params_settings("clean", clean.CleanParams),
+    *params_settings("segment", segment.SegmentParams),
+    *params_settings("identity", identity.IdentityParams),
+    *(s for kind, module in DETECTORS.items()
+      for s in params_settings(kind, _detector_params(module))),
 )
