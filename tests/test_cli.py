@@ -111,6 +111,13 @@ def test_ingest_live_tcp(tmp_path: Path) -> None:
 
 
 def test_demo_runs(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--db", str(tmp_path / "demo.duckdb")])
+    result = runner.invoke(app, ["demo", "--db", str(tmp_path / "demo.duckdb"),
+                                 "--out", str(tmp_path / "sim"), "--vessels", "120",
+                                 "--hours", "36"])
     assert result.exit_code == 0, result.output
-    assert "Re-ingesting the same files added 0 rows" in result.stdout
+    assert "Precision and recall per kind" in result.stdout
+    assert "encounter" in result.stdout
+    assert (tmp_path / "sim" / "truth.json").is_file()
+    with Store(tmp_path / "demo.duckdb", read_only=True) as store:
+        kinds = set(store.query("SELECT DISTINCT kind FROM events")["kind"].to_list())
+    assert {"encounter", "gap", "loitering", "port_visit", "spoofing"} <= kinds

@@ -15,6 +15,7 @@ from seasight.cli import decode as _decode
 from seasight.cli import demo as _demo
 from seasight.cli import detect as _detect
 from seasight.cli import ingest as _ingest
+from seasight.cli import simulate as _simulate
 
 app = typer.Typer(
     name="seasight",
@@ -45,6 +46,7 @@ app.command("demo")(_demo.demo)
 app.command("detect", epilog=_detect.DETECT_EPILOG)(_detect.detect)
 app.command("events", epilog=_detect.EVENTS_EPILOG)(_detect.events)
 app.command("evaluate")(_detect.evaluate)
+app.command("simulate", epilog=_simulate.EPILOG)(_simulate.simulate_command)
 
 
 def main() -> None:

@@ -1,103 +1,111 @@
-"""``seasight demo``: the main job on data shipped with SeaSight.
+"""``seasight demo``: the main job on the built-in simulated Indo-Pacific scenario.
 
-Until the traffic simulator exists, the demo ingests the real samples shipped in
-``seasight/data/samples`` (an Aegean NMEA feed, ORBCOMM satellite lines with tag blocks, and a
-CSV of vessel tracks in the Solent), prints what was decoded and rejected, and shows the vessel
-picture the database now holds.
+It simulates two days of traffic through the Malacca Strait, the Bay of Bengal and the South
+and East China Seas (with a ship-to-ship transfer involving a vessel on the OFAC DPRK list, a
+vessel going dark in the Andaman Sea and a fishing fleet loitering at a disputed reef), writes
+the feed as a receiver network would deliver it (duplicates, out-of-order and corrupt lines),
+ingests it, detects events, shows what was found and scores it against the planted truth.
 """
 
 from __future__ import annotations
 
-from importlib import resources
+import json
 from pathlib import Path
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from seasight.cli.summary import print_report
+from seasight.detection import detect_store
+from seasight.evaluate import evaluate, load_truth
+from seasight.events.run import DETECTORS
+from seasight.geo.zones import load_zones
 from seasight.ingest import ingest_paths
+from seasight.sim import simulate, write_simulation
 from seasight.store import Store
 
 DEMO_DB = Path("seasight-demo.duckdb")
+DEMO_DIR = Path("seasight-demo")
 
-
-def sample_files() -> list[Path]:
-    """The real AIS samples shipped with the package."""
-    folder = resources.files("seasight") / "data" / "samples"
-    return sorted(
-        Path(str(p)) for p in folder.iterdir()
-        if p.name.endswith((".nmea", ".csv.gz"))
-    )
+#: Kinds whose events the demo lists one by one (the rest are counted).
+_HIGHLIGHT = ("encounter", "gap", "spoofing", "identity_change", "zone_entry")
 
 
 def demo(
     db: Path = typer.Option(DEMO_DB, "--db", help="Database file for the demo (recreated)."),
+    out: Path = typer.Option(DEMO_DIR, "--out", help="Folder for the simulated feed and truth."),
+    vessels: int = typer.Option(300, "--vessels", min=50, help="Vessels to simulate."),
+    hours: float = typer.Option(48.0, "--hours", min=24.0, help="Hours to simulate."),
+    seed: int = typer.Option(7, "--seed", help="Simulation seed."),
 ) -> None:
-    """Ingest the shipped real AIS samples and show the picture."""
+    """Simulate Indo-Pacific traffic, ingest it, detect events and score them."""
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 130))  # piped: room for the tables
     for suffix in ("", ".wal"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    files = sample_files()
-    console.rule("[bold]SeaSight demo: ingest real AIS samples")
-    for f in files:
-        console.print(f"  {f.name}")
-    report = ingest_paths(files, db)
+    console.rule("[bold]SeaSight demo: simulated Indo-Pacific traffic")
+    with console.status("simulating..."):
+        sim = simulate("indo-pacific", hours=hours, vessels=vessels, seed=seed)
+        stats = write_simulation(sim, out)
+    console.print(f"{vessels} vessels for {hours:g} h: [bold]{out / 'feed.nmea'}[/] "
+                  f"({stats.get('lines', 0):,} lines, with receiver noise), "
+                  f"{out / 'truth.json'}, {out / 'zones.geojson'}")
+    report = ingest_paths([out / "feed.nmea"], db)
     print_report(report, console)
-    again = ingest_paths(files, db, force=True)
+    zones = load_zones([out / "zones.geojson"])
+    with Store(db) as store, console.status("detecting..."):
+        done = detect_store(store, zones)
+    result = done.result
+    console.rule("[bold]Events")
+    _events_table(result.events, result.identities, console)
+    console.rule("[bold]Against the planted truth")
+    _score_table(result.events, out / "truth.json", console)
     console.print(
-        f"Re-ingesting the same files added {sum(again.added.values())} rows "
-        f"({again.n_messages:,} messages read again, all recognised as already stored)."
-    )
-    with Store(db, read_only=True) as store:
-        _picture(store, console)
-    console.print(f"\nDatabase: [bold]{db}[/] (DuckDB). Try: seasight decode "
-                  f"{files[0]} --json | head")
+        f"\nDatabase: [bold]{db}[/]. Try:\n"
+        f"  seasight events --db {db} --kind encounter --json\n"
+        f"  seasight events --db {db} --geojson > events.geojson\n"
+        f"  seasight evaluate --truth {out / 'truth.json'} --db {db}")
 
 
-_IDENTITY = ("shipname", "callsign", "imo", "ship_type", "destination")
+def _names(identities: pl.DataFrame) -> dict[int, str]:
+    latest = (identities.filter(pl.col("shipname").is_not_null())
+              .sort("valid_to").group_by("mmsi").last())
+    return dict(zip(latest["mmsi"].to_list(), latest["shipname"].to_list(), strict=True))
 
 
-def _latest(column: str) -> str:
-    """SQL for the latest known value of ``column`` (reports without time count by line)."""
-    return (f"last({column} ORDER BY ts NULLS FIRST, line_no) "
-            f"FILTER (WHERE {column} IS NOT NULL) AS {column}")
-
-
-def _picture(store: Store, console: Console) -> None:
-    vessels = store.query(
-        f"""WITH last AS (
-               SELECT mmsi, {_latest("lat")}, {_latest("lon")}, {_latest("sog")},
-                      max(ts) AS last_seen, count(*) AS reports
-               FROM positions WHERE lat IS NOT NULL AND lon IS NOT NULL GROUP BY mmsi),
-           names AS (
-               SELECT mmsi, {_latest("shipname")}, {_latest("ship_type")}
-               FROM static GROUP BY mmsi)
-           SELECT last.*, names.shipname, names.ship_type FROM last
-           LEFT JOIN names USING (mmsi) ORDER BY reports DESC, mmsi LIMIT 10"""
-    )
-    n_vessels = store.query("SELECT count(DISTINCT mmsi) AS n FROM positions")["n"][0]
-    table = Table(title=f"Most reported of {n_vessels:,} vessels (last known position)")
-    for col in ("mmsi", "name", "type", "lat", "lon", "sog kn", "last seen (UTC)", "reports"):
-        table.add_column(col, justify="left" if col in ("name", "last seen (UTC)") else "right")
-    for r in vessels.iter_rows(named=True):
-        table.add_row(
-            str(r["mmsi"]), r["shipname"] or "", str(r["ship_type"] or ""),
-            f"{r['lat']:.4f}", f"{r['lon']:.4f}",
-            "" if r["sog"] is None else f"{r['sog']:.1f}",
-            "" if r["last_seen"] is None else r["last_seen"].strftime("%Y-%m-%d %H:%M:%S"),
-            f"{r['reports']:,}",
-        )
+def _events_table(events: pl.DataFrame, identities: pl.DataFrame, console: Console) -> None:
+    counts = events.group_by("kind").len()
+    by_kind = dict(zip(counts["kind"].to_list(), counts["len"].to_list(), strict=True))
+    console.print("  ".join(f"{k} [bold]{by_kind.get(k, 0)}[/]" for k in DETECTORS))
+    names = _names(identities)
+    table = Table(title="Events a watch officer would look at first")
+    for col in ("kind", "start (UTC)", "hours", "vessels", "where", "score"):
+        table.add_column(col, no_wrap=col in ("kind", "start (UTC)"))
+    shown = events.filter(pl.col("kind").is_in(list(_HIGHLIGHT))).sort("kind", "start")
+    for row in shown.iter_rows(named=True):
+        vessels = [row["mmsi"]] + ([row["other_mmsi"]] if row["other_mmsi"] else [])
+        who = ", ".join(f"{m} {names.get(m, '')}".strip() for m in vessels)
+        hours = (row["end"] - row["start"]).total_seconds() / 3600
+        where = row["zone"] or f"{row['lat']:.2f}, {row['lon']:.2f}"
+        detail = ""
+        if row["kind"] == "identity_change":
+            changed = json.loads(row["evidence"] or "{}")
+            detail = " ".join(
+                f"{k}: {v['old']} -> {v['new']}" for k, v in changed.items()
+                if isinstance(v, dict) and "old" in v)
+        table.add_row(row["kind"], row["start"].strftime("%Y-%m-%d %H:%M"), f"{hours:.1f}",
+                      who + (f" ({detail})" if detail else ""), where, f"{row['score']:.2f}")
     console.print(table)
-    identities = store.query(
-        f"""SELECT mmsi, {", ".join(_latest(c) for c in _IDENTITY)}, count(*) AS reports
-           FROM static WHERE msg_type IS NOT NULL GROUP BY mmsi ORDER BY mmsi"""
-    )
-    if identities.height:
-        ids = Table(title="Identities broadcast (AIS static reports, types 5, 19 and 24)")
-        for col in ("mmsi", "name", "call sign", "IMO", "type", "destination", "reports"):
-            ids.add_column(col)
-        for r in identities.iter_rows(named=True):
-            ids.add_row(*("" if r[k] is None else str(r[k])
-                          for k in ("mmsi", *_IDENTITY, "reports")))
-        console.print(ids)
+
+
+def _score_table(events: pl.DataFrame, truth_path: Path, console: Console) -> None:
+    table = Table(title="Precision and recall per kind")
+    for col in ("kind", "planted", "found", "precision", "recall"):
+        table.add_column(col, justify="left" if col == "kind" else "right")
+    for s in evaluate(events, load_truth(truth_path), kinds=DETECTORS):
+        table.add_row(s.kind, str(s.n_truth), str(s.n_detected), f"{s.precision:.2f}",
+                      f"{s.recall:.2f}")
+    console.print(table)
