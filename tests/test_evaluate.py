@@ -99,14 +99,14 @@ def test_events_upsert_is_idempotent_and_extends_open_events(tmp_path: Path) -> 
         {"kind": "loitering", "mmsi": 555, "start": _h(2), "end": _h(5)},
     ])
     with Store(tmp_path / "ev.duckdb") as store:
-        assert store.upsert_events(open_gap) == (2, 0)
-        assert store.upsert_events(open_gap) == (0, 0)
+        assert store.upsert_events(open_gap) == (2, 0, 0)
+        assert store.upsert_events(open_gap) == (0, 0, 0)
         closed = open_gap.with_columns(
             pl.when(pl.col("kind") == "gap").then(pl.lit(_h(20))).otherwise(pl.col("end"))
             .alias("end"),
             pl.lit(False).alias("is_open"),
         )
-        assert store.upsert_events(closed) == (0, 1)
+        assert store.upsert_events(closed) == (0, 1, 0)
         stored = store.table("events").sort("kind")
         assert stored.height == 2
         gap = stored.row(0, named=True)
@@ -133,3 +133,19 @@ def test_event_formats_follow_the_cli_contract() -> None:
     lines = events_csv(found).splitlines()
     assert lines[0].startswith("event_id,kind,start,end,mmsi,other_mmsi")
     assert len(lines) == 3
+
+
+def test_stale_open_events_are_retired_closed_ones_kept(tmp_path: Path) -> None:
+    first = _events([
+        {"kind": "loitering", "mmsi": 555, "start": _h(2), "end": _h(5), "is_open": True},
+        {"kind": "loitering", "mmsi": 556, "start": _h(1), "end": _h(3), "is_open": False},
+    ])
+    later = _events([
+        {"kind": "loitering", "mmsi": 555, "start": _h(2.5), "end": _h(7), "is_open": False},
+    ])
+    with Store(tmp_path / "ev.duckdb") as store:
+        store.upsert_events(first)
+        assert store.upsert_events(later, retire_open=["loitering"]) == (1, 0, 1)
+        kept = store.table("events").sort("mmsi")
+        assert kept["mmsi"].to_list() == [555, 556]
+        assert kept["start"].to_list() == [_h(2.5), _h(1)]

@@ -14,7 +14,9 @@ The chain:
 4. :func:`seasight.events.run.run_detectors`: every detector (or those asked for).
 
 Detection is repeatable: events have stable ids, and :meth:`Store.upsert_events` adds new ones
-and updates the ones that newer data extended or closed, so running it again adds nothing.
+and updates the ones that newer data extended or closed, so running it again adds nothing. An
+event still open at the end of the data is provisional: if newer data shows it to be something
+else (its start moved, it fell below a threshold), the open event is replaced.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from datetime import datetime
 import polars as pl
 
 from seasight.events.model import DetectionInputs
-from seasight.events.run import run_detectors
+from seasight.events.run import DETECTORS, run_detectors
 from seasight.geo.zones import Zone
 from seasight.store import Store
 from seasight.tracks.clean import clean_positions
@@ -110,6 +112,7 @@ class StoredDetection:
     result: DetectionResult
     added: int  # new events
     updated: int  # events extended or closed by newer data
+    removed: int  # open events that newer data showed to be something else
 
 
 def detect_store(
@@ -120,6 +123,7 @@ def detect_store(
     params: Mapping[str, object] | None = None,
 ) -> StoredDetection:
     """Detect over everything ``store`` holds; store segments, identities and events."""
+    ran = list(kinds) if kinds is not None else list(DETECTORS)
     cols = ", ".join(f'"{c}"' for c in POSITION_COLUMNS)
     positions = store.query(
         f"SELECT {cols} FROM positions WHERE ts IS NOT NULL AND lat IS NOT NULL "
@@ -128,8 +132,8 @@ def detect_store(
     horizon = positions["ts"].max() if positions.height else None
     result = detect_events(positions, static, zones,
                            horizon_end=horizon if isinstance(horizon, datetime) else None,
-                           kinds=kinds, params=params)
+                           kinds=ran, params=params)
     store.replace("segments", result.segments)
     store.replace("identities", result.identities)
-    added, updated = store.upsert_events(result.events)
-    return StoredDetection(result, added, updated)
+    added, updated, removed = store.upsert_events(result.events, retire_open=ran)
+    return StoredDetection(result, added, updated, removed)

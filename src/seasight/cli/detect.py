@@ -71,7 +71,8 @@ def detect(
     summary = {
         "positions": result.points.height, "segments": result.segments.height,
         "identities": result.identities.height, "events": dict(result.events_by_kind),
-        "added": done.added, "updated": done.updated, "dropped": dict(result.dropped),
+        "added": done.added, "updated": done.updated, "removed": done.removed,
+        "dropped": dict(result.dropped),
         "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
     }
     if as_json:
@@ -85,7 +86,8 @@ def detect(
         table.add_row(name, f"{result.events_by_kind.get(name, 0):,}")
     console.print(table)
     console.print(f"{result.points.height:,} track points in {result.segments.height:,} segments; "
-                  f"{done.added:,} events added, {done.updated:,} updated.")
+                  f"{done.added:,} events added, {done.updated:,} updated, "
+                  f"{done.removed:,} provisional (open) events replaced.")
 
 
 def _time_option(value: str | None, name: str) -> datetime | None:

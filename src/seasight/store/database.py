@@ -10,7 +10,7 @@ table is deduplicated on append (see :mod:`seasight.dedup`); rejects are kept on
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,30 +253,45 @@ class Store:
                 finally:
                     self.con.unregister("_rows")
 
-    def upsert_events(self, events: pl.DataFrame) -> tuple[int, int]:
+    def upsert_events(self, events: pl.DataFrame,
+                      retire_open: Collection[str] = ()) -> tuple[int, int, int]:
         """Store ``events`` by their stable ``event_id``: new ids are added, known ids updated
-        (an open event extended or closed by newer data). Returns (added, updated); an event
-        found again unchanged counts as neither, so detecting twice adds nothing."""
+        (an open event extended or closed by newer data). Returns (added, updated, removed);
+        an event found again unchanged counts as none of them, so detecting twice adds nothing.
+
+        ``retire_open`` names kinds that ``events`` holds *all* of (a detection over all the
+        stored data): their stored events that were still open and are not in ``events`` are
+        removed, since newer data showed them to be something else (an open event is
+        provisional). Closed events are never removed.
+        """
         rows = conform(events, EVENTS).unique("event_id", keep="last")
-        if rows.height == 0:
-            return 0, 0
         cols = [c for c in EVENTS if c != "event_id"]
         changed = " OR ".join(f'e."{c}" IS DISTINCT FROM n."{c}"' for c in cols)
+        assign = ", ".join(f'"{c}" = excluded."{c}"' for c in cols)
         self.con.register("_events", rows.to_arrow())
         try:
             with self.transaction():
+                removed = 0
+                if retire_open:
+                    kinds = list(retire_open)
+                    marks = ", ".join("?" for _ in kinds)
+                    stale = (f"FROM events WHERE is_open AND kind IN ({marks}) AND event_id "
+                             f"NOT IN (SELECT event_id FROM _events)")
+                    removed = int(self.con.execute(f"SELECT count(*) {stale}",
+                                                   kinds).fetchall()[0][0])
+                    self.con.execute(f"DELETE {stale}", kinds)
                 updated = int(self.con.execute(
                     f"SELECT count(*) FROM events e JOIN _events n USING (event_id) "
                     f"WHERE {changed}").fetchall()[0][0])
                 before = self.count("events")
-                assign = ", ".join(f'"{c}" = excluded."{c}"' for c in cols)
-                self.con.execute(
-                    f"INSERT INTO events SELECT * FROM _events "
-                    f"ON CONFLICT (event_id) DO UPDATE SET {assign}")
+                if rows.height:
+                    self.con.execute(
+                        f"INSERT INTO events SELECT * FROM _events "
+                        f"ON CONFLICT (event_id) DO UPDATE SET {assign}")
                 added = self.count("events") - before
         finally:
             self.con.unregister("_events")
-        return added, updated
+        return added, updated, removed
 
     def count(self, table: str) -> int:
         """Rows in ``table``."""
