@@ -13,7 +13,8 @@ How it scales (10,000 vessels over a day, millions of positions, in about a seco
    only when the points around it are at most ``max_interp_gap_min`` apart (or a point falls on
    it), so a vessel is never invented across a long hole. Longitude is interpolated across the
    antimeridian. The speed is the reported SOG (or the implied speed where SOG is missing),
-   interpolated the same way.
+   interpolated the same way. Samples within ``in_port_km`` of a port are left out: ships at
+   berth or at anchor in port are not at sea, and busy ports would otherwise hold most pairs.
 2. **Bin.** Each sample goes into a space-time cell: its grid step, a latitude row of
    ``cell_km`` and a longitude column at least ``cell_km`` wide at the row's poleward edge.
    With ``cell_km`` >= ``max_distance_m`` every pair within range is in the same or an adjacent
@@ -66,7 +67,7 @@ from seasight.events.model import (
     tracks,
 )
 from seasight.geo.distance import haversine_km_scalar
-from seasight.geo.ports import nearest_port
+from seasight.geo.ports import PORT_RADIUS_KM, nearest_port, nearest_port_within
 
 KIND = "encounter"
 VERSION = 1
@@ -87,6 +88,9 @@ class Params:
     #: Minimum distance of the encounter from the nearest port, km (GFW: 10 km from an
     #: anchorage).
     min_port_distance_km: float = 10.0
+    #: Grid samples this close to a port are not paired, km: a vessel at berth or at anchor in
+    #: port is not at sea (this also keeps the search fast in crowded ports).
+    in_port_km: float = PORT_RADIUS_KM
     #: Time step of the resampling grid, minutes.
     step_min: float = 10.0
     #: Longest hole between two reports that is interpolated across, minutes.
@@ -111,6 +115,10 @@ def detect(inputs: DetectionInputs, params: Params = Params()) -> pl.DataFrame:
     samples = resample(
         arrays, speeds(inputs), step_us, round(params.max_interp_gap_min * US_PER_MIN)
     )
+    if params.in_port_km > 0:
+        _, port_km = nearest_port_within(samples["lat"], samples["lon"], params.in_port_km)
+        at_sea = port_km > params.in_port_km
+        samples = {name: column[at_sea] for name, column in samples.items()}
     pairs = close_pairs(samples, params.max_distance_m, params.cell_km)
     if pairs["i"].size == 0:
         return empty_events()

@@ -56,10 +56,9 @@ from seasight.events.model import (
     speeds,
     tracks,
 )
-from seasight.events.port_visit import nearest_port_within
 from seasight.geo.distance import KM_PER_NM
 from seasight.geo.land import distance_to_shore_km
-from seasight.geo.ports import PORT_RADIUS_KM, nearest_port
+from seasight.geo.ports import PORT_RADIUS_KM, nearest_port, nearest_port_within
 
 KIND = "loitering"
 VERSION = 1
