@@ -114,3 +114,9 @@ def test_zone_events_from_a_user_zone(solent_db: Path, tmp_path: Path) -> None:
     assert {e["zone"] for e in entries + exits} == {"Harbour mouth"}
     for e in entries:
         assert e["start"] == e["end"]
+    # the zone is kept in the database: a later run without --zones still watches it
+    with Store(db) as store:
+        assert [z.name for z in store.zones()] == ["Harbour mouth"]
+        again = detect_store(store)
+        assert (again.added, again.updated, again.removed) == (0, 0, 0)
+        assert store.delete_zone("Harbour mouth") and not store.zones()

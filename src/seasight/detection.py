@@ -122,7 +122,14 @@ def detect_store(
     kinds: Iterable[str] | None = None,
     params: Mapping[str, object] | None = None,
 ) -> StoredDetection:
-    """Detect over everything ``store`` holds; store segments, identities and events."""
+    """Detect over everything ``store`` holds; store segments, identities and events.
+
+    ``zones`` are kept in the store (replacing stored zones of the same name); detection uses
+    every stored zone, so zones given once keep being watched by later runs.
+    """
+    if zones:
+        store.save_zones(zones)
+    zones = store.zones()
     ran = list(kinds) if kinds is not None else list(DETECTORS)
     cols = ", ".join(f'"{c}"' for c in POSITION_COLUMNS)
     positions = store.query(

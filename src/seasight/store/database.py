@@ -10,7 +10,7 @@ table is deduplicated on append (see :mod:`seasight.dedup`); rejects are kept on
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ import polars as pl
 
 from seasight.batch import DECODED_TABLES, Batch
 from seasight.dedup import DEDUP_WINDOW_S, duplicate_mask
+from seasight.geo.zones import Zone, zones_from_geojson, zones_to_geojson
 from seasight.schema import DERIVED_TABLES, EVENTS, TABLES, conform
 
 #: The database file used when none is given.
@@ -109,6 +110,10 @@ class Store:
             cols = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in schema.items())
             key = ", PRIMARY KEY (event_id)" if name == "events" else ""
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols}{key})")
+        self.con.execute(
+            """CREATE TABLE IF NOT EXISTS zones (
+                name VARCHAR PRIMARY KEY, feature JSON, updated_at TIMESTAMPTZ)"""
+        )
         self.con.execute(
             """CREATE TABLE IF NOT EXISTS ingest_checkpoints (
                 source VARCHAR PRIMARY KEY, fingerprint VARCHAR, "offset" BIGINT,
@@ -292,6 +297,28 @@ class Store:
         finally:
             self.con.unregister("_events")
         return added, updated, removed
+
+    def save_zones(self, zones: Sequence[Zone]) -> None:
+        """Keep ``zones`` (user polygons) in the database, replacing zones of the same name."""
+        features = zones_to_geojson(zones)["features"]
+        with self.transaction():
+            for zone, feature in zip(zones, features, strict=True):
+                self.con.execute("INSERT OR REPLACE INTO zones VALUES (?, ?, now())",
+                                 [zone.name, json.dumps(feature)])
+
+    def zones(self) -> list[Zone]:
+        """The zones kept in the database, by name."""
+        rows = self.con.execute("SELECT feature FROM zones ORDER BY name").fetchall()
+        collection = {"type": "FeatureCollection", "features": [json.loads(r[0]) for r in rows]}
+        return zones_from_geojson(collection, source="stored zones") if rows else []
+
+    def delete_zone(self, name: str) -> bool:
+        """Forget a stored zone; False when there was none of that name."""
+        with self.transaction():
+            found = self.con.execute("SELECT count(*) FROM zones WHERE name = ?",
+                                     [name]).fetchall()[0][0]
+            self.con.execute("DELETE FROM zones WHERE name = ?", [name])
+        return bool(found)
 
     def count(self, table: str) -> int:
         """Rows in ``table``."""
