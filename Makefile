@@ -28,6 +28,7 @@ test: install-test
 
 bench: install-test
 	$(BIN)/python -m seasight.bench
+	$(BIN)/python -m seasight.bench.detection
 
 clean:
 	rm -rf $(VENV) .bench *.duckdb
