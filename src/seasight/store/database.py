@@ -84,6 +84,7 @@ class Store:
                  dedup_window_s: float = DEDUP_WINDOW_S) -> None:
         self.path = Path(path)
         self.dedup_window_s = dedup_window_s
+        self._extra: dict[str, dict[str, pl.DataType]] = {}
         self.con = duckdb.connect(str(self.path), read_only=read_only)
         self.con.execute("SET TimeZone = 'UTC'")
         # Rows carry their own order (ts, source, line_no); not keeping insertion order lets
@@ -244,19 +245,70 @@ class Store:
         row = rows[0]
         return Checkpoint(row[0], row[1], int(row[2]), json.loads(row[3]), bool(row[4]))
 
-    def replace(self, table: str, frame: pl.DataFrame) -> None:
-        """Replace the whole of a derived table (``segments``, ``identities``) by ``frame``."""
-        if table not in DERIVED_TABLES or table == "events":
-            raise ValueError(f"{table!r} is not a replaceable derived table")
-        rows = conform(frame, DERIVED_TABLES[table])
+    def create_table(self, name: str, schema: dict[str, pl.DataType],
+                     key: Sequence[str] = ()) -> None:
+        """Create a table of a later stage (watchlists, alerts, ...) if it does not exist.
+
+        Stages declare their own schemas; ``key`` columns form the primary key (needed for
+        :meth:`upsert`).
+        """
+        self._extra[name] = schema
+        cols = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in schema.items())
+        pk = f", PRIMARY KEY ({', '.join(chr(34) + k + chr(34) for k in key)})" if key else ""
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols}{pk})")
+
+    def _schema(self, table: str) -> dict[str, pl.DataType]:
+        schema = DERIVED_TABLES.get(table) or TABLES.get(table) or self._extra.get(table)
+        if schema is None:
+            raise ValueError(f"unknown table {table!r}")
+        return schema
+
+    def replace(self, table: str, frame: pl.DataFrame, where: str | None = None,
+                params: list[Any] | None = None) -> None:
+        """Replace the rows of ``table`` (all of them, or those matching the SQL condition
+        ``where``) by ``frame``, in one transaction."""
+        if table in TABLES or table == "events":
+            raise ValueError(f"{table!r} is not a replaceable table")
+        rows = conform(frame, self._schema(table))
         with self.transaction():
-            self.con.execute(f"DELETE FROM {table}")
-            if rows.height:
-                self.con.register("_rows", rows.to_arrow())
-                try:
-                    self.con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
-                finally:
-                    self.con.unregister("_rows")
+            self.con.execute(f"DELETE FROM {table}" + (f" WHERE {where}" if where else ""),
+                             params or [])
+            self._insert_rows(table, rows)
+
+    def insert(self, table: str, frame: pl.DataFrame) -> int:
+        """Append ``frame``'s rows to a table of a later stage; returns the rows added."""
+        if table in TABLES:
+            raise ValueError(f"append decoded rows with Store.append, not insert ({table!r})")
+        rows = conform(frame, self._schema(table))
+        with self.transaction():
+            self._insert_rows(table, rows)
+        return rows.height
+
+    def upsert(self, table: str, frame: pl.DataFrame, key: Sequence[str]) -> None:
+        """Insert ``frame``'s rows, replacing rows with the same ``key`` (the table's key)."""
+        rows = conform(frame, self._schema(table))
+        if rows.height == 0:
+            return
+        cols = [c for c in rows.columns if c not in key]
+        assign = ", ".join(f'"{c}" = excluded."{c}"' for c in cols)
+        conflict = ", ".join(f'"{k}"' for k in key)
+        action = f"DO UPDATE SET {assign}" if cols else "DO NOTHING"
+        self.con.register("_rows", rows.to_arrow())
+        try:
+            with self.transaction():
+                self.con.execute(f"INSERT INTO {table} SELECT * FROM _rows "
+                                 f"ON CONFLICT ({conflict}) {action}")
+        finally:
+            self.con.unregister("_rows")
+
+    def _insert_rows(self, table: str, rows: pl.DataFrame) -> None:
+        if rows.height == 0:
+            return
+        self.con.register("_rows", rows.to_arrow())
+        try:
+            self.con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+        finally:
+            self.con.unregister("_rows")
 
     def upsert_events(self, events: pl.DataFrame,
                       retire_open: Collection[str] = ()) -> tuple[int, int, int]:
@@ -322,14 +374,13 @@ class Store:
 
     def count(self, table: str) -> int:
         """Rows in ``table``."""
-        if table not in TABLES and table not in DERIVED_TABLES and table != "ingest_checkpoints":
-            raise ValueError(f"unknown table {table!r}")
+        if table not in ("ingest_checkpoints", "zones"):
+            self._schema(table)
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
     def table(self, name: str, where: str | None = None) -> pl.DataFrame:
         """A whole table (optionally filtered by a SQL condition) as a Polars frame."""
-        if name not in TABLES and name not in DERIVED_TABLES:
-            raise ValueError(f"unknown table {name!r}")
+        self._schema(name)  # unknown names are an error, not SQL
         sql = f"SELECT * FROM {name}" + (f" WHERE {where}" if where else "")
         return self.con.sql(sql).pl()
 
