@@ -142,13 +142,16 @@ def ingest_file(
         pending: list[Batch] = []
         pending_rows = 0
         pending_bytes = 0
-        for batch, checkpoint, nbytes in prefetched(
+        chunks = prefetched(
             _decoded_chunks(fh, decoder, source, fp, offset, chunk_bytes), depth=PREFETCH_CHUNKS
-        ):
+        )
+        for batch, checkpoint, nbytes in chunks:
             pending.append(batch)
             pending_rows += batch.n_rows()
             pending_bytes += nbytes
-            if pending_rows < commit_rows and not checkpoint.completed:
+            # Store as soon as the database would otherwise wait: what is decoded already goes
+            # in together (up to commit_rows), so decoding and storing overlap from the start.
+            if pending_rows < commit_rows and not checkpoint.completed and chunks.ready():
                 continue
             whole = Batch.concat(pending)
             added = store.append(whole, checkpoint)

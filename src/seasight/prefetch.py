@@ -22,8 +22,9 @@ class _Failure:
         self.exc = exc
 
 
-def _run(items: Iterable[T], depth: int, idle_s: float | None) -> Iterator[T | None]:
-    q: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+def _run(items: Iterable[T], depth: int, idle_s: float | None,
+         q: queue.Queue[object] | None = None) -> Iterator[T | None]:
+    q = q if q is not None else queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
 
     def produce() -> None:
@@ -60,7 +61,30 @@ def _run(items: Iterable[T], depth: int, idle_s: float | None) -> Iterator[T | N
         worker.join(timeout=5)
 
 
-def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+class Prefetched(Iterator[T]):
+    """Iterator over items computed ahead in a worker thread; :meth:`ready` tells whether the
+    next item is already waiting (so a consumer can batch what is ready and act at once when
+    nothing is)."""
+
+    def __init__(self, items: Iterable[T], depth: int) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+        self._items = cast(Iterator[T], _run(items, depth, None, self._queue))
+
+    def __next__(self) -> T:
+        return next(self._items)
+
+    def ready(self) -> bool:
+        """True when the next item (or the end) is already computed."""
+        return not self._queue.empty()
+
+    def close(self) -> None:
+        """Stop the worker (also done when the iterator is exhausted or collected)."""
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()
+
+
+def prefetched(items: Iterable[T], depth: int = 1) -> Prefetched[T]:
     """Yield ``items`` in order, computing up to ``depth`` of them ahead in a worker thread.
 
     An exception raised by the producer is re-raised in the consumer, at its place in the order.
@@ -70,7 +94,7 @@ def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
         >>> list(prefetched(x * x for x in range(5)))
         [0, 1, 4, 9, 16]
     """
-    yield from cast(Iterator[T], _run(items, depth, None))
+    return Prefetched(items, depth)
 
 
 def with_idle_ticks(items: Iterable[T], idle_s: float) -> Iterator[T | None]:
