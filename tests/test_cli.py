@@ -121,3 +121,9 @@ def test_demo_runs(tmp_path: Path) -> None:
     with Store(tmp_path / "demo.duckdb", read_only=True) as store:
         kinds = set(store.query("SELECT DISTINCT kind FROM events")["kind"].to_list())
     assert {"encounter", "gap", "loitering", "port_visit", "spoofing"} <= kinds
+    # screening, risk and the dossier: the vessel that met the DPRK-listed tanker is the
+    # riskiest vessel not itself on a list, and its dossier is written beside the feed
+    assert "Riskiest vessels" in result.stdout and "YU JONG 2" in result.stdout
+    assert "met_designated" in result.stdout
+    dossiers = list((tmp_path / "sim").glob("dossier-*.html"))
+    assert len(dossiers) == 1 and "<svg" in dossiers[0].read_text()

@@ -17,6 +17,7 @@ from types import ModuleType
 from seasight import dedup, ingest
 from seasight.ais import assembly, decoder, framing
 from seasight.events.run import DETECTORS
+from seasight.risk import score
 from seasight.store import database
 from seasight.tracks import clean, identity, segment
 
@@ -90,3 +91,7 @@ DETECTION_SETTINGS: tuple[Setting, ...] = (
     *(s for kind, module in DETECTORS.items()
       for s in params_settings(kind, _detector_params(module))),
 )
+
+
+#: Weights and scales of the vessel risk score.
+RISK_SETTINGS: tuple[Setting, ...] = params_settings("risk", score.RiskParams)

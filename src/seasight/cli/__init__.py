@@ -11,11 +11,15 @@ from __future__ import annotations
 import typer
 
 from seasight import __version__
+from seasight.cli import alerts as _alerts
 from seasight.cli import decode as _decode
 from seasight.cli import demo as _demo
 from seasight.cli import detect as _detect
 from seasight.cli import ingest as _ingest
+from seasight.cli import risk as _risk
 from seasight.cli import simulate as _simulate
+from seasight.cli import vessel as _vessel
+from seasight.cli import watchlist as _watchlist
 
 app = typer.Typer(
     name="seasight",
@@ -46,6 +50,10 @@ app.command("demo")(_demo.demo)
 app.command("detect", epilog=_detect.DETECT_EPILOG)(_detect.detect)
 app.command("events", epilog=_detect.EVENTS_EPILOG)(_detect.events)
 app.command("evaluate")(_detect.evaluate)
+app.add_typer(_watchlist.app, name="watchlist")
+app.command("risk")(_risk.risk)
+app.add_typer(_alerts.app, name="alerts")
+app.command("vessel", epilog=_vessel.VESSEL_EPILOG)(_vessel.vessel)
 app.command("simulate", epilog=_simulate.EPILOG)(_simulate.simulate_command)
 
 

@@ -4,7 +4,10 @@ It simulates two days of traffic through the Malacca Strait, the Bay of Bengal a
 and East China Seas (with a ship-to-ship transfer involving a vessel on the OFAC DPRK list, a
 vessel going dark in the Andaman Sea and a fishing fleet loitering at a disputed reef), writes
 the feed as a receiver network would deliver it (duplicates, out-of-order and corrupt lines),
-ingests it, detects events, shows what was found and scores it against the planted truth.
+ingests it, detects events, shows what was found and scores it against the planted truth; then
+it screens every identity against the shipped OFAC list, ranks vessels by risk, fires the
+default alert rules and writes the dossier of the riskiest vessel that is not itself listed
+(the tanker that met the DPRK-listed vessel) beside the feed.
 """
 
 from __future__ import annotations
@@ -17,12 +20,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from seasight.cli.risk import risk_records, risk_table
 from seasight.cli.summary import print_report
 from seasight.detection import detect_store
 from seasight.evaluate import evaluate, load_truth
 from seasight.events.run import DETECTORS
 from seasight.geo.zones import load_zones
 from seasight.ingest import ingest_paths
+from seasight.risk.alerts import SEVERITIES, alert_records, default_rules, fire_alerts
+from seasight.risk.dossier import vessel_dossier
+from seasight.risk.dossier_html import render_html
+from seasight.risk.score import risk_store
+from seasight.risk.watchlists import add_watchlist, default_watchlists
 from seasight.sim import simulate, write_simulation
 from seasight.store import Store
 
@@ -63,11 +72,44 @@ def demo(
     _events_table(result.events, result.identities, console)
     console.rule("[bold]Against the planted truth")
     _score_table(result.events, out / "truth.json", console)
+    console.rule("[bold]Sanctions screening, risk and alerts")
+    dossier = _screen_and_score(db, out, console)
     console.print(
         f"\nDatabase: [bold]{db}[/]. Try:\n"
         f"  seasight events --db {db} --kind encounter --json\n"
-        f"  seasight events --db {db} --geojson > events.geojson\n"
+        f"  seasight risk --db {db} --top 10\n"
+        f"  seasight alerts --db {db}\n"
+        f"  seasight vessel <MMSI|IMO|NAME> --db {db} --html dossier.html\n"
         f"  seasight evaluate --truth {out / 'truth.json'} --db {db}")
+    if dossier is not None:
+        console.print(f"Dossier of the riskiest vessel not itself on a list: [bold]{dossier}[/]")
+
+
+def _screen_and_score(db: Path, out: Path, console: Console) -> Path | None:
+    """Screen against the shipped OFAC list, score risk, fire the default alert rules and write
+    the dossier of the riskiest vessel that is not itself designated; returns its path."""
+    with Store(db) as store:
+        ofac = default_watchlists()[0]
+        change = add_watchlist(store, ofac)
+        scores = risk_store(store)
+        fired = fire_alerts(store, default_rules())
+        console.print(f"Screened every identity against {ofac.name} ({ofac.entries.height} "
+                      f"vessels): {change.n_matches} matches. "
+                      f"{fired.height} alerts fired by the default rules.")
+        records = risk_records(scores.head(10))
+        console.print(risk_table(records, "Riskiest vessels"))
+        rank = {name: i for i, name in enumerate(reversed(SEVERITIES))}
+        ordered = fired.sort(pl.col("severity").replace_strict(rank, default=len(rank)))
+        for row in alert_records(ordered)[:8]:
+            console.print(f"  [bold]{row['severity']}[/] {row['rule']}: {row['message']}")
+        suspect = next((r for r in risk_records(scores) if r["score"] > 0 and not any(
+            f["factor"] == "designated" for f in r["factors"])), None)
+        if suspect is None:
+            return None
+        path = out / f"dossier-{suspect['mmsi']}.html"
+        path.write_text(render_html(vessel_dossier(store, str(suspect["mmsi"]))),
+                        encoding="utf-8")
+        return path
 
 
 def _names(identities: pl.DataFrame) -> dict[int, str]:

@@ -7,13 +7,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from seasight.cli.options import DB, JSON, fail
+from seasight.cli.options import DB, JSON, fail, open_store
 from seasight.detection import detect_store
 from seasight.evaluate import evaluate as score_events
 from seasight.evaluate import load_truth
@@ -41,15 +40,6 @@ ZONES = typer.Option([], "--zones", help="GeoJSON file of zone polygons (repeata
                      exists=True, dir_okay=False)
 
 
-def _open(db: Path, read_only: bool = False) -> Store:
-    if read_only and not db.exists():
-        raise fail(f"no such database: {db}")
-    try:
-        return Store(db, read_only=read_only)
-    except duckdb.IOException as exc:
-        raise fail(f"cannot open {db}: {exc}") from exc
-
-
 def detect(
     db: Path = DB,
     zones: list[Path] = ZONES,
@@ -65,7 +55,7 @@ def detect(
         zone_list = load_zones(zones)
     except ValueError as exc:
         raise fail(str(exc)) from exc
-    with _open(db) as store:
+    with open_store(db) as store:
         done = detect_store(store, zone_list, kinds=kind or None)
     result = done.result
     summary = {
@@ -135,7 +125,7 @@ def events(
     if unknown:
         raise typer.BadParameter(f"unknown kind(s) {', '.join(unknown)}", param_hint="--kind")
     t_since, t_until = _time_option(since, "--since"), _time_option(until, "--until")
-    with _open(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         found = query_events(store, kind, t_since, t_until)
     out = sys.stdout
     if as_json:
@@ -169,7 +159,7 @@ def evaluate(
         planted = load_truth(truth)
     except (ValueError, KeyError) as exc:
         raise fail(f"{truth}: {exc}") from exc
-    with _open(db, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         found = store.table("events")
     scores = score_events(found, planted, kinds=DETECTORS)
     if as_json:

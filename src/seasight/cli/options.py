@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import typer
 
-from seasight.store import DEFAULT_DB
+from seasight.store import DEFAULT_DB, Store
 
 DB = typer.Option(
     DEFAULT_DB, "--db", envvar="SEASIGHT_DB", help="Database file (created if missing).",
@@ -15,10 +16,20 @@ DB = typer.Option(
 JSON = typer.Option(False, "--json", help="Machine-readable JSON on standard output.")
 
 
+def open_store(db: Path, read_only: bool = False) -> Store:
+    """Open ``db``; a missing file (when reading) or a locked one is a clear exit 1."""
+    if read_only and not db.exists():
+        raise fail(f"no such database: {db}")
+    try:
+        return Store(db, read_only=read_only)
+    except duckdb.IOException as exc:
+        raise fail(f"cannot open {db}: {exc}") from exc
+
+
 def fail(message: str) -> typer.Exit:
     """Print ``message`` to stderr and return the exit for 'could not run' (status 1)."""
     typer.secho(f"seasight: {message}", err=True, fg="red")
     return typer.Exit(1)
 
 
-__all__ = ["DB", "JSON", "Path", "fail"]
+__all__ = ["DB", "JSON", "Path", "fail", "open_store"]

@@ -9,7 +9,10 @@ class B transponders go to small craft. Cruise speeds are typical of each type.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 
 import numpy as np
 
@@ -138,6 +141,16 @@ class Vessel:
     has_rot: bool = True
 
 
+@cache
+def listed_imos() -> frozenset[int]:
+    """IMO numbers of the shipped OFAC list: random fleet identities avoid them, so that only
+    the scenario's planted watchlist vessels match the list."""
+    ref = resources.files("seasight") / "data" / "watchlists" / "ofac_sdn_vessels_2021-07.csv"
+    with ref.open("r", encoding="utf-8") as fh:
+        return frozenset(int(r["imo"]) for r in csv.DictReader(fh)
+                         if (r.get("imo") or "").strip().isdigit())
+
+
 def imo_check_digit(six_digits: int) -> int:
     """Check digit of an IMO ship number from its first six digits."""
     digits = [int(c) for c in f"{six_digits:06d}"]
@@ -224,6 +237,9 @@ def make_vessels(rng: np.random.Generator, kinds: list[ShipClass],
             six = 900_000 + int(u[i, 5] * 99_999) if u[i, 6] < 0.8 else \
                 700_000 + int(u[i, 5] * 200_000)
             imo = six * 10 + imo_check_digit(six)
+            while imo in listed_imos():  # an ordinary ship never borrows a listed ship's IMO
+                six += 1
+                imo = six * 10 + imo_check_digit(six)
         length = sc.length_m[0] + int(u[i, 7] * (sc.length_m[1] - sc.length_m[0] + 1))
         beam = sc.beam_m[0] + int(u[i, 8] * (sc.beam_m[1] - sc.beam_m[0] + 1))
         to_bow = round(length * (0.55 + 0.3 * u[i, 9]))

@@ -85,6 +85,7 @@ class Store:
         self.path = Path(path)
         self.dedup_window_s = dedup_window_s
         self._extra: dict[str, dict[str, pl.DataType]] = {}
+        self.read_only = read_only
         self.con = duckdb.connect(str(self.path), read_only=read_only)
         self.con.execute("SET TimeZone = 'UTC'")
         # Rows carry their own order (ts, source, line_no); not keeping insertion order lets
@@ -253,6 +254,8 @@ class Store:
         :meth:`upsert`).
         """
         self._extra[name] = schema
+        if self.read_only:  # DuckDB refuses DDL on a read-only file, even IF NOT EXISTS
+            return
         cols = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in schema.items())
         pk = f", PRIMARY KEY ({', '.join(chr(34) + k + chr(34) for k in key)})" if key else ""
         self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols}{pk})")
