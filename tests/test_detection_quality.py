@@ -10,13 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from seasight.detection import detect_store
-from seasight.evaluate import KindScore, evaluate, load_truth
+from seasight.bench.quality import score_simulation
+from seasight.evaluate import KindScore
 from seasight.events.run import DETECTORS
-from seasight.geo.zones import load_zones
-from seasight.ingest import ingest_paths
-from seasight.sim import simulate, write_simulation
-from seasight.store import Store
 
 SEEDS = (11, 12, 13)
 MIN_PRECISION = 0.95
@@ -24,13 +20,7 @@ MIN_RECALL = 0.95
 
 
 def _run(seed: int, folder: Path) -> list[KindScore]:
-    sim = simulate("indo-pacific", hours=48, vessels=200, seed=seed)
-    write_simulation(sim, folder)
-    db = folder / "sim.duckdb"
-    ingest_paths([folder / "feed.nmea"], db)
-    with Store(db) as store:
-        found = detect_store(store, load_zones([folder / "zones.geojson"])).result.events
-    return evaluate(found, load_truth(folder / "truth.json"), kinds=DETECTORS)
+    return score_simulation(folder, seed, hours=48, vessels=200)
 
 
 @pytest.fixture(scope="module")
