@@ -100,3 +100,14 @@ def test_parameters_change_the_thresholds() -> None:
     assert gap.detect(DetectionInputs(points=points), gap.Params(min_gap_h=6)).height == 1
     far = gap.Params(min_shore_nm=500)
     assert gap.detect(DetectionInputs(points=dark(412000008, BAY_OF_BENGAL, 20)), far).height == 0
+
+
+def test_a_vessel_never_tracked_does_not_go_dark() -> None:
+    # a single offshore fix (a sparse source, a satellite pass) followed by a day of other
+    # traffic is not a gap; the same vessel tracked for 6 h before the silence is one
+    lone = leg(412000009, 0, 0.01, *ANDAMAN_SEA, course=90, speed_kn=10)
+    tracked = leg(412000010, 0, 6, *BAY_OF_BENGAL, course=90, speed_kn=10)
+    other = leg(412000011, 0, 40, *OFF_COLOMBO, course=0, speed_kn=0.1)
+    events = gap.detect(DetectionInputs(points=join(lone, tracked, other)))
+    assert events["mmsi"].to_list() == [412000010]
+    assert events["is_open"].to_list() == [True]

@@ -4,7 +4,9 @@ Definition (Global Fishing Watch's AIS-disabling events, which use the same defa
 is a period of at least ``min_gap_h`` (12 h) in which no position of the MMSI was received,
 where the vessel was last seen at least ``min_shore_nm`` (50 nautical miles) from shore. Close
 to shore, gaps are mostly reception holes (terrestrial receivers, port stays with AIS off), so
-they are not reported.
+they are not reported. The vessel must also have been tracked before it went silent (at least
+``min_points_before`` positions in the ``before_window_h`` before the gap, as GFW requires a
+well-tracked vessel): a single fix from a sparse source is not a vessel going dark.
 
 The gap is computed over **all segments of the MMSI in time order**: when one MMSI is used by
 two transmitters at once (see ``spoofing``), a silence of one transmitter while the other keeps
@@ -63,6 +65,12 @@ class Params:
     min_gap_h: float = 12.0
     #: Minimum distance from shore of the last position before the gap, nautical miles (GFW: 50).
     min_shore_nm: float = 50.0
+    #: The vessel must have sent at least this many positions in the ``before_window_h`` before
+    #: going silent: only a vessel that was being tracked can be seen to go dark (a single fix
+    #: from a sparse source, or a vessel heard once by satellite, is not a gap).
+    min_points_before: int = 5
+    #: The window before the gap in which ``min_points_before`` are counted, hours.
+    before_window_h: float = 12.0
     #: Gap duration at which the duration part of the score is full, hours.
     full_score_gap_h: float = 48.0
     #: Distance from shore at which the distance part of the score is full, nautical miles.
@@ -92,6 +100,9 @@ def detect(inputs: DetectionInputs, params: Params = Params()) -> pl.DataFrame:
     open_off = last_of_mmsi[horizon - ts[last_of_mmsi] >= min_gap_us]
     off = np.r_[closed_off, open_off].astype(np.int64)
     is_open = np.r_[np.zeros(len(closed_off), bool), np.ones(len(open_off), bool)]
+    window_us = round(params.before_window_h * US_PER_H)
+    tracked = _points_before(off, ts, np.r_[True, ~same], window_us) >= params.min_points_before
+    off, is_open = off[tracked], is_open[tracked]
     if len(off) == 0:
         return empty_events()
     shore_off_km = np.asarray(distance_to_shore_km(lat[off], lon[off]), dtype=np.float64)
@@ -150,6 +161,18 @@ def detect(inputs: DetectionInputs, params: Params = Params()) -> pl.DataFrame:
         },
         detector=f"{KIND}/{VERSION}",
     )
+
+
+def _points_before(off: np.ndarray, ts: np.ndarray, first_of_mmsi: np.ndarray,
+                   window_us: int) -> np.ndarray:
+    """Positions of the same MMSI within ``window_us`` up to and including each ``off`` point
+    (``ts`` sorted by MMSI, then time)."""
+    starts = np.flatnonzero(first_of_mmsi)
+    block = starts[np.searchsorted(starts, off, side="right") - 1]
+    counts = np.empty(len(off), np.int64)
+    for k, (i, b) in enumerate(zip(off.tolist(), block.tolist(), strict=True)):
+        counts[k] = i + 1 - (b + int(np.searchsorted(ts[b : i + 1], ts[i] - window_us)))
+    return counts
 
 
 def _point(
