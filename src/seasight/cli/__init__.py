@@ -17,6 +17,7 @@ from seasight.cli import demo as _demo
 from seasight.cli import detect as _detect
 from seasight.cli import ingest as _ingest
 from seasight.cli import risk as _risk
+from seasight.cli import serve as _serve
 from seasight.cli import simulate as _simulate
 from seasight.cli import vessel as _vessel
 from seasight.cli import watchlist as _watchlist
@@ -54,6 +55,7 @@ app.add_typer(_watchlist.app, name="watchlist")
 app.command("risk")(_risk.risk)
 app.add_typer(_alerts.app, name="alerts")
 app.command("vessel", epilog=_vessel.VESSEL_EPILOG)(_vessel.vessel)
+app.command("serve", epilog=_serve.SERVE_EPILOG)(_serve.serve)
 app.command("simulate", epilog=_simulate.EPILOG)(_simulate.simulate_command)
 
 

@@ -1,0 +1,491 @@
+"""The HTTP service: ``create_app(db)`` builds the FastAPI application.
+
+Every route is a thin layer over :mod:`seasight.api.query` (reads, all filtered by
+:func:`seasight.api.query.visible`) or a stage's own function (writes). Errors, including
+validation errors and unknown paths, have one JSON shape::
+
+    {"error": {"status": 400, "code": "invalid_parameter", "message": "bbox: ...",
+               "detail": {...}}}
+
+Concurrency: DuckDB connections must not be shared between threads, so each request works on
+its own cursor of the store's connection (:meth:`StoreAccess.read`); writes additionally hold
+one lock, so two writers never race on the same rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import enum
+import functools
+import hashlib
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import polars as pl
+from fastapi import Body, Depends, FastAPI, Query, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.websockets import WebSocketDisconnect
+
+from seasight import __version__
+from seasight.ais import NmeaDecoder
+from seasight.api import query as q
+from seasight.api.query import Caller, QueryError, bad_parameter
+from seasight.batch import Batch
+from seasight.geo.zones import zones_from_geojson
+from seasight.ingest import IngestReport
+from seasight.risk.alerts import UnknownAlertError, alert_records, set_alert_state
+from seasight.risk.watchlists import add_watchlist, parse_watchlist
+from seasight.store import Store
+
+T = TypeVar("T")
+
+#: Largest request body accepted by ``POST /api/ingest`` and ``POST /api/watchlists``.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+#: Seconds between two polls of the store by each ``/api/stream`` client.
+STREAM_POLL_S = 1.0
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+
+_CODES = {400: "invalid_parameter", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 409: "conflict", 413: "too_large",
+          415: "unsupported_media_type", 500: "internal_error"}
+
+
+class StoreAccess:
+    """The service's one :class:`Store`, handed out as a cursor per request."""
+
+    def __init__(self, db: Path, read_only: bool) -> None:
+        self.store = Store(db, read_only=read_only)
+        self.read_only = read_only
+        self.write_lock = threading.Lock()
+
+    def _cursor_store(self) -> Store:
+        s = copy.copy(self.store)
+        s.con = self.store.con.cursor()
+        s.con.execute("SET TimeZone = 'UTC'")
+        return s
+
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """A store on a fresh cursor (closed afterwards)."""
+        s = self._cursor_store()
+        try:
+            yield s
+        finally:
+            s.con.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[Store]:
+        """A store on a fresh cursor, holding the write lock."""
+        if self.read_only:
+            raise QueryError(403, "read_only", "the service runs on a read-only database")
+        with self.write_lock, self.reading() as s:
+            yield s
+
+    def read(self, fn: Callable[[Store], T]) -> T:
+        with self.reading() as s:
+            return fn(s)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def error_body(status: int, code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    """The JSON error shape of every 4xx/5xx answer."""
+    return {"error": {"status": status, "code": code, "message": message, "detail": detail}}
+
+
+def _error(status: int, code: str, message: str, detail: Any = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, code, message, detail), status_code=status,
+                        headers=headers)
+
+
+def _loc_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    if loc and loc[0] == "body":
+        rest = [str(p) for p in loc[1:] if not isinstance(p, int)]
+        return ".".join(["body", *rest]) if rest and loc[1:] != (rest[0],) else (
+            rest[0] if rest else "body")
+    parts = [str(p) for p in loc if p not in ("query", "path", "header", "cookie")]
+    return ".".join(parts) or "request"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(QueryError)
+    async def _query_error(request: Request, exc: QueryError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"parameter": _loc_name(e.get("loc", ())), "in": str(e.get("loc", ("",))[0]),
+                   "message": str(e.get("msg", ""))} for e in exc.errors()]
+        message = "; ".join(f"{e['parameter']}: {e['message']}" for e in errors)
+        return _error(400, "invalid_parameter", message or "invalid request", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _CODES.get(exc.status_code, "error")
+        message = str(exc.detail) if exc.detail else code
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such resource: {request.url.path}"
+        return _error(exc.status_code, code, message, None,
+                      dict(exc.headers) if exc.headers else None)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return _error(500, "internal_error", f"{type(exc).__name__}: {exc}")
+
+
+# --------------------------------------------------------------------------- models
+
+
+class Layer(enum.StrEnum):
+    """Reference layers shipped with SeaSight."""
+
+    land = "land"
+    ports = "ports"
+    lanes = "lanes"
+
+
+_LAYER_FILES = {Layer.land: "ne_50m_land.json", Layer.ports: "ports.geojson",
+                Layer.lanes: "sea_lanes_marnet.geojson"}
+
+
+@functools.cache
+def _layer_bytes(layer: Layer) -> tuple[bytes, str]:
+    ref = resources.files("seasight") / "data" / "geo" / _LAYER_FILES[layer]
+    data = ref.read_bytes()
+    return data, hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+class StateChange(BaseModel):
+    """An alert state change: who makes it and why."""
+
+    note: str = Field(min_length=1, max_length=10_000, description="Why (required).")
+    by: str = Field(default="api", min_length=1, max_length=200, description="Who.")
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    db: str
+    read_only: bool
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Repeated and comma-separated query values, flattened."""
+    out: list[str] = []
+    for v in values or []:
+        out += [p.strip() for p in v.split(",") if p.strip()]
+    return out
+
+
+def _ints(name: str, values: list[str] | None, hi: int) -> list[int]:
+    out = []
+    for v in _split(values):
+        if not v.isdigit() or int(v) > hi:
+            raise bad_parameter(name, f"expected integers 0-{hi}, got {v!r}")
+        out.append(int(v))
+    return out
+
+
+def _body_text(data: bytes, name: str) -> bytes:
+    if len(data) > MAX_BODY_BYTES:
+        raise QueryError(413, "too_large", f"{name}: request body larger than "
+                                           f"{MAX_BODY_BYTES} bytes")
+    return data
+
+
+def store_dep(request: Request) -> Iterator[Store]:
+    """The request's store: a cursor of the service's connection."""
+    access: StoreAccess = request.app.state.access
+    with access.reading() as s:
+        yield s
+
+
+def caller_dep() -> Caller:
+    """Who is asking. Authentication (issue 6) plugs in here."""
+    return Caller.local()
+
+
+S = Annotated[Store, Depends(store_dep)]
+C = Annotated[Caller, Depends(caller_dep)]
+Bbox = Annotated[str | None, Query(description="w,s,e,n in degrees (w > e crosses 180)",
+                                   examples=["100,-10,130,10"])]
+Limit = Annotated[int, Query(ge=1, le=q.MAX_LIMIT)]
+Kinds = Annotated[list[str] | None, Query(description="event kinds (repeat or commas)")]
+Offset = Annotated[int, Query(ge=0, le=10**9)]
+MmsiQ = Annotated[int | None, Query(ge=1, le=999_999_999)]
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = None,
+               stream_poll_s: float = STREAM_POLL_S) -> FastAPI:
+    """The SeaSight service on database ``db`` (created unless ``read_only``)."""
+    access = StoreAccess(Path(db), read_only)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        access.close()
+
+    app = FastAPI(
+        title="SeaSight", version=__version__, lifespan=lifespan,
+        description="Open Maritime Domain Awareness: vessels, tracks, events, alerts, zones. "
+                    "Errors are JSON: {\"error\": {status, code, message, detail}}.",
+    )
+    app.state.access = access
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    _install_error_handlers(app)
+
+    @app.get("/api/health", response_model=Health, tags=["service"])
+    def health() -> Health:
+        """Service status."""
+        return Health(status="ok", version=__version__, db=str(access.store.path),
+                      read_only=read_only)
+
+    @app.get("/api/vessels", tags=["vessels"])
+    def vessels(
+        store: S, caller: C, bbox: Bbox = None,
+        at: Annotated[str | None, Query(description="ISO 8601: positions as of this time")] = None,
+        ship_type: Annotated[list[str] | None, Query(description="AIS ship types")] = None,
+        flag: Annotated[list[str] | None, Query(description="ISO alpha-2 flags")] = None,
+        min_risk: Annotated[float | None, Query(ge=0, le=100)] = None,
+        list_: Annotated[list[str] | None, Query(alias="list", description="watchlists")] = None,
+        limit: Limit = 20_000,
+    ) -> dict[str, Any]:
+        """Latest position of every vessel (GeoJSON FeatureCollection), filtered."""
+        return q.vessels_geojson(
+            store, caller, bbox=q.parse_bbox(bbox), at=q.parse_time("at", at),
+            ship_type=_ints("ship_type", ship_type, 255), flag=_split(flag),
+            min_risk=min_risk, lists=_split(list_), limit=limit)
+
+    @app.get("/api/vessels/{mmsi}", tags=["vessels"])
+    def vessel(store: S, caller: C, mmsi: int) -> dict[str, Any]:
+        """A vessel's dossier: identity history, watchlist matches, risk, events."""
+        if not 1 <= mmsi <= 999_999_999:
+            raise bad_parameter("mmsi", f"an MMSI has 1 to 9 digits, got {mmsi}")
+        return q.dossier(store, caller, mmsi)
+
+    @app.get("/api/vessels/{mmsi}/track", tags=["vessels"])
+    def vessel_track(store: S, caller: C, mmsi: int, since: str | None = None,
+                     until: str | None = None) -> dict[str, Any]:
+        """A vessel's track as a GeoJSON LineString feature; point times in properties."""
+        if not 1 <= mmsi <= 999_999_999:
+            raise bad_parameter("mmsi", f"an MMSI has 1 to 9 digits, got {mmsi}")
+        return q.track(store, caller, mmsi, since=q.parse_time("since", since),
+                       until=q.parse_time("until", until))
+
+    def _event_filters(kind: list[str] | None, since: str | None, until: str | None,
+                       bbox: str | None, mmsi: int | None, limit: int,
+                       offset: int) -> dict[str, Any]:
+        return {"kinds": _split(kind), "since": q.parse_time("since", since),
+                "until": q.parse_time("until", until), "bbox": q.parse_bbox(bbox),
+                "mmsi": mmsi, "limit": limit, "offset": offset}
+
+
+    @app.get("/api/events", tags=["events"])
+    def events(store: S, caller: C, kind: Kinds = None, since: str | None = None,
+               until: str | None = None, bbox: Bbox = None, mmsi: MmsiQ = None,
+               limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+        """Events, newest first: ``{total, offset, limit, items}``."""
+        return q.events_json(store, caller,
+                             **_event_filters(kind, since, until, bbox, mmsi, limit, offset))
+
+    @app.get("/api/events.geojson", tags=["events"])
+    def events_geojson(store: S, caller: C, kind: Kinds = None, since: str | None = None,
+                       until: str | None = None, bbox: Bbox = None, mmsi: MmsiQ = None,
+                       limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+        """The same page of events as a GeoJSON FeatureCollection."""
+        return q.events_features(store, caller,
+                                 **_event_filters(kind, since, until, bbox, mmsi, limit, offset))
+
+    @app.get("/api/alerts", tags=["alerts"])
+    def alerts(store: S, caller: C,
+               state: Annotated[list[str] | None, Query(description="new, acknowledged, closed")]
+               = None) -> dict[str, Any]:
+        """Alerts, most severe first: ``{total, items}``."""
+        return q.alerts_json(store, caller, _split(state))
+
+    def _change(alert_id: str, state: str, body: StateChange) -> dict[str, Any]:
+        with access.writing() as store:
+            try:
+                row = set_alert_state(store, alert_id, state, body.by, body.note)
+            except UnknownAlertError as exc:
+                raise QueryError(404, "not_found", f"alert_id: {exc}",
+                                 {"parameter": "alert_id"}) from None
+            except ValueError as exc:
+                raise QueryError(409, "conflict", str(exc)) from None
+            return alert_records(pl.DataFrame([row]))[0]
+
+    @app.post("/api/alerts/{alert_id}/ack", tags=["alerts"])
+    def ack(alert_id: str, body: StateChange) -> dict[str, Any]:
+        """Acknowledge an alert (``new`` → ``acknowledged``)."""
+        return _change(alert_id, "acknowledged", body)
+
+    @app.post("/api/alerts/{alert_id}/close", tags=["alerts"])
+    def close(alert_id: str, body: StateChange) -> dict[str, Any]:
+        """Close an alert."""
+        return _change(alert_id, "closed", body)
+
+    @app.get("/api/zones", tags=["zones"])
+    def zones(store: S, caller: C) -> dict[str, Any]:
+        """Stored zones (GeoJSON FeatureCollection)."""
+        return q.zones_json(store, caller)
+
+    @app.post("/api/zones", tags=["zones"], status_code=201)
+    def add_zones(body: Annotated[dict[str, Any], Body(
+            description="GeoJSON FeatureCollection, Feature or (Multi)Polygon")]
+    ) -> dict[str, Any]:
+        """Store zones (replacing zones of the same name); detection watches them."""
+        try:
+            new = zones_from_geojson(body, source="request")
+        except (ValueError, TypeError, KeyError) as exc:
+            raise QueryError(400, "invalid_geojson", f"body: {exc}",
+                             {"parameter": "body"}) from None
+        names = [z.name for z in new]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise QueryError(400, "invalid_geojson",
+                             f"body: zone names must be unique; repeated: {', '.join(dup)}",
+                             {"parameter": "body"})
+        with access.writing() as store:
+            store.save_zones(new)
+            out = q.zones_json(store, Caller.local())
+        out["features"] = [f for f in out["features"]
+                           if (f.get("properties") or {}).get("name") in names]
+        return out
+
+    @app.delete("/api/zones/{name}", tags=["zones"])
+    def delete_zone(name: str) -> dict[str, Any]:
+        """Forget a zone."""
+        with access.writing() as store:
+            if not store.delete_zone(name):
+                raise QueryError(404, "not_found", f"name: no zone {name!r}",
+                                 {"parameter": "name"})
+        return {"deleted": name}
+
+    text_body = {"requestBody": {"required": True, "content": {
+        "text/plain": {"schema": {"type": "string"}}}}}
+
+    @app.post("/api/ingest", tags=["ingest"], openapi_extra=text_body)
+    async def ingest(request: Request,
+                     source: Annotated[str, Query(min_length=1, max_length=200)] = "api",
+                     ) -> dict[str, Any]:
+        """Decode and store NMEA lines (text/plain body): messages by type, rejects by
+        reason, rows added per table."""
+        data = _body_text(await request.body(), "body")
+
+        def run() -> dict[str, Any]:
+            dec = NmeaDecoder(f"api:{source}")
+            batch = Batch.concat([dec.feed(data), dec.finish()])
+            report = IngestReport(sources=[f"api:{source}"], bytes_read=len(data))
+            with access.writing() as store:
+                report.add(batch, store.append(batch))
+            return report.to_json()
+
+        return await run_in_threadpool(run)
+
+    csv_or_json = {"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/json": {"schema": {}}}}}
+
+    @app.post("/api/watchlists", tags=["watchlists"], openapi_extra=csv_or_json)
+    async def upload_watchlist(
+        request: Request,
+        name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+        format: Annotated[str | None, Query(pattern="^(csv|json)$")] = None,
+    ) -> dict[str, Any]:
+        """Store a watchlist (the file as the body, CSV or JSON), screen every vessel
+        against it and return what changed."""
+        data = _body_text(await request.body(), "body")
+        fmt = format
+        if fmt is None:
+            ctype = request.headers.get("content-type", "")
+            head = data.lstrip()[:1]
+            fmt = "json" if "json" in ctype or head in (b"[", b"{") else "csv"
+
+        def run() -> dict[str, Any]:
+            try:
+                wl = parse_watchlist(data, fmt=fmt, name=name, source=name or "upload")
+            except ValueError as exc:
+                raise QueryError(400, "invalid_watchlist", f"body: {exc}",
+                                 {"parameter": "body"}) from None
+            if len(wl) == 0:
+                raise QueryError(400, "invalid_watchlist", "body: the watchlist has no entries",
+                                 {"parameter": "body"})
+            with access.writing() as store:
+                return add_watchlist(store, wl).to_json()
+
+        return await run_in_threadpool(run)
+
+    @app.get("/api/layers/{name}", tags=["layers"])
+    def layer(name: Layer, request: Request) -> Response:
+        """Reference layer as GeoJSON: ``land`` (Natural Earth 1:50m), ``ports``, ``lanes``
+        (MARNET sea lanes). Cached by clients (ETag)."""
+        data, tag = _layer_bytes(name)
+        headers = {"Cache-Control": "public, max-age=86400", "ETag": f'"{tag}"'}
+        if request.headers.get("if-none-match") == f'"{tag}"':
+            return Response(status_code=304, headers=headers)
+        return Response(data, media_type="application/geo+json", headers=headers)
+
+    @app.websocket("/api/stream")
+    async def stream(ws: WebSocket) -> None:
+        """Live updates: ``{"type": "positions", "features": [...]}`` (latest position of
+        vessels that moved), ``{"type": "event", "event": {...}}`` and ``{"type": "alert",
+        "alert": {...}}``, polled from the store every second. The first message is
+        ``{"type": "hello", ...}``."""
+        await ws.accept()
+        caller = Caller.local()
+        marks = await run_in_threadpool(access.read, q.current_watermarks)
+        closed = asyncio.Event()
+
+        async def watch_close() -> None:
+            try:
+                while (await ws.receive())["type"] != "websocket.disconnect":
+                    pass
+            except (WebSocketDisconnect, RuntimeError):
+                pass
+            finally:
+                closed.set()
+
+        watcher = asyncio.create_task(watch_close())
+        try:
+            await ws.send_json({"type": "hello", "version": __version__,
+                                "poll_s": stream_poll_s})
+            while not closed.is_set():
+                msgs = await run_in_threadpool(
+                    access.read, lambda s: q.stream_messages(s, caller, marks))
+                for m in msgs:
+                    await ws.send_json(m)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(closed.wait(), timeout=stream_poll_s)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            watcher.cancel()
+
+    static = static_dir if static_dir is not None else STATIC_DIR
+    if static.is_dir():
+        app.mount("/", StaticFiles(directory=static, html=True), name="web")
+    return app
+
+
+__all__ = ["MAX_BODY_BYTES", "STREAM_POLL_S", "StoreAccess", "create_app", "error_body"]

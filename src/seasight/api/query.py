@@ -1,0 +1,450 @@
+"""The query layer: every read the service answers goes through the functions here.
+
+Each function takes the :class:`Caller` asking and a :class:`~seasight.store.Store` (a
+per-request cursor, see :mod:`seasight.api.app`), reads Polars frames and passes every frame
+that leaves the system through ONE policy function, :func:`visible`. Today ``visible`` returns
+the frame unchanged (a local caller sees everything). Issue 6 (sharing) adds organisations and
+agreements *there*: it will drop rows (vessels, areas, time ranges) and columns an agreement does
+not grant, and record the access in the audit log; nothing else in the service needs to change.
+
+Bad parameters raise :class:`QueryError` (status, code, message naming the parameter); the
+app turns them into the stable JSON error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+import polars as pl
+
+from seasight.events.formats import event_records, events_geojson
+from seasight.risk.alerts import STATES, alert_records, list_alerts
+from seasight.risk.dossier import vessel_dossier
+from seasight.schema import EVENTS, conform
+from seasight.store import Store
+
+#: What a frame holds, for :func:`visible`.
+Kind = Literal["vessels", "positions", "track", "dossier", "events", "alerts", "zones",
+               "watchlists", "layers"]
+
+#: Most rows one request may ask for.
+MAX_LIMIT: Final = 50_000
+
+
+class QueryError(ValueError):
+    """A request the query layer cannot answer: HTTP ``status``, a stable ``code`` and a
+    message naming the parameter at fault."""
+
+    def __init__(self, status: int, code: str, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.detail = detail
+
+
+def bad_parameter(name: str, message: str) -> QueryError:
+    """A 400 naming parameter ``name``."""
+    return QueryError(400, "invalid_parameter", f"{name}: {message}", {"parameter": name})
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: a user of an organisation with roles."""
+
+    name: str
+    organisation: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def local(cls) -> Caller:
+        """The operator of this installation: full access."""
+        return cls("local", "local", frozenset({"admin", "watch_officer"}))
+
+
+def visible(caller: Caller, kind: Kind, frame: pl.DataFrame) -> pl.DataFrame:
+    """The part of ``frame`` (rows of ``kind``) that ``caller`` may see.
+
+    THE policy decision of the service: every frame leaving the system passes here. For now
+    every caller sees everything; issue 6 filters by the caller's organisation and the sharing
+    agreements that grant it data (and audits the access).
+    """
+    del caller, kind  # no agreements yet: identity
+    return frame
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def parse_time(name: str, value: str | None) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; naive means UTC), or None."""
+    if value is None or value == "":
+        return None
+    try:
+        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise bad_parameter(name, f"not an ISO 8601 time: {value!r} "
+                                  "(e.g. 2024-03-01T12:00:00Z)") from None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    """``w,s,e,n`` in degrees; ``w > e`` crosses the antimeridian."""
+    if value is None or value == "":
+        return None
+    parts = value.split(",")
+    if len(parts) != 4:
+        raise bad_parameter("bbox", f"expected 4 comma-separated numbers w,s,e,n, got {value!r}")
+    try:
+        w, s, e, n = (float(p) for p in parts)
+    except ValueError:
+        raise bad_parameter("bbox", f"not numbers: {value!r}") from None
+    if not all(math.isfinite(x) for x in (w, s, e, n)):
+        raise bad_parameter("bbox", "values must be finite")
+    if not (-180 <= w <= 180 and -180 <= e <= 180):
+        raise bad_parameter("bbox", "longitudes must be in [-180, 180]")
+    if not (-90 <= s <= 90 and -90 <= n <= 90):
+        raise bad_parameter("bbox", "latitudes must be in [-90, 90]")
+    if s > n:
+        raise bad_parameter("bbox", f"south ({s}) is north of north ({n})")
+    return w, s, e, n
+
+
+def _bbox_sql(bbox: tuple[float, float, float, float] | None, lat: str = "lat",
+              lon: str = "lon") -> tuple[str, list[Any]]:
+    if bbox is None:
+        return "TRUE", []
+    w, s, e, n = bbox
+    if w <= e:
+        return f"({lat} BETWEEN ? AND ? AND {lon} BETWEEN ? AND ?)", [s, n, w, e]
+    return f"({lat} BETWEEN ? AND ? AND ({lon} >= ? OR {lon} <= ?))", [s, n, w, e]
+
+
+def _check_limit(limit: int, name: str = "limit") -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise bad_parameter(name, f"must be between 1 and {MAX_LIMIT}, got {limit}")
+
+
+def _has_table(store: Store, name: str) -> bool:
+    found = store.con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _num(x: Any, nd: int = 1) -> float | None:
+    if x is None:
+        return None
+    f = float(x)
+    return round(f, nd) if math.isfinite(f) else None
+
+
+# --------------------------------------------------------------------------- vessels
+
+
+def _latest_sql(where: str) -> str:
+    return f"""
+        SELECT mmsi, max(ts) AS ts, arg_max(lat, ts) AS lat, arg_max(lon, ts) AS lon,
+               arg_max(sog, ts) AS sog, arg_max(cog, ts) AS cog,
+               arg_max(heading, ts) AS heading, max(rowid) AS last_row
+        FROM positions
+        WHERE ts IS NOT NULL AND lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180
+          AND {where}
+        GROUP BY mmsi"""
+
+
+def latest_positions(
+    store: Store,
+    caller: Caller,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    at: datetime | None = None,
+    ship_type: Sequence[int] = (),
+    flag: Sequence[str] = (),
+    min_risk: float | None = None,
+    lists: Sequence[str] = (),
+    limit: int = 20_000,
+    after_row: int | None = None,
+) -> pl.DataFrame:
+    """One row per vessel: its last position (at or before ``at``) with identity, risk and
+    watchlist membership; only vessels whose last position is in ``bbox`` and that pass the
+    filters. ``after_row``: only vessels with positions stored after that row (live stream)."""
+    _check_limit(limit)
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
+    if at is not None:
+        where.append("ts <= ?")
+        params.append(at)
+    if after_row is not None:
+        where.append("mmsi IN (SELECT mmsi FROM positions WHERE rowid > ?)")
+        params.append(after_row)
+    box, box_params = _bbox_sql(bbox, "p.lat", "p.lon")
+    ids = ("(SELECT mmsi, arg_max(shipname, valid_from) AS name, "
+           "arg_max(ship_type, valid_from) AS ship_type, arg_max(flag, valid_from) AS flag "
+           "FROM identities GROUP BY mmsi)")
+    risk = "(SELECT mmsi, max(score) AS risk FROM risk GROUP BY mmsi)" if _has_table(
+        store, "risk") else "(SELECT NULL::UINTEGER AS mmsi, NULL::DOUBLE AS risk WHERE FALSE)"
+    has_matches = _has_table(store, "watchlist_matches")
+    listed = ("(SELECT mmsi, bool_or(status = 'confirmed') AS listed, list(DISTINCT list_name) "
+              "AS lists FROM watchlist_matches GROUP BY mmsi)") if has_matches else (
+        "(SELECT NULL::UINTEGER AS mmsi, NULL::BOOLEAN AS listed, NULL::VARCHAR[] AS lists "
+        "WHERE FALSE)")
+    filters = [box]
+    fparams: list[Any] = list(box_params)
+    if ship_type:
+        filters.append(f"i.ship_type IN ({', '.join('?' for _ in ship_type)})")
+        fparams += list(ship_type)
+    if flag:
+        filters.append(f"upper(i.flag) IN ({', '.join('?' for _ in flag)})")
+        fparams += [f.upper() for f in flag]
+    if min_risk is not None:
+        filters.append("coalesce(r.risk, 0) >= ?")
+        fparams.append(min_risk)
+    if lists:
+        filters.append(f"list_has_any(m.lists, [{', '.join('?' for _ in lists)}])")
+        fparams += list(lists)
+    sql = f"""
+        SELECT p.mmsi, i.name, i.ship_type, i.flag, p.sog, p.cog, p.heading, p.ts, p.lat,
+               p.lon, r.risk, coalesce(m.listed, FALSE) AS listed, p.last_row
+        FROM ({_latest_sql(' AND '.join(where))}) p
+        LEFT JOIN {ids} i USING (mmsi)
+        LEFT JOIN {risk} r USING (mmsi)
+        LEFT JOIN {listed} m USING (mmsi)
+        WHERE {' AND '.join(filters)}
+        ORDER BY p.mmsi
+        LIMIT ?"""
+    frame = store.query(sql, params + fparams + [limit])
+    return visible(caller, "vessels", frame)
+
+
+def vessel_features(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """GeoJSON Point features of :func:`latest_positions` rows."""
+    out = []
+    for r in frame.iter_rows(named=True):
+        heading = r["heading"] if r["heading"] is not None and r["heading"] < 360 else None
+        out.append({
+            "type": "Feature",
+            "id": int(r["mmsi"]),
+            "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+            "properties": {
+                "mmsi": int(r["mmsi"]), "name": r["name"], "ship_type": r["ship_type"],
+                "flag": r["flag"], "sog": _num(r["sog"]), "cog": _num(r["cog"]),
+                "heading": heading, "ts": _iso(r["ts"]), "risk": _num(r["risk"]),
+                "listed": bool(r["listed"]),
+            },
+        })
+    return out
+
+
+def vessels_geojson(store: Store, caller: Caller, **filters: Any) -> dict[str, Any]:
+    """Latest positions as a GeoJSON FeatureCollection (see :func:`latest_positions`)."""
+    frame = latest_positions(store, caller, **filters)
+    return {"type": "FeatureCollection", "features": vessel_features(frame)}
+
+
+def dossier(store: Store, caller: Caller, mmsi: int) -> dict[str, Any]:
+    """The vessel's dossier (``Dossier.to_json``); 404 when nothing is known about it."""
+    if not 0 < mmsi < 1_000_000_000:
+        raise bad_parameter("mmsi", f"an MMSI has at most 9 digits, got {mmsi}")
+    known = store.con.execute(
+        "SELECT (SELECT count(*) FROM positions WHERE mmsi = ?) + "
+        "(SELECT count(*) FROM identities WHERE mmsi = ?)", [mmsi, mmsi]).fetchall()[0][0]
+    if not known:
+        raise QueryError(404, "not_found", f"mmsi: no vessel {mmsi} in this database",
+                         {"parameter": "mmsi"})
+    try:
+        d = vessel_dossier(store, f"{mmsi:09d}")
+    except LookupError as exc:
+        raise QueryError(404, "not_found", f"mmsi: {exc}", {"parameter": "mmsi"}) from None
+    visible(caller, "dossier", pl.DataFrame({"mmsi": [mmsi]}))  # the policy sees the vessel
+    d = replace(d, events=visible(caller, "events", d.events),
+                track=visible(caller, "track", d.track))
+    return d.to_json()
+
+
+def track(store: Store, caller: Caller, mmsi: int, *, since: datetime | None = None,
+          until: datetime | None = None) -> dict[str, Any]:
+    """The vessel's positions (ordered by time) as a GeoJSON LineString feature; the point
+    times, speeds and courses are in ``properties`` (one per coordinate)."""
+    if since is not None and until is not None and since > until:
+        raise bad_parameter("until", "is before 'since'")
+    where: list[str] = ["mmsi = ?"]
+    params: list[Any] = [mmsi]
+    if since is not None:
+        where.append("ts >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("ts <= ?")
+        params.append(until)
+    frame = store.query(
+        f"""SELECT ts, lat, lon, sog, cog FROM positions WHERE {' AND '.join(where)}
+            AND ts IS NOT NULL AND lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180
+            ORDER BY ts""", params)
+    if frame.height == 0:
+        any_rows = store.con.execute("SELECT count(*) FROM positions WHERE mmsi = ?",
+                                     [mmsi]).fetchall()[0][0]
+        if not any_rows:
+            raise QueryError(404, "not_found", f"mmsi: no positions of vessel {mmsi}",
+                             {"parameter": "mmsi"})
+    frame = visible(caller, "track", frame)
+    coords = [[r[2], r[1]] for r in frame.iter_rows()]
+    return {
+        "type": "Feature",
+        "id": mmsi,
+        "geometry": {"type": "LineString", "coordinates": coords},
+        "properties": {
+            "mmsi": mmsi,
+            "n_points": frame.height,
+            "times": [_iso(t) for t in frame["ts"]],
+            "sog": [_num(x) for x in frame["sog"]],
+            "cog": [_num(x) for x in frame["cog"]],
+            "start": _iso(frame["ts"].min()) if frame.height else None,  # type: ignore[arg-type]
+            "end": _iso(frame["ts"].max()) if frame.height else None,  # type: ignore[arg-type]
+        },
+    }
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _events_where(kinds: Sequence[str], since: datetime | None, until: datetime | None,
+                  bbox: tuple[float, float, float, float] | None,
+                  mmsi: int | None) -> tuple[str, list[Any]]:
+    if since is not None and until is not None and since > until:
+        raise bad_parameter("until", "is before 'since'")
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
+    if kinds:
+        where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+        params += list(kinds)
+    if since is not None:
+        where.append("coalesce(\"end\", start) >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("start <= ?")
+        params.append(until)
+    box, box_params = _bbox_sql(bbox)
+    where.append(box)
+    params += box_params
+    if mmsi is not None:
+        where.append("(mmsi = ? OR other_mmsi = ?)")
+        params += [mmsi, mmsi]
+    return " AND ".join(where), params
+
+
+def events_page(
+    store: Store, caller: Caller, *, kinds: Sequence[str] = (), since: datetime | None = None,
+    until: datetime | None = None, bbox: tuple[float, float, float, float] | None = None,
+    mmsi: int | None = None, limit: int = 100, offset: int = 0,
+) -> tuple[int, pl.DataFrame]:
+    """(total matching, one page of EVENTS rows), newest start first."""
+    _check_limit(limit)
+    if offset < 0:
+        raise bad_parameter("offset", f"must not be negative, got {offset}")
+    where, params = _events_where(kinds, since, until, bbox, mmsi)
+    frame = store.query(
+        f"SELECT * FROM events WHERE {where} ORDER BY start DESC, event_id", params)
+    frame = visible(caller, "events", conform(frame, EVENTS))
+    return frame.height, frame.slice(offset, limit)
+
+
+def events_json(store: Store, caller: Caller, **filters: Any) -> dict[str, Any]:
+    """``{total, offset, limit, items}``: a page of event records."""
+    total, page = events_page(store, caller, **filters)
+    return {"total": total, "offset": filters.get("offset", 0),
+            "limit": filters.get("limit", 100), "items": list(event_records(page))}
+
+
+def events_features(store: Store, caller: Caller, **filters: Any) -> dict[str, Any]:
+    """The same page of events as a GeoJSON FeatureCollection (with ``total``)."""
+    total, page = events_page(store, caller, **filters)
+    return {**events_geojson(page), "total": total}
+
+
+# --------------------------------------------------------------------------- alerts, zones
+
+
+def alerts_json(store: Store, caller: Caller, states: Sequence[str] = ()) -> dict[str, Any]:
+    """``{total, items}``: stored alerts, most severe first."""
+    bad = [s for s in states if s not in STATES]
+    if bad:
+        raise bad_parameter("state", f"unknown alert state {bad[0]!r}; choose from "
+                                     f"{', '.join(STATES)}")
+    frame = visible(caller, "alerts", list_alerts(store, list(states) or None))
+    items = alert_records(frame)
+    return {"total": len(items), "items": items}
+
+
+def zones_json(store: Store, caller: Caller) -> dict[str, Any]:
+    """Stored zones as a GeoJSON FeatureCollection."""
+    rows = store.query("SELECT name, feature FROM zones ORDER BY name")
+    rows = visible(caller, "zones", rows)
+    return {"type": "FeatureCollection",
+            "features": [json.loads(f) for f in rows["feature"]] if rows.height else []}
+
+
+# --------------------------------------------------------------------------- stream
+
+
+@dataclass
+class Watermarks:
+    """The last stored rows a stream client has been sent, per table (DuckDB ``rowid``s:
+    rows appended later have larger ones)."""
+
+    positions: int = -1
+    events: int = -1
+    alert_history: int = -1
+
+
+def _max_rowid(store: Store, table: str) -> int:
+    if not _has_table(store, table):
+        return -1
+    got = store.con.execute(f"SELECT coalesce(max(rowid), -1) FROM {table}").fetchall()
+    return int(got[0][0])
+
+
+def current_watermarks(store: Store) -> Watermarks:
+    """Watermarks at the newest stored rows: a new client is sent only what comes next."""
+    return Watermarks(_max_rowid(store, "positions"), _max_rowid(store, "events"),
+                      _max_rowid(store, "alert_history"))
+
+
+def stream_messages(store: Store, caller: Caller, marks: Watermarks) -> list[dict[str, Any]]:
+    """Messages for what was stored after ``marks`` (which advance): one ``positions``
+    message (latest position of every vessel that moved), one ``event`` per new event, one
+    ``alert`` per alert fired or changed."""
+    out: list[dict[str, Any]] = []
+    top = _max_rowid(store, "positions")
+    if top > marks.positions:
+        moved = latest_positions(store, caller, after_row=marks.positions, limit=MAX_LIMIT)
+        marks.positions = top
+        if moved.height:
+            out.append({"type": "positions", "features": vessel_features(moved)})
+    top = _max_rowid(store, "events")
+    if top > marks.events:
+        frame = store.query("SELECT * EXCLUDE (r) FROM (SELECT *, rowid AS r FROM events) "
+                                  "WHERE r > ? ORDER BY r", [marks.events])
+        marks.events = top
+        frame = visible(caller, "events", conform(frame, EVENTS))
+        out += [{"type": "event", "event": rec} for rec in event_records(frame)]
+    top = _max_rowid(store, "alert_history")
+    if top > marks.alert_history:
+        changed = store.query(
+            "SELECT DISTINCT alert_id FROM (SELECT alert_id, rowid AS r FROM alert_history) "
+            "WHERE r > ?", [marks.alert_history])
+        marks.alert_history = top
+        if changed.height:
+            alerts = list_alerts(store).filter(
+                pl.col("alert_id").is_in(changed["alert_id"].implode()))
+            out += [{"type": "alert", "alert": rec}
+                    for rec in alert_records(visible(caller, "alerts", alerts))]
+    return out
