@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-test demo test lint bench clean
+.PHONY: install install-test web demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,8 @@ install: $(BIN)/python
 
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,bench]'
+	sh scripts/install-system.sh
+	sh web/build.sh
 
 demo: install
 	$(BIN)/seasight demo
@@ -26,9 +28,12 @@ test: install-test
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest -q
 
+web:
+	sh web/build.sh
+
 bench: install-test
 	$(BIN)/python -m seasight.bench
 	$(BIN)/python -m seasight.bench.detection
 
 clean:
-	rm -rf $(VENV) .bench *.duckdb
+	rm -rf $(VENV) .bench *.duckdb web/node_modules src/seasight/web/static/vendor

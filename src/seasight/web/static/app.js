@@ -1,0 +1,895 @@
+// SeaSight web map: the common operating picture in one page.
+//
+// Plain ES module, no bundler. MapLibre GL (vendored by web/build.sh, loaded as the global
+// `maplibregl`) draws everything with WebGL from GeoJSON served by the SeaSight API; there is no
+// tile server, no glyph server and no request leaves the origin. Text is never drawn by the map
+// (that would need glyphs): names go in HTML popups, the legend and the side panels.
+//
+// Data flow:
+//   /api/layers/{land,lanes,ports}, /api/zones  -> static base layers
+//   /api/vessels[?at=]                          -> `vessels` map (mmsi -> feature) -> one GeoJSON
+//                                                  source, refreshed with setData (no per-vessel DOM)
+//   /api/stream (WebSocket)                     -> position updates merged into `vessels`,
+//                                                  new events and alerts prepended to the lists
+//   /api/vessels/{mmsi}, /track                 -> dossier panel and the track on the map
+//   /api/events, /api/alerts                    -> side lists, timeline strip, acknowledge
+//
+// `window.seasight` exposes the state for debugging and for the browser tests.
+
+const API = '/api';
+const EVENT_KINDS = ['gap', 'encounter', 'loitering', 'port_visit', 'zone_entry', 'zone_exit',
+  'spoofing', 'identity_change'];
+const KIND_COLOURS = {
+  gap: '#ff5a5f', encounter: '#ff9f1c', loitering: '#ffd166', port_visit: '#3ecf8e',
+  zone_entry: '#b388ff', zone_exit: '#7e57c2', spoofing: '#ff4081', identity_change: '#4dd0e1',
+};
+const VESSEL_LIMIT = 50000; // every vessel, up to the API's largest page (query.MAX_LIMIT)
+const REDRAW_MS = 250; // at most four vessel redraws a second, however fast the stream is
+
+// Ship type categories from the AIS ship type code (ITU-R M.1371 table 53).
+// [first code of the range, label, colour]; used by a `step` expression and by the legend.
+const TYPE_STEPS = [
+  [0, 'other / unknown', '#9aa5b1'],
+  [30, 'fishing', '#f4a261'],
+  [31, 'towing', '#8d99ae'],
+  [33, 'other / unknown', '#9aa5b1'],
+  [35, 'military', '#6c757d'],
+  [36, 'sailing / pleasure', '#e9c46a'],
+  [38, 'other / unknown', '#9aa5b1'],
+  [40, 'high speed craft', '#ffe066'],
+  [50, 'pilot, SAR, tug, law', '#90be6d'],
+  [60, 'passenger', '#4cc9f0'],
+  [70, 'cargo', '#80ed99'],
+  [80, 'tanker', '#ef476f'],
+  [90, 'other / unknown', '#9aa5b1'],
+];
+const RISK_STOPS = [[0, '#3ecf8e'], [30, '#ffd166'], [60, '#ff9f1c'], [85, '#ff3b30']];
+
+// ---------------------------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------------------------
+
+const state = {
+  map: null,
+  ready: false, // base style loaded and every layer added
+  vesselsLoaded: false, // first /api/vessels answer drawn
+  vessels: new Map(), // mmsi -> GeoJSON feature (latest position)
+  vesselCount: 0,
+  colourBy: 'type',
+  at: null, // ISO time of the replay, null when live
+  timeRange: null, // [minMs, maxMs] covered by the slider
+  selected: null, // mmsi of the vessel in the dossier
+  dossier: null,
+  trackPoints: 0, // fixes of the drawn track
+  events: [],
+  eventTotal: 0,
+  eventKind: '',
+  alerts: [],
+  alertState: 'new',
+  stream: { state: 'offline', messages: 0, socket: null, retry: 0 },
+  lastSearch: null, // {query, mmsi, by}
+  errors: [],
+};
+
+const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+
+/** Fetch JSON from the API; throws an Error carrying the API's error message. */
+async function api(path, options = {}) {
+  const response = await fetch(API + path, {
+    headers: { Accept: 'application/json', ...(options.headers || {}) }, ...options,
+  });
+  const text = await response.text();
+  let body = null;
+  try { body = text ? JSON.parse(text) : null; } catch { body = text; }
+  if (!response.ok) {
+    const message = body && body.error ? body.error.message : `${response.status} ${response.statusText}`;
+    const error = new Error(`${path}: ${message}`);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+/** Absolute URL of an API path (MapLibre fetches GeoJSON URLs from a worker). */
+const apiUrl = (path) => new URL(API + path, window.location.href).href;
+
+/** Items of a list answer, whether the API returns a bare list or {items: [...]}. */
+const itemsOf = (body) => (Array.isArray(body) ? body : (body && (body.items || body.alerts || body.features)) || []);
+
+function escapeHtml(value) {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ({
+    '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+  }[c]));
+}
+
+/** "2024-03-01 12:34Z" from an ISO time (UTC, the watch floor's clock). */
+function fmtTime(iso) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  return d.toISOString().slice(0, 16).replace('T', ' ') + 'Z';
+}
+
+function fmtDuration(startIso, endIso) {
+  if (!startIso || !endIso) return '';
+  const h = (new Date(endIso) - new Date(startIso)) / 3.6e6;
+  return h >= 48 ? `${(h / 24).toFixed(1)} d` : `${h.toFixed(1)} h`;
+}
+
+function say(text, isError = false) {
+  const el = $('message');
+  el.textContent = text;
+  el.style.color = isError ? 'var(--danger)' : '';
+  if (isError) state.errors.push(text);
+}
+
+function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
+const vesselName = (p) => (p && (p.name || p.shipname)) || (p && p.mmsi ? `MMSI ${p.mmsi}` : 'unknown');
+
+// ---------------------------------------------------------------------------------------------
+// Map, style and layers
+// ---------------------------------------------------------------------------------------------
+
+/** A style with no external resources: a sea-coloured background; everything else is added
+ * as GeoJSON sources once the map has loaded. No `glyphs`, no `sprite`. */
+const BASE_STYLE = {
+  version: 8,
+  sources: {},
+  layers: [{ id: 'sea', type: 'background', paint: { 'background-color': '#0b2740' } }],
+};
+
+/** An arrow pointing north, drawn on a canvas; added as an SDF image so `icon-color` can
+ * colour each vessel and `icon-rotate` can turn it to the heading. */
+function arrowImage(size = 32) {
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = size;
+  const ctx = canvas.getContext('2d');
+  const s = size;
+  ctx.fillStyle = '#ffffff';
+  ctx.beginPath();
+  ctx.moveTo(s * 0.5, s * 0.06); // bow
+  ctx.lineTo(s * 0.82, s * 0.9);
+  ctx.lineTo(s * 0.5, s * 0.72); // notch at the stern
+  ctx.lineTo(s * 0.18, s * 0.9);
+  ctx.closePath();
+  ctx.fill();
+  return ctx.getImageData(0, 0, s, s);
+}
+
+/** A small ring used for vessels that do not report a course (drawn unrotated). */
+function ringImage(size = 20) {
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = size;
+  const ctx = canvas.getContext('2d');
+  ctx.strokeStyle = '#ffffff';
+  ctx.lineWidth = size * 0.18;
+  ctx.beginPath();
+  ctx.arc(size / 2, size / 2, size * 0.32, 0, Math.PI * 2);
+  ctx.stroke();
+  return ctx.getImageData(0, 0, size, size);
+}
+
+// Rotation: the true heading when valid (0-359; 511 = not available), else course over ground.
+const HEADING = ['coalesce', ['get', 'heading'], 511];
+const COG = ['coalesce', ['get', 'cog'], 360];
+const HAS_DIRECTION = ['any', ['<', HEADING, 360], ['<', COG, 360]];
+const ROTATION = ['case', ['<', HEADING, 360], HEADING, ['<', COG, 360], COG, 0];
+
+function typeColour() {
+  const expr = ['step', ['to-number', ['get', 'ship_type'], 0], TYPE_STEPS[0][2]];
+  for (const [code, , colour] of TYPE_STEPS.slice(1)) expr.push(code, colour);
+  return expr;
+}
+
+function riskColour() {
+  const expr = ['interpolate', ['linear'], ['to-number', ['get', 'risk'], 0]];
+  for (const [v, c] of RISK_STOPS) expr.push(v, c);
+  // Vessels never scored stay neutral.
+  return ['case', ['==', ['get', 'risk'], null], '#7f8c9a', expr];
+}
+
+const emptyCollection = () => ({ type: 'FeatureCollection', features: [] });
+
+function addLayers(map) {
+  map.addImage('vessel-arrow', arrowImage(), { sdf: true, pixelRatio: 2 });
+  map.addImage('vessel-ring', ringImage(), { sdf: true, pixelRatio: 2 });
+
+  // Base map: Natural Earth land, sea lanes, ports, zones (all GeoJSON from the API).
+  map.addSource('land', { type: 'geojson', data: apiUrl('/layers/land') });
+  map.addLayer({ id: 'land', type: 'fill', source: 'land',
+    paint: { 'fill-color': '#26323d', 'fill-outline-color': '#3b4b5a' } });
+  map.addSource('lanes', { type: 'geojson', data: apiUrl('/layers/lanes') });
+  map.addLayer({ id: 'lanes', type: 'line', source: 'lanes',
+    paint: { 'line-color': '#2f6690', 'line-width': 1, 'line-dasharray': [3, 2], 'line-opacity': 0.7 } });
+  map.addSource('zones', { type: 'geojson', data: apiUrl('/zones') });
+  map.addLayer({ id: 'zones-fill', type: 'fill', source: 'zones',
+    paint: { 'fill-color': '#b388ff', 'fill-opacity': 0.08 } });
+  map.addLayer({ id: 'zones-line', type: 'line', source: 'zones',
+    paint: { 'line-color': '#b388ff', 'line-width': 1.5, 'line-dasharray': [2, 2] } });
+  map.addSource('ports', { type: 'geojson', data: apiUrl('/layers/ports') });
+  map.addLayer({ id: 'ports', type: 'circle', source: 'ports',
+    paint: { 'circle-radius': ['interpolate', ['linear'], ['zoom'], 2, 1.5, 8, 4],
+      'circle-color': '#3ecf8e', 'circle-opacity': 0.7 } });
+
+  // Events (points at their positions; filtered like the list).
+  map.addSource('events', { type: 'geojson', data: emptyCollection() });
+  const kindColour = ['match', ['get', 'kind']];
+  for (const [k, c] of Object.entries(KIND_COLOURS)) kindColour.push(k, c);
+  kindColour.push('#cccccc');
+  map.addLayer({ id: 'events', type: 'circle', source: 'events',
+    paint: { 'circle-radius': 6, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-width': 2,
+      'circle-stroke-color': kindColour } });
+
+  // The selected vessel's track.
+  map.addSource('track', { type: 'geojson', data: emptyCollection() });
+  map.addLayer({ id: 'track-line', type: 'line', source: 'track',
+    filter: ['==', ['geometry-type'], 'LineString'],
+    paint: { 'line-color': '#4fb3ff', 'line-width': 2, 'line-opacity': 0.9 } });
+
+  // Vessels: one GeoJSON source, one symbol layer; watch-listed vessels get a red halo.
+  map.addSource('vessels', { type: 'geojson', data: emptyCollection(), promoteId: 'mmsi' });
+  map.addLayer({ id: 'vessels-listed', type: 'circle', source: 'vessels',
+    filter: ['==', ['get', 'listed'], true],
+    paint: { 'circle-radius': 9, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-width': 1.5,
+      'circle-stroke-color': '#ff3b30' } });
+  map.addLayer({ id: 'vessels', type: 'symbol', source: 'vessels',
+    layout: {
+      'icon-image': ['case', HAS_DIRECTION, 'vessel-arrow', 'vessel-ring'],
+      'icon-rotate': ROTATION,
+      'icon-rotation-alignment': 'map',
+      'icon-size': ['interpolate', ['linear'], ['zoom'], 2, 0.7, 8, 1, 12, 1.3],
+      'icon-allow-overlap': true,
+      'icon-ignore-placement': true,
+    },
+    paint: { 'icon-color': typeColour(), 'icon-halo-color': '#000000', 'icon-halo-width': 0.5 } });
+  map.addLayer({ id: 'vessel-selected', type: 'circle', source: 'vessels',
+    filter: ['==', ['get', 'mmsi'], -1],
+    paint: { 'circle-radius': 13, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-width': 2,
+      'circle-stroke-color': '#ffffff' } });
+}
+
+function bindMapInteractions(map) {
+  const popup = new maplibregl.Popup({ closeButton: false, closeOnClick: false, offset: 12 });
+  map.on('mousemove', 'vessels', (e) => {
+    const p = e.features[0].properties;
+    map.getCanvas().style.cursor = 'pointer';
+    const speed = p.sog == null ? '' : ` · ${Number(p.sog).toFixed(1)} kn`;
+    popup.setLngLat(e.lngLat)
+      .setHTML(`<strong>${escapeHtml(vesselName(p))}</strong><br>`
+        + `<span class="muted">MMSI ${escapeHtml(p.mmsi)}${speed}</span>`)
+      .addTo(map);
+  });
+  map.on('mouseleave', 'vessels', () => { map.getCanvas().style.cursor = ''; popup.remove(); });
+  map.on('click', 'vessels', (e) => selectVessel(Number(e.features[0].properties.mmsi)));
+  map.on('click', 'events', (e) => {
+    const p = e.features[0].properties;
+    new maplibregl.Popup({ offset: 8 }).setLngLat(e.lngLat)
+      .setHTML(`<strong>${escapeHtml(p.kind)}</strong><br>${escapeHtml(fmtTime(p.start))}`)
+      .addTo(map);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vessels
+// ---------------------------------------------------------------------------------------------
+
+let redrawPending = false;
+
+/** Push `state.vessels` into the map source, at most every REDRAW_MS. */
+function scheduleRedraw() {
+  if (redrawPending) return;
+  redrawPending = true;
+  setTimeout(() => {
+    redrawPending = false;
+    const source = state.map && state.map.getSource('vessels');
+    if (!source) return;
+    source.setData({ type: 'FeatureCollection', features: Array.from(state.vessels.values()) });
+    state.vesselCount = state.vessels.size;
+    $('vessel-count').textContent = `${state.vesselCount.toLocaleString('en')} vessels`
+      + (state.at ? ` at ${fmtTime(state.at)}` : '');
+    state.vesselsLoaded = true;
+  }, REDRAW_MS);
+}
+
+/** Load every vessel's latest position (as of `state.at` when replaying). */
+async function loadVessels() {
+  const params = new URLSearchParams({ limit: String(VESSEL_LIMIT) });
+  if (state.at) params.set('at', state.at);
+  const body = await api(`/vessels?${params}`);
+  const next = new Map();
+  for (const f of body.features || []) {
+    if (f.geometry && f.properties && f.properties.mmsi != null) next.set(Number(f.properties.mmsi), f);
+  }
+  state.vessels = next;
+  updateTimeRange();
+  scheduleRedraw();
+  refreshSuggestions();
+}
+
+/** Merge position updates from the stream (GeoJSON features or flat records). */
+function mergePositions(message) {
+  if (state.at) return; // replaying the past: the live picture waits
+  const rows = message.features || message.items || message.positions || message.rows
+    || (message.data && (message.data.features || message.data)) || [];
+  for (const row of Array.isArray(rows) ? rows : []) {
+    const feature = row.type === 'Feature' ? row : {
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates: [Number(row.lon), Number(row.lat)] },
+      properties: { ...row },
+    };
+    const mmsi = Number(feature.properties && feature.properties.mmsi);
+    if (!Number.isFinite(mmsi) || !feature.geometry) continue;
+    const old = state.vessels.get(mmsi);
+    // Keep what the update does not carry (name, type, risk, list membership).
+    if (old) feature.properties = { ...old.properties, ...feature.properties };
+    state.vessels.set(mmsi, feature);
+  }
+  scheduleRedraw();
+}
+
+function setColourBy(mode) {
+  state.colourBy = mode;
+  if (state.map && state.map.getLayer('vessels')) {
+    state.map.setPaintProperty('vessels', 'icon-color', mode === 'risk' ? riskColour() : typeColour());
+  }
+  renderLegend();
+}
+
+function renderLegend() {
+  const rows = [];
+  if (state.colourBy === 'risk') {
+    rows.push('<strong>Risk score</strong>');
+    for (const [v, c] of RISK_STOPS) rows.push(`<div class="row"><span class="swatch" style="background:${c}"></span>${v}+</div>`);
+    rows.push('<div class="row"><span class="swatch" style="background:#7f8c9a"></span>not scored</div>');
+  } else {
+    rows.push('<strong>Ship type</strong>');
+    const seen = new Set();
+    for (const [, label, c] of TYPE_STEPS) {
+      if (seen.has(label)) continue;
+      seen.add(label);
+      rows.push(`<div class="row"><span class="swatch" style="background:${c}"></span>${label}</div>`);
+    }
+  }
+  rows.push('<div class="row"><span class="swatch" style="border:2px solid #ff3b30"></span>on a watchlist</div>');
+  $('legend').innerHTML = rows.join('');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dossier and track
+// ---------------------------------------------------------------------------------------------
+
+async function selectVessel(mmsi, { fly = false } = {}) {
+  state.selected = mmsi;
+  state.map.setFilter('vessel-selected', ['==', ['get', 'mmsi'], mmsi]);
+  const panel = $('dossier');
+  panel.hidden = false;
+  $('dossier-body').innerHTML = `<p class="muted">Loading MMSI ${escapeHtml(mmsi)}…</p>`;
+  const feature = state.vessels.get(mmsi);
+  if (fly && feature) flyTo(feature.geometry.coordinates);
+  try {
+    const [dossier] = await Promise.all([api(`/vessels/${mmsi}`), loadTrack(mmsi)]);
+    if (state.selected !== mmsi) return; // another vessel was clicked meanwhile
+    state.dossier = dossier;
+    renderDossier(dossier);
+  } catch (error) {
+    $('dossier-body').innerHTML = `<p class="sev-high">${escapeHtml(error.message)}</p>`;
+  }
+}
+
+async function loadTrack(mmsi) {
+  const params = new URLSearchParams();
+  if (state.at) params.set('until', state.at);
+  const query = params.toString();
+  const body = await api(`/vessels/${mmsi}/track${query ? `?${query}` : ''}`).catch(() => null);
+  const features = body ? (body.type === 'FeatureCollection' ? body.features : [body]) : [];
+  state.map.getSource('track').setData({ type: 'FeatureCollection', features });
+  state.trackPoints = features.reduce((n, f) => n + ((f.geometry && f.geometry.coordinates) || []).length, 0);
+  return body;
+}
+
+function closeDossier() {
+  state.selected = null;
+  state.dossier = null;
+  $('dossier').hidden = true;
+  state.map.setFilter('vessel-selected', ['==', ['get', 'mmsi'], -1]);
+  state.map.getSource('track').setData(emptyCollection());
+  state.trackPoints = 0;
+}
+
+function renderDossier(d) {
+  const ident = d.identity || {};
+  const risk = d.risk || null;
+  const last = d.last_position || {};
+  const rows = (pairs) => pairs.filter(([, v]) => v != null && v !== '')
+    .map(([k, v]) => `<tr><th scope="row">${k}</th><td>${escapeHtml(v)}</td></tr>`).join('');
+
+  const history = (d.identity_history || []).map((h) => `<tr>
+      <td>${escapeHtml(fmtTime(h.valid_from))}</td>
+      <td>${escapeHtml(h.shipname ?? h.name ?? '')}</td><td>${escapeHtml(h.imo ?? '')}</td>
+      <td>${escapeHtml(h.callsign ?? '')}</td><td>${escapeHtml(h.flag ?? '')}</td></tr>`).join('');
+
+  const factors = risk && Array.isArray(risk.factors) ? risk.factors.map((f) => `<tr>
+      <td>${escapeHtml(f.factor)}</td><td>${escapeHtml(f.points)}</td>
+      <td>${escapeHtml(f.detail ?? '')}</td></tr>`).join('') : '';
+
+  const events = (d.events || []).slice(-50).reverse().map((e) => `<tr>
+      <td><span class="kind-dot" style="background:${KIND_COLOURS[e.kind] || '#ccc'}"></span>${escapeHtml(e.kind)}</td>
+      <td>${escapeHtml(fmtTime(e.start))}</td><td>${escapeHtml(fmtDuration(e.start, e.end))}</td>
+      <td>${e.other ? escapeHtml(e.other.shipname || e.other.mmsi) : ''}</td></tr>`).join('');
+
+  const matches = (d.watchlist_matches || []).map((m) => `<li>${escapeHtml(m.list_name || '')}
+      ${escapeHtml(m.entry_name || '')} (${escapeHtml(m.matched_on || '')}, ${escapeHtml(m.status || '')})</li>`).join('');
+
+  $('dossier-body').innerHTML = `
+    <h2>${escapeHtml(d.name || vesselName(ident))}</h2>
+    <div class="muted">MMSI ${escapeHtml(d.mmsi)}${ident.imo ? ` · IMO ${escapeHtml(ident.imo)}` : ''}
+      ${d.designated ? ' · <span class="designated">DESIGNATED</span>' : ''}</div>
+    <h3>Identity</h3>
+    <table>${rows([['Call sign', ident.callsign], ['Type', ident.ship_type_text || ident.ship_type],
+      ['Flag', ident.flag], ['Destination', ident.destination],
+      ['Last seen', fmtTime(last.ts)],
+      ['Position', last.lat != null ? `${Number(last.lat).toFixed(4)}, ${Number(last.lon).toFixed(4)}` : null],
+      ['Speed', last.sog != null ? `${Number(last.sog).toFixed(1)} kn` : null],
+      ['Track', d.track ? `${d.track.n_points} fixes` : null]])}</table>
+    <h3>Risk</h3>
+    ${risk ? `<div><span class="risk-score">${Number(risk.score).toFixed(0)}</span>
+      <span class="muted">/ 100 · rank ${escapeHtml(risk.rank)}</span></div>
+      <table><thead><tr><th>Factor</th><th>Points</th><th>Detail</th></tr></thead>
+      <tbody>${factors || '<tr><td colspan="3" class="muted">no factors</td></tr>'}</tbody></table>`
+      : '<p class="muted">Not scored.</p>'}
+    ${matches ? `<h3>Watchlist matches</h3><ul>${matches}</ul>` : ''}
+    <h3>Identity history</h3>
+    ${history ? `<table><thead><tr><th>From</th><th>Name</th><th>IMO</th><th>Call sign</th><th>Flag</th></tr></thead>
+      <tbody>${history}</tbody></table>` : '<p class="muted">No static reports.</p>'}
+    <h3>Events (${(d.events || []).length})</h3>
+    ${events ? `<table><thead><tr><th>Kind</th><th>Start</th><th>Length</th><th>With</th></tr></thead>
+      <tbody>${events}</tbody></table>` : '<p class="muted">None.</p>'}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search and fly-to
+// ---------------------------------------------------------------------------------------------
+
+function flyTo(coordinates) {
+  state.map.flyTo({ center: coordinates, zoom: Math.max(state.map.getZoom(), 8), speed: 1.6 });
+}
+
+/** Find a vessel by MMSI, IMO or name: first among the vessels on the map, then through the
+ * dossier endpoint (which resolves IMO numbers and fuzzy names server side). */
+function findLocal(query) {
+  const q = query.trim().toLowerCase();
+  if (/^\d{9}$/.test(q) && state.vessels.has(Number(q))) return { mmsi: Number(q), by: 'mmsi' };
+  let prefix = null;
+  let contains = null;
+  for (const [mmsi, f] of state.vessels) {
+    const p = f.properties;
+    const name = String(p.name || p.shipname || '').toLowerCase();
+    if (p.imo != null && String(p.imo) === q) return { mmsi, by: 'imo' };
+    if (!name) continue;
+    if (name === q) return { mmsi, by: 'name' };
+    if (!prefix && name.startsWith(q)) prefix = mmsi;
+    if (!contains && name.includes(q)) contains = mmsi;
+  }
+  if (prefix ?? contains) return { mmsi: prefix ?? contains, by: 'name' };
+  return null;
+}
+
+async function search(query) {
+  const q = String(query || '').trim();
+  const status = $('search-status');
+  if (!q) return null;
+  status.textContent = 'searching…';
+  let hit = findLocal(q);
+  if (!hit) {
+    try {
+      const d = await api(`/vessels/${encodeURIComponent(q)}`);
+      hit = { mmsi: Number(d.mmsi), by: d.resolved_by || 'server' };
+    } catch {
+      hit = null;
+    }
+  }
+  state.lastSearch = { query: q, mmsi: hit ? hit.mmsi : null, by: hit ? hit.by : null };
+  if (!hit) {
+    status.textContent = `no vessel matches “${q}”`;
+    return null;
+  }
+  const f = state.vessels.get(hit.mmsi);
+  status.textContent = `${vesselName(f ? f.properties : { mmsi: hit.mmsi })} (by ${hit.by})`;
+  await selectVessel(hit.mmsi, { fly: true });
+  if (!f && state.dossier && state.dossier.last_position) {
+    const lp = state.dossier.last_position;
+    flyTo([lp.lon, lp.lat]);
+  }
+  return hit;
+}
+
+/** Offer up to 50 vessel names in the search box's suggestion list. */
+const refreshSuggestions = debounce(() => {
+  const names = [];
+  for (const f of state.vessels.values()) {
+    const n = f.properties.name || f.properties.shipname;
+    if (n) names.push(n);
+    if (names.length >= 50) break;
+  }
+  $('search-suggestions').innerHTML = names.map((n) => `<option value="${escapeHtml(n)}">`).join('');
+}, 500);
+
+// ---------------------------------------------------------------------------------------------
+// Events list, event layer and timeline strip
+// ---------------------------------------------------------------------------------------------
+
+async function loadEvents() {
+  const params = new URLSearchParams({ limit: '500' });
+  if (state.eventKind) params.set('kind', state.eventKind);
+  if (state.at) params.set('until', state.at);
+  const body = await api(`/events?${params}`);
+  state.events = itemsOf(body);
+  state.eventTotal = body && body.total != null ? body.total : state.events.length;
+  updateTimeRange();
+  renderEvents();
+}
+
+function eventFeatures(events) {
+  return events.filter((e) => e.lat != null && e.lon != null).map((e) => ({
+    type: 'Feature', geometry: { type: 'Point', coordinates: [e.lon, e.lat] },
+    properties: { event_id: e.event_id, kind: e.kind, start: e.start },
+  }));
+}
+
+function renderEvents() {
+  const visible = state.eventKind ? state.events.filter((e) => e.kind === state.eventKind) : state.events;
+  $('event-count').textContent = String(state.eventTotal);
+  // Newest first.
+  const sorted = [...visible].sort((a, b) => String(b.start).localeCompare(String(a.start)));
+  $('event-list').innerHTML = sorted.slice(0, 300).map((e) => {
+    const vessels = (Array.isArray(e.mmsi) ? e.mmsi : [e.mmsi]).join(' ↔ ');
+    return `<li data-kind="${escapeHtml(e.kind)}"><button class="row" type="button" data-event="${escapeHtml(e.event_id)}">
+      <span class="title"><span class="kind-dot" style="background:${KIND_COLOURS[e.kind] || '#ccc'}"></span>${escapeHtml(e.kind)}</span>
+      ${e.is_open ? '<span class="badge">open</span>' : ''}
+      <div class="meta">${escapeHtml(fmtTime(e.start))} · ${escapeHtml(fmtDuration(e.start, e.end))} · ${escapeHtml(vessels)}${e.zone ? ` · ${escapeHtml(e.zone)}` : ''}</div>
+    </button></li>`;
+  }).join('') || '<li class="muted">No events.</li>';
+  if (state.map && state.map.getSource('events')) state.map.getSource('events').setData({ type: 'FeatureCollection', features: eventFeatures(visible) });
+  drawTimeline();
+}
+
+function addEventKindOptions() {
+  const select = $('event-kind');
+  for (const kind of EVENT_KINDS) {
+    const option = document.createElement('option');
+    option.value = kind;
+    option.textContent = kind.replace('_', ' ');
+    select.appendChild(option);
+  }
+}
+
+/** The slider's time range: from the first event (or a day before the latest fix) to the
+ * latest fix or event seen. Only widens, so replaying does not shrink it. */
+function updateTimeRange() {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const f of state.vessels.values()) {
+    const t = Date.parse(f.properties.ts);
+    if (Number.isFinite(t)) { lo = Math.min(lo, t); hi = Math.max(hi, t); }
+  }
+  for (const e of state.events) {
+    const s = Date.parse(e.start);
+    const t = Date.parse(e.end || e.start);
+    if (Number.isFinite(s)) lo = Math.min(lo, s);
+    if (Number.isFinite(t)) hi = Math.max(hi, t);
+  }
+  if (!Number.isFinite(hi)) return;
+  lo = Math.min(lo, hi - 24 * 3.6e6);
+  if (state.timeRange) { lo = Math.min(lo, state.timeRange[0]); hi = Math.max(hi, state.timeRange[1]); }
+  state.timeRange = [lo, hi];
+  drawTimeline();
+}
+
+/** Histogram of event starts per time bin, coloured by kind, with the replay time marked. */
+function drawTimeline() {
+  const canvas = $('timeline');
+  const width = canvas.clientWidth || 300;
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.round(width * ratio);
+  canvas.height = Math.round(48 * ratio);
+  const ctx = canvas.getContext('2d');
+  ctx.scale(ratio, ratio);
+  ctx.clearRect(0, 0, width, 48);
+  if (!state.timeRange) return;
+  const [lo, hi] = state.timeRange;
+  const span = Math.max(hi - lo, 1);
+  const bins = Math.max(10, Math.floor(width / 4));
+  const counts = Array.from({ length: bins }, () => ({}));
+  let max = 1;
+  const visible = state.eventKind ? state.events.filter((e) => e.kind === state.eventKind) : state.events;
+  for (const e of visible) {
+    const t = Date.parse(e.start);
+    if (!Number.isFinite(t)) continue;
+    const i = Math.min(bins - 1, Math.max(0, Math.floor(((t - lo) / span) * bins)));
+    counts[i][e.kind] = (counts[i][e.kind] || 0) + 1;
+    max = Math.max(max, Object.values(counts[i]).reduce((a, b) => a + b, 0));
+  }
+  const bw = width / bins;
+  counts.forEach((bin, i) => {
+    let y = 46;
+    for (const [kind, n] of Object.entries(bin)) {
+      const h = (n / max) * 40;
+      ctx.fillStyle = KIND_COLOURS[kind] || '#cccccc';
+      ctx.fillRect(i * bw, y - h, Math.max(bw - 1, 1), h);
+      y -= h;
+    }
+  });
+  // Replay cursor.
+  const at = state.at ? Date.parse(state.at) : hi;
+  const x = ((at - lo) / span) * width;
+  ctx.fillStyle = state.at ? '#ffffff' : '#3ecf8e';
+  ctx.fillRect(Math.min(Math.max(x - 1, 0), width - 2), 0, 2, 48);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts
+// ---------------------------------------------------------------------------------------------
+
+async function loadAlerts() {
+  const params = state.alertState ? `?state=${encodeURIComponent(state.alertState)}` : '';
+  state.alerts = itemsOf(await api(`/alerts${params}`));
+  renderAlerts();
+}
+
+function renderAlerts() {
+  $('alert-count').textContent = String(state.alerts.length);
+  const order = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
+  const sorted = [...state.alerts].sort((a, b) => (order[a.severity] ?? 5) - (order[b.severity] ?? 5)
+    || String(b.created_at).localeCompare(String(a.created_at)));
+  $('alert-list').innerHTML = sorted.map((a) => `<li data-alert="${escapeHtml(a.alert_id)}" data-state="${escapeHtml(a.state)}">
+      <button class="row" type="button" data-mmsi="${escapeHtml(a.mmsi)}">
+        <span class="title sev-${escapeHtml(a.severity)}">${escapeHtml(a.severity)}</span> · ${escapeHtml(a.rule || a.kind)}
+        <div>${escapeHtml(a.message || '')}</div>
+        <div class="meta">${escapeHtml(fmtTime(a.start))} · MMSI ${escapeHtml(a.mmsi)} · ${escapeHtml(a.state)}${a.note ? ` · “${escapeHtml(a.note)}”` : ''}</div>
+      </button>
+      ${a.state === 'new' ? `<form class="ack-form" data-alert="${escapeHtml(a.alert_id)}">
+        <label class="visually-hidden" for="note-${escapeHtml(a.alert_id)}">Note for alert ${escapeHtml(a.alert_id)}</label>
+        <input id="note-${escapeHtml(a.alert_id)}" name="note" type="text" placeholder="note">
+        <button type="submit">Acknowledge</button></form>` : ''}
+    </li>`).join('') || '<li class="muted">No alerts.</li>';
+}
+
+async function acknowledge(alertId, note) {
+  const by = $('officer-name').value.trim() || 'watch officer';
+  await api(`/alerts/${encodeURIComponent(alertId)}/ack`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ note: note || '', by }),
+  });
+  say(`alert ${alertId} acknowledged by ${by}`);
+  await loadAlerts();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay (time slider)
+// ---------------------------------------------------------------------------------------------
+
+function sliderTime() {
+  const slider = $('time-slider');
+  if (!state.timeRange || Number(slider.value) >= Number(slider.max)) return null;
+  const [lo, hi] = state.timeRange;
+  return new Date(lo + (hi - lo) * (Number(slider.value) / Number(slider.max))).toISOString();
+}
+
+const replay = debounce(async () => {
+  try {
+    await Promise.all([loadVessels(), loadEvents()]);
+    if (state.selected != null) await loadTrack(state.selected);
+  } catch (error) {
+    say(error.message, true);
+  }
+}, 250);
+
+function setReplayTime(iso) {
+  state.at = iso;
+  $('time-label').textContent = iso ? fmtTime(iso) : 'live';
+  $('live-button').setAttribute('aria-pressed', String(!iso));
+  if (!iso) $('time-slider').value = $('time-slider').max;
+  drawTimeline();
+  replay();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live stream
+// ---------------------------------------------------------------------------------------------
+
+function setStreamState(s) {
+  state.stream.state = s;
+  const pill = $('stream-state');
+  pill.textContent = s;
+  pill.className = `pill ${s === 'live' ? 'live' : s === 'error' ? 'error' : ''}`;
+}
+
+function connectStream() {
+  const url = new URL(`${API}/stream`, window.location.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  let socket;
+  try { socket = new WebSocket(url.href); } catch { setStreamState('error'); return; }
+  state.stream.socket = socket;
+  socket.onopen = () => { state.stream.retry = 0; setStreamState('live'); };
+  socket.onmessage = (e) => {
+    let message;
+    try { message = JSON.parse(e.data); } catch { return; }
+    state.stream.messages += 1;
+    handleStreamMessage(message);
+  };
+  socket.onclose = () => {
+    setStreamState('offline');
+    // Reconnect with back-off: 1 s, 2 s, 4 s ... at most 30 s.
+    const delay = Math.min(30000, 1000 * 2 ** state.stream.retry);
+    state.stream.retry += 1;
+    setTimeout(connectStream, delay);
+  };
+  socket.onerror = () => setStreamState('error');
+}
+
+const refreshAlertsSoon = debounce(() => loadAlerts().catch((e) => say(e.message, true)), 500);
+
+function handleStreamMessage(message) {
+  switch (message.type) {
+    case 'positions':
+      mergePositions(message);
+      break;
+    case 'event': {
+      if (state.at) break;
+      const events = message.items || (message.event ? [message.event] : [message.data || message]);
+      for (const e of events) {
+        if (!e || !e.event_id) continue;
+        const i = state.events.findIndex((x) => x.event_id === e.event_id);
+        if (i >= 0) state.events[i] = e;
+        else if (!state.eventKind || e.kind === state.eventKind) { state.events.push(e); state.eventTotal += 1; }
+      }
+      renderEvents();
+      break;
+    }
+    case 'alert':
+      refreshAlertsSoon();
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up
+// ---------------------------------------------------------------------------------------------
+
+function bindControls() {
+  $('search-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    search($('search-input').value).catch((error) => say(error.message, true));
+  });
+  for (const radio of document.querySelectorAll('input[name="colour-by"]')) {
+    radio.addEventListener('change', () => setColourBy(radio.value));
+  }
+  $('event-kind').addEventListener('change', (e) => {
+    state.eventKind = e.target.value;
+    loadEvents().catch((error) => say(error.message, true));
+  });
+  $('event-list').addEventListener('click', (e) => {
+    const button = e.target.closest('button[data-event]');
+    if (!button) return;
+    const ev = state.events.find((x) => String(x.event_id) === button.dataset.event);
+    if (!ev) return;
+    if (ev.lat != null) flyTo([ev.lon, ev.lat]);
+    const mmsi = Array.isArray(ev.mmsi) ? ev.mmsi[0] : ev.mmsi;
+    if (mmsi != null) selectVessel(Number(mmsi));
+  });
+  $('alert-state').addEventListener('change', (e) => {
+    state.alertState = e.target.value;
+    loadAlerts().catch((error) => say(error.message, true));
+  });
+  $('alert-list').addEventListener('click', (e) => {
+    const button = e.target.closest('button[data-mmsi]');
+    if (button && button.dataset.mmsi) selectVessel(Number(button.dataset.mmsi), { fly: true });
+  });
+  $('alert-list').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const form = e.target.closest('form[data-alert]');
+    if (!form) return;
+    acknowledge(form.dataset.alert, form.elements.note.value).catch((error) => say(error.message, true));
+  });
+  $('officer-name').value = localStorage.getItem('seasight.officer') || $('officer-name').value;
+  $('officer-name').addEventListener('change', (e) => localStorage.setItem('seasight.officer', e.target.value));
+  $('dossier-close').addEventListener('click', closeDossier);
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && state.selected != null) closeDossier(); });
+  $('time-slider').addEventListener('input', () => setReplayTime(sliderTime()));
+  $('live-button').addEventListener('click', () => setReplayTime(null));
+  $('timeline').addEventListener('click', (e) => {
+    if (!state.timeRange) return;
+    const rect = e.currentTarget.getBoundingClientRect();
+    const fraction = Math.min(Math.max((e.clientX - rect.left) / rect.width, 0), 1);
+    const slider = $('time-slider');
+    slider.value = String(Math.round(fraction * Number(slider.max)));
+    setReplayTime(sliderTime());
+  });
+  window.addEventListener('resize', debounce(drawTimeline, 200));
+}
+
+/** Wait for the vendored MapLibre script (classic, deferred) to define `maplibregl`. */
+function maplibreReady() {
+  return new Promise((resolve, reject) => {
+    if (window.maplibregl) { resolve(window.maplibregl); return; }
+    let tries = 0;
+    const timer = setInterval(() => {
+      if (window.maplibregl) { clearInterval(timer); resolve(window.maplibregl); }
+      else if (++tries > 200) { clearInterval(timer); reject(new Error('vendor/maplibre-gl.js did not load (run web/build.sh)')); }
+    }, 50);
+  });
+}
+
+async function main() {
+  addEventKindOptions();
+  bindControls();
+  renderLegend();
+  try {
+    await maplibreReady();
+  } catch (error) {
+    say(error.message, true);
+    return;
+  }
+  const map = new maplibregl.Map({
+    container: 'map', style: BASE_STYLE, center: [110, 5], zoom: 3,
+    attributionControl: { compact: true, customAttribution: 'Land: Natural Earth' },
+    maxPitch: 0, dragRotate: false,
+  });
+  state.map = map;
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+  map.addControl(new maplibregl.ScaleControl({ unit: 'nautical' }), 'bottom-right');
+  map.on('error', (e) => { if (e && e.error) say(`map: ${e.error.message || e.error}`, true); });
+  await new Promise((resolve) => map.on('load', resolve));
+  addLayers(map);
+  bindMapInteractions(map);
+  state.ready = true;
+
+  const results = await Promise.allSettled([loadVessels(), loadEvents(), loadAlerts()]);
+  for (const r of results) if (r.status === 'rejected') say(r.reason.message, true);
+  fitToVessels();
+  connectStream();
+}
+
+/** Frame the vessels on first load (the bounding box of every position). */
+function fitToVessels() {
+  if (!state.vessels.size) return;
+  let [w, s, e, n] = [180, 90, -180, -90];
+  for (const f of state.vessels.values()) {
+    const [x, y] = f.geometry.coordinates;
+    w = Math.min(w, x); e = Math.max(e, x); s = Math.min(s, y); n = Math.max(n, y);
+  }
+  if (w <= e) state.map.fitBounds([[w, s], [e, n]], { padding: 40, maxZoom: 10, duration: 0 });
+}
+
+// Debug and test handle: read-only views of the state plus a few actions.
+window.seasight = {
+  state,
+  get map() { return state.map; },
+  get ready() { return state.ready; },
+  get vesselsLoaded() { return state.vesselsLoaded; },
+  get vesselCount() { return state.vesselCount; },
+  get selected() { return state.selected; },
+  get trackPoints() { return state.trackPoints; },
+  get eventCount() { return state.events.length; },
+  get alertCount() { return state.alerts.length; },
+  get streamState() { return state.stream.state; },
+  get streamMessages() { return state.stream.messages; },
+  get lastSearch() { return state.lastSearch; },
+  get errors() { return [...state.errors]; },
+  search,
+  selectVessel,
+  setReplayTime,
+  setColourBy,
+};
+
+main();

@@ -1,0 +1,323 @@
+"""The web map: its static files exist after ``web/build.sh``, reference only local assets, and
+(in headless Chromium, when it is installed) the page renders the map, draws the vessels of a
+simulated store, opens a dossier from search and from a click on the map, filters events,
+acknowledges an alert and moves a vessel on a live update. Screenshots go to
+``build/screenshots/`` (or ``$SEASIGHT_SCREENSHOTS``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from seasight.web import STATIC_DIR, VENDOR_FILES, is_built
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "web" / "build.sh"
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(os.environ.get("SEASIGHT_SCREENSHOTS", ROOT / "build" / "screenshots"))
+
+
+# --------------------------------------------------------------------------- static checks
+
+
+@pytest.fixture(scope="module")
+def built() -> Path:
+    """The static folder, with the vendored libraries (runs ``web/build.sh`` when they are
+    missing and npm is there; skips otherwise)."""
+    if not is_built():
+        if shutil.which("npm") is None:
+            pytest.skip("web/build.sh has not run and npm is not installed")
+        subprocess.run(["sh", str(BUILD)], check=True, cwd=ROOT, timeout=600)
+    assert is_built()
+    return STATIC_DIR
+
+
+def test_page_files_exist(built: Path) -> None:
+    for name in ("index.html", "app.js", "app.css", *VENDOR_FILES):
+        path = built / name
+        assert path.is_file() and path.stat().st_size > 0, name
+    # The vendored MapLibre is the browser build, not a stub.
+    assert b"maplibregl" in (built / "vendor" / "maplibre-gl.js").read_bytes()[:200_000]
+
+
+def test_web_package_is_locked() -> None:
+    package = json.loads((ROOT / "web" / "package.json").read_text())
+    lock = json.loads((ROOT / "web" / "package-lock.json").read_text())
+    assert "maplibre-gl" in package["dependencies"]
+    assert "node_modules/maplibre-gl" in lock["packages"]
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "web/node_modules/" in ignored
+    assert "src/seasight/web/static/vendor/" in ignored
+
+
+class _Refs(HTMLParser):
+    """Every URL an HTML page loads (src, href of link, ...)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for key, value in attrs:
+            if key in ("src", "href", "data", "poster", "action") and value:
+                self.refs.append(value)
+
+
+def _is_local(url: str) -> bool:
+    return not re.match(r"^([a-z][a-z0-9+.-]*:|//)", url, re.IGNORECASE)
+
+
+def test_index_references_only_local_assets(built: Path) -> None:
+    parser = _Refs()
+    parser.feed((built / "index.html").read_text(encoding="utf-8"))
+    assert parser.refs, "index.html loads nothing?"
+    external = [u for u in parser.refs if not _is_local(u)]
+    assert external == []
+    for ref in parser.refs:
+        if ref.startswith("#"):
+            continue
+        assert (built / ref.lstrip("/")).is_file(), f"index.html references missing {ref}"
+
+
+def test_scripts_make_no_external_requests(built: Path) -> None:
+    """app.js and app.css name no host: data comes from /api on the same origin."""
+    for name in ("app.js", "app.css"):
+        text = (built / name).read_text(encoding="utf-8")
+        assert not re.search(r"https?://|wss?://[a-z]", text), name
+    app = (built / "app.js").read_text(encoding="utf-8")
+    for endpoint in ("/layers/land", "/vessels", "/events", "/alerts", "/stream", "/zones",
+                     "/track", "/ack"):
+        assert endpoint in app, endpoint
+    # No glyph server: the style has no `glyphs` URL and no layer draws text.
+    assert not re.search(r"glyphs['\"]?\s*:", app)
+    assert "text-field" not in app
+
+
+# --------------------------------------------------------------------------- browser test
+
+
+def _playwright_or_skip() -> Any:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install playwright)")
+    return sync_playwright
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store built like ``seasight demo`` does, from a small simulation."""
+    from seasight.detection import detect_store
+    from seasight.geo.zones import load_zones
+    from seasight.ingest import ingest_paths
+    from seasight.risk.alerts import default_rules, fire_alerts
+    from seasight.risk.score import risk_store
+    from seasight.risk.watchlists import add_watchlist, default_watchlists
+    from seasight.sim import simulate, write_simulation
+    from seasight.store import Store
+
+    folder = tmp_path_factory.mktemp("web")
+    write_simulation(simulate("indo-pacific", hours=30, vessels=80, seed=7), folder)
+    db = folder / "web.duckdb"
+    ingest_paths([folder / "feed.nmea"], db)
+    with Store(db) as store:
+        detect_store(store, load_zones([folder / "zones.geojson"]))
+        add_watchlist(store, default_watchlists()[0])
+        risk_store(store)
+        fire_alerts(store, default_rules())
+    return db
+
+
+@pytest.fixture(scope="module")
+def server(built: Path, demo_db: Path) -> Iterator[str]:
+    """The SeaSight service on a free port, in a thread; yields its base URL."""
+    _playwright_or_skip()
+    uvicorn = pytest.importorskip("uvicorn")
+    from seasight.api.app import create_app
+
+    app = create_app(demo_db, static_dir=built, stream_poll_s=0.5)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield base
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _post(url: str, body: bytes, content_type: str) -> Any:
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": content_type})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _moved_position_line(feature: dict[str, Any]) -> tuple[str, tuple[float, float]]:
+    """An NMEA type 1 report putting the vessel of ``feature`` 0.05° north-east, a minute
+    after its last position."""
+    from datetime import datetime
+
+    from seasight.ais.encode import encode_positions
+    from seasight.schema import POSITIONS, conform
+
+    p = feature["properties"]
+    lon, lat = feature["geometry"]["coordinates"]
+    new = (round(lon + 0.05, 4), round(lat + 0.05, 4))
+    ts = datetime.fromisoformat(p["ts"].replace("Z", "+00:00")) + timedelta(minutes=1)
+    frame = conform(pl.DataFrame({"mmsi": [p["mmsi"]], "ts": [ts], "msg_type": [1],
+                                  "lat": [new[1]], "lon": [new[0]], "sog": [10.0],
+                                  "cog": [45.0], "heading": [45], "nav_status": [0]}),
+                    POSITIONS)
+    return encode_positions(frame).to_bytes().decode("ascii"), new
+
+
+def test_map_in_chromium(server: str) -> None:
+    sync_playwright = _playwright_or_skip()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    vessels = _get(f"{server}/api/vessels")["features"]
+    assert vessels, "the simulated store has no vessels"
+    named = next(f for f in vessels if f["properties"].get("name"))
+    errors: list[str] = []
+    external: list[str] = []
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: None if r.url.startswith(server)
+                    or r.url.startswith(server.replace("http", "ws"))
+                    or r.url.startswith(("data:", "blob:")) else external.append(r.url))
+            page.goto(server + "/")
+
+            # The map renders and the vessel layer is loaded with every vessel.
+            page.wait_for_function("window.seasight && window.seasight.vesselsLoaded",
+                                   timeout=60_000)
+            assert page.locator("#map canvas.maplibregl-canvas").count() == 1
+            assert page.evaluate("window.seasight.vesselCount") == len(vessels)
+            assert f"{len(vessels):,} vessels" in page.inner_text("#vessel-count")
+            page.wait_for_function(
+                "window.seasight.map.loaded() && window.seasight.map.queryRenderedFeatures("
+                "{layers: ['vessels']}).length > 0", timeout=60_000)
+            assert page.evaluate("window.seasight.map.queryRenderedFeatures("
+                                 "{layers: ['land']}).length") > 0, "no land drawn"
+            page.screenshot(path=str(SHOTS / "01-map.png"))
+
+            # Search by name flies to the vessel and opens its dossier.
+            page.fill("#search-input", named["properties"]["name"])
+            page.click("#search-button")
+            mmsi = named["properties"]["mmsi"]
+            page.wait_for_function(f"window.seasight.selected === {mmsi}")
+            page.wait_for_selector("#dossier:not([hidden]) h2", timeout=30_000)
+            assert str(mmsi) in page.inner_text("#dossier-body")
+            assert page.evaluate("window.seasight.lastSearch.mmsi") == mmsi
+            page.wait_for_function("window.seasight.trackPoints > 1", timeout=30_000)
+            page.screenshot(path=str(SHOTS / "02-search-dossier.png"))
+
+            # Search by MMSI works too.
+            other = next(f for f in vessels if f["properties"]["mmsi"] != mmsi)
+            page.fill("#search-input", str(other["properties"]["mmsi"]))
+            page.click("#search-button")
+            page.wait_for_function(f"window.seasight.selected === {other['properties']['mmsi']}")
+
+            # Clicking a vessel on the map opens its dossier.
+            page.click("#dossier-close")
+            page.wait_for_function("window.seasight.selected === null")
+            page.wait_for_function(
+                "!window.seasight.map.isMoving() && window.seasight.map.loaded()", timeout=30_000)
+            target = page.evaluate("""() => {
+                const m = window.seasight.map;
+                const fs = m.queryRenderedFeatures({layers: ['vessels']});
+                const c = m.getCanvas().getBoundingClientRect();
+                for (const f of fs) {
+                  const p = m.project(f.geometry.coordinates);
+                  if (p.x > 20 && p.y > 20 && p.x < c.width - 400 && p.y < c.height - 60)
+                    return {x: c.left + p.x, y: c.top + p.y, mmsi: f.properties.mmsi};
+                }
+                return null; }""")
+            assert target is not None, "no vessel drawn away from the edges"
+            page.mouse.click(target["x"], target["y"])
+            page.wait_for_function("window.seasight.selected !== null", timeout=10_000)
+            page.wait_for_selector("#dossier:not([hidden]) h2", timeout=30_000)
+            page.screenshot(path=str(SHOTS / "03-click-dossier.png"))
+
+            # Filtering events by kind leaves only that kind in the list.
+            page.wait_for_function("window.seasight.eventCount > 0", timeout=30_000)
+            kinds = page.eval_on_selector_all("#event-list li[data-kind]",
+                                              "els => els.map(e => e.dataset.kind)")
+            kind = kinds[0]
+            page.select_option("#event-kind", kind)
+            page.wait_for_function(
+                f"[...document.querySelectorAll('#event-list li[data-kind]')].every("
+                f"e => e.dataset.kind === '{kind}')")
+            assert page.locator("#event-list li[data-kind]").count() > 0
+            page.screenshot(path=str(SHOTS / "04-events-filtered.png"))
+
+            # Acknowledging an alert moves it out of the "new" list.
+            alerts = _get(f"{server}/api/alerts?state=new")["items"]
+            if alerts:
+                first = page.locator("#alert-list form.ack-form").first
+                alert_id = first.get_attribute("data-alert")
+                first.locator("input[name=note]").fill("seen by the browser test")
+                first.locator("button[type=submit]").click()
+                page.wait_for_function(
+                    f"!document.querySelector('#alert-list li[data-alert=\"{alert_id}\"]')",
+                    timeout=15_000)
+                acked = _get(f"{server}/api/alerts?state=acknowledged")["items"]
+                got = next(a for a in acked if a["alert_id"] == alert_id)
+                assert got["note"] == "seen by the browser test"
+                page.screenshot(path=str(SHOTS / "05-alert-acknowledged.png"))
+
+            # A live update (NMEA posted to the service) moves a vessel on the map.
+            page.wait_for_function("window.seasight.streamState === 'live'", timeout=15_000)
+            mover = vessels[-1]
+            line, (lon, lat) = _moved_position_line(mover)
+            report = _post(f"{server}/api/ingest?source=browser-test", line.encode(),
+                           "text/plain")
+            assert report, "ingest answered nothing"
+            m = mover["properties"]["mmsi"]
+            page.wait_for_function(
+                f"(() => {{ const f = window.seasight.state.vessels.get({m});"
+                f" return f && Math.abs(f.geometry.coordinates[0] - {lon}) < 1e-3"
+                f" && Math.abs(f.geometry.coordinates[1] - {lat}) < 1e-3; }})()",
+                timeout=20_000)
+            page.screenshot(path=str(SHOTS / "06-live-update.png"))
+        finally:
+            browser.close()
+    assert errors == [], errors
+    assert external == [], f"the page requested other hosts: {external}"
