@@ -67,8 +67,8 @@ def test_vessels_latest_positions(client: TestClient) -> None:
     feats = fc["features"]
     assert 40 <= len(feats) <= 200
     props = feats[0]["properties"]
-    assert set(props) == {"mmsi", "name", "ship_type", "flag", "sog", "cog", "heading", "ts",
-                          "risk", "listed"}
+    assert set(props) == {"mmsi", "name", "imo", "ship_type", "flag", "sog", "cog", "heading",
+                          "ts", "risk", "listed"}
     assert len({f["properties"]["mmsi"] for f in feats}) == len(feats)
     assert any(f["properties"]["listed"] for f in feats)
     assert any(f["properties"]["name"] for f in feats)

@@ -255,6 +255,14 @@ def test_map_in_chromium(server: str) -> None:
             page.click("#search-button")
             page.wait_for_function(f"window.seasight.selected === {other['properties']['mmsi']}")
 
+            # ... and by IMO number, written as analysts write it.
+            with_imo = next(f for f in vessels if f["properties"].get("imo")
+                            and f["properties"]["mmsi"] != other["properties"]["mmsi"])
+            page.fill("#search-input", f"IMO {with_imo['properties']['imo']}")
+            page.click("#search-button")
+            page.wait_for_function(
+                f"window.seasight.selected === {with_imo['properties']['mmsi']}")
+
             # Clicking a vessel on the map opens its dossier.
             page.click("#dossier-close")
             page.wait_for_function("window.seasight.selected === null")

@@ -189,7 +189,8 @@ def latest_positions(
         params.append(after_row)
     box, box_params = _bbox_sql(bbox, "p.lat", "p.lon")
     ids = ("(SELECT mmsi, arg_max(shipname, valid_from) AS name, "
-           "arg_max(ship_type, valid_from) AS ship_type, arg_max(flag, valid_from) AS flag "
+           "arg_max(ship_type, valid_from) AS ship_type, arg_max(flag, valid_from) AS flag, "
+           "arg_max(imo, valid_from) AS imo "
            "FROM identities GROUP BY mmsi)")
     risk = "(SELECT mmsi, max(score) AS risk FROM risk GROUP BY mmsi)" if _has_table(
         store, "risk") else "(SELECT NULL::UINTEGER AS mmsi, NULL::DOUBLE AS risk WHERE FALSE)"
@@ -213,7 +214,7 @@ def latest_positions(
         filters.append(f"list_has_any(m.lists, [{', '.join('?' for _ in lists)}])")
         fparams += list(lists)
     sql = f"""
-        SELECT p.mmsi, i.name, i.ship_type, i.flag, p.sog, p.cog, p.heading, p.ts, p.lat,
+        SELECT p.mmsi, i.name, i.imo, i.ship_type, i.flag, p.sog, p.cog, p.heading, p.ts, p.lat,
                p.lon, r.risk, coalesce(m.listed, FALSE) AS listed, p.last_row
         FROM ({_latest_sql(' AND '.join(where))}) p
         LEFT JOIN {ids} i USING (mmsi)
@@ -236,7 +237,8 @@ def vessel_features(frame: pl.DataFrame) -> list[dict[str, Any]]:
             "id": int(r["mmsi"]),
             "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
             "properties": {
-                "mmsi": int(r["mmsi"]), "name": r["name"], "ship_type": r["ship_type"],
+                "mmsi": int(r["mmsi"]), "name": r["name"], "imo": r["imo"],
+                "ship_type": r["ship_type"],
                 "flag": r["flag"], "sog": _num(r["sog"]), "cog": _num(r["cog"]),
                 "heading": heading, "ts": _iso(r["ts"]), "risk": _num(r["risk"]),
                 "listed": bool(r["listed"]),

@@ -466,13 +466,14 @@ function flyTo(coordinates) {
  * dossier endpoint (which resolves IMO numbers and fuzzy names server side). */
 function findLocal(query) {
   const q = query.trim().toLowerCase();
+  const imo = q.replace(/^imo[\s:]*/, '');
   if (/^\d{9}$/.test(q) && state.vessels.has(Number(q))) return { mmsi: Number(q), by: 'mmsi' };
   let prefix = null;
   let contains = null;
   for (const [mmsi, f] of state.vessels) {
     const p = f.properties;
     const name = String(p.name || p.shipname || '').toLowerCase();
-    if (p.imo != null && String(p.imo) === q) return { mmsi, by: 'imo' };
+    if (p.imo != null && String(p.imo) === imo) return { mmsi, by: 'imo' };
     if (!name) continue;
     if (name === q) return { mmsi, by: 'name' };
     if (!prefix && name.startsWith(q)) prefix = mmsi;
