@@ -19,11 +19,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from seasight.events.model import parse_utc
 
 __all__ = [
     "INSTANT_KINDS",
@@ -105,18 +107,13 @@ class KindScore:
         }
 
 
-def _time(value: str) -> datetime:
-    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
 def _truth_event(obj: Mapping[str, Any]) -> TruthEvent:
     mmsi = obj["mmsi"]
     vessels = tuple(int(m) for m in (mmsi if isinstance(mmsi, list) else [mmsi]))
-    start = _time(obj["start"])
+    start = parse_utc(obj["start"])
     return TruthEvent(
         kind=str(obj["kind"]), mmsi=vessels, start=start,
-        end=_time(obj["end"]) if obj.get("end") else start,
+        end=parse_utc(obj["end"]) if obj.get("end") else start,
         lat=obj.get("lat"), lon=obj.get("lon"), zone=obj.get("zone"),
     )
 

@@ -23,10 +23,11 @@ from typing import Any, Final, Literal
 import polars as pl
 
 from seasight.events.formats import event_records, events_geojson
+from seasight.events.model import parse_utc
 from seasight.risk.alerts import STATES, alert_records, list_alerts
 from seasight.risk.dossier import vessel_dossier
 from seasight.schema import EVENTS, conform
-from seasight.store import Store
+from seasight.store import Store, events_where
 
 #: What a frame holds, for :func:`visible`.
 Kind = Literal["vessels", "positions", "track", "dossier", "events", "alerts", "zones",
@@ -86,11 +87,10 @@ def parse_time(name: str, value: str | None) -> datetime | None:
     if value is None or value == "":
         return None
     try:
-        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        return parse_utc(value)
     except ValueError:
         raise bad_parameter(name, f"not an ISO 8601 time: {value!r} "
                                   "(e.g. 2024-03-01T12:00:00Z)") from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -323,24 +323,9 @@ def _events_where(kinds: Sequence[str], since: datetime | None, until: datetime 
                   mmsi: int | None) -> tuple[str, list[Any]]:
     if since is not None and until is not None and since > until:
         raise bad_parameter("until", "is before 'since'")
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    if kinds:
-        where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
-        params += list(kinds)
-    if since is not None:
-        where.append("coalesce(\"end\", start) >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("start <= ?")
-        params.append(until)
+    where, params = events_where(kinds, since, until, mmsi)
     box, box_params = _bbox_sql(bbox)
-    where.append(box)
-    params += box_params
-    if mmsi is not None:
-        where.append("(mmsi = ? OR other_mmsi = ?)")
-        params += [mmsi, mmsi]
-    return " AND ".join(where), params
+    return f"{where} AND {box}", params + list(box_params)
 
 
 def events_page(

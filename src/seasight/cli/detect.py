@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -17,9 +17,10 @@ from seasight.detection import detect_store
 from seasight.evaluate import evaluate as score_events
 from seasight.evaluate import load_truth
 from seasight.events.formats import event_records, events_csv, events_geojson
+from seasight.events.model import parse_utc
 from seasight.events.run import DETECTORS
 from seasight.geo.zones import load_zones
-from seasight.store import Store
+from seasight.store import Store, events_where
 
 DETECT_EPILOG = """Examples:
 
@@ -84,28 +85,17 @@ def _time_option(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_utc(value)
     except ValueError as exc:
         raise typer.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint=name) from exc
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def query_events(store: Store, kinds: list[str], since: datetime | None,
                  until: datetime | None) -> pl.DataFrame:
     """Stored events, optionally of some kinds and overlapping [since, until]."""
-    conds: list[str] = ["TRUE"]
-    params: list[object] = []
-    if kinds:
-        conds.append(f"kind IN ({', '.join('?' for _ in kinds)})")
-        params += kinds
-    if since is not None:
-        conds.append('"end" >= ?')
-        params.append(since)
-    if until is not None:
-        conds.append("start <= ?")
-        params.append(until)
+    where, params = events_where(kinds, since, until)
     return store.query(
-        f"SELECT * FROM events WHERE {' AND '.join(conds)} "
+        f"SELECT * FROM events WHERE {where} "
         f"ORDER BY start, kind, mmsi, other_mmsi, event_id", params)
 
 

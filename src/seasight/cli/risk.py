@@ -6,14 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from seasight.cli.options import DB, JSON, fail
+from seasight.cli.options import DB, JSON, fail, open_store
 from seasight.risk.score import risk_store
-from seasight.store import Store
 
 RISK_EPILOG = """Examples:
 
@@ -67,11 +65,8 @@ def risk(
     """Score every vessel's risk and list them, highest first, with their factors."""
     if not db.exists():
         raise fail(f"no such database: {db}")
-    try:
-        with Store(db) as store:
-            scores = risk_store(store)
-    except duckdb.IOException as exc:
-        raise fail(f"cannot open {db}: {exc}") from exc
+    with open_store(db) as store:
+        scores = risk_store(store)
     shown = scores.head(top) if top else scores
     records = _records(shown)
     if as_json:

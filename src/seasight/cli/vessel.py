@@ -10,10 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seasight.cli.options import DB, JSON, fail
+from seasight.cli.options import DB, JSON, fail, open_store
 from seasight.risk.dossier import Dossier, vessel_dossier
 from seasight.risk.dossier_html import render_html
-from seasight.store import Store
 
 VESSEL_EPILOG = """Examples:
 
@@ -81,10 +80,8 @@ def vessel(
     """Everything known about one vessel: identities, watchlist matches, risk, events, track."""
     if not query.strip():
         raise typer.BadParameter("empty query", param_hint="QUERY")
-    if not db.exists():
-        raise fail(f"no such database: {db}")
     try:
-        with Store(db, read_only=True) as store:
+        with open_store(db, read_only=True) as store:
             dossier = vessel_dossier(store, query)
     except duckdb.Error as exc:
         raise fail(f"cannot read {db}: {exc}") from exc

@@ -103,6 +103,15 @@ def from_us(value: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(value))
 
 
+def parse_utc(text: str) -> datetime:
+    """A UTC datetime from ISO 8601 text (``Z``/``z`` or an offset; naive means UTC).
+
+    Raises ValueError for text that is not an ISO 8601 time.
+    """
+    t = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
 def iso(value: int) -> str:
     """ISO 8601 UTC text (``2024-01-01T00:00:00Z``) of epoch microseconds, for evidence."""
     text = from_us(value).isoformat()

@@ -79,6 +79,7 @@ from typing import Any, Final
 import duckdb
 import polars as pl
 
+from seasight.events.model import parse_utc
 from seasight.events.run import DETECTORS
 from seasight.schema import EVENTS, IDENTITIES, UTC_US, conform, empty
 from seasight.store import Store
@@ -240,7 +241,7 @@ def _as_utc(value: object, where: str, key: str) -> datetime:
         t = datetime.combine(value, time(0))
     elif isinstance(value, str):
         try:
-            t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            t = parse_utc(value)
         except ValueError:
             raise RuleError(f"{where}: {key!r} is not an ISO 8601 time: {value!r}") from None
     else:

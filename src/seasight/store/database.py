@@ -13,6 +13,7 @@ import json
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,28 @@ _CONSTANT_CANDIDATES = frozenset({"source", "ts_source"})
 
 def _sql_type(dtype: pl.DataType) -> str:
     return _DUCKDB_TYPES[dtype.base_type()]
+
+
+def events_where(kinds: Sequence[str] = (), since: datetime | None = None,
+                 until: datetime | None = None, mmsi: int | None = None
+                 ) -> tuple[str, list[Any]]:
+    """SQL condition (and its parameters) on the ``events`` table: events of ``kinds`` that
+    overlap [since, until] and concern ``mmsi`` (as either vessel); every filter optional."""
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
+    if kinds:
+        where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+        params += list(kinds)
+    if since is not None:
+        where.append('coalesce("end", start) >= ?')
+        params.append(since)
+    if until is not None:
+        where.append("start <= ?")
+        params.append(until)
+    if mmsi is not None:
+        where.append("(mmsi = ? OR other_mmsi = ?)")
+        params += [mmsi, mmsi]
+    return " AND ".join(where), params
 
 
 @dataclass(frozen=True)
