@@ -63,12 +63,10 @@ their ids also hash the segment ids.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy.spatial import cKDTree
 
 from seasight.events.model import (
     US_PER_H,
@@ -81,7 +79,8 @@ from seasight.events.model import (
     make_event_ids,
     ramp,
 )
-from seasight.geo.distance import KM_PER_NM, chord_to_km, haversine_km, unit_vectors
+from seasight.geo.distance import KM_PER_NM, haversine_km
+from seasight.geo.land import shoreline_distance_km
 
 KIND = "spoofing"
 VERSION = 1
@@ -411,27 +410,6 @@ def _example(e: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-@cache
-def _shore_tree() -> cKDTree:
-    """k-d tree of the Natural Earth shoreline samples (unit vectors), built once."""
-    from seasight.geo.land import shoreline_samples
-
-    s_lat, s_lon = shoreline_samples()
-    return cKDTree(unit_vectors(s_lat, s_lon))
-
-
-def inland_distance_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Distance (km) from each position to the nearest Natural Earth 1:50 m shoreline sample.
-
-    Unlike :func:`seasight.geo.land.distance_to_shore_km` it is not 0 on land: it says how far
-    inland a position on land is.
-    """
-    if len(lat) == 0:
-        return np.zeros(0)
-    chord, _ = _shore_tree().query(unit_vectors(lat, lon), k=1)
-    return np.asarray(chord_to_km(chord), dtype=np.float64)
-
-
 def _land_events(pts: pl.DataFrame, segs: pl.DataFrame, params: Params) -> list[dict[str, Any]]:
     jump_us = round(params.land_jump_window_h * US_PER_H)
     # candidate segments: start on land, at least land_min_points points
@@ -484,7 +462,8 @@ def _land_events(pts: pl.DataFrame, segs: pl.DataFrame, params: Params) -> list[
             .sort("t")
             .head(int(f["run"]))
         )
-        inland = inland_distance_km(run["lat"].to_numpy(), run["lon"].to_numpy())
+        inland = np.asarray(
+            shoreline_distance_km(run["lat"].to_numpy(), run["lon"].to_numpy()), np.float64)
         median_inland = float(np.median(inland))
         if median_inland < params.land_min_inland_km:
             continue
