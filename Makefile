@@ -17,7 +17,7 @@ install-test: $(BIN)/python
 	sh scripts/install-system.sh
 	sh web/build.sh
 
-demo: install
+demo: install web
 	$(BIN)/seasight demo
 
 lint: install-test

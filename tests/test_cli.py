@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -113,7 +115,7 @@ def test_ingest_live_tcp(tmp_path: Path) -> None:
 def test_demo_runs(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--db", str(tmp_path / "demo.duckdb"),
                                  "--out", str(tmp_path / "sim"), "--vessels", "120",
-                                 "--hours", "36"])
+                                 "--hours", "36", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "Precision and recall per kind" in result.stdout
     assert "encounter" in result.stdout
@@ -127,3 +129,39 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert "met_designated" in result.stdout
     dossiers = list((tmp_path / "sim").glob("dossier-*.html"))
     assert len(dossiers) == 1 and "<svg" in dossiers[0].read_text()
+
+
+def test_demo_serves_the_live_replay(tmp_path: Path) -> None:
+    """The README's first command: the demo starts the service, replays the feed into it and
+    the ship-to-ship transfer with the DPRK-listed tanker raises a critical alert."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "seasight", "demo", "--db", str(tmp_path / "live.duckdb"),
+           "--out", str(tmp_path / "sim"), "--vessels", "120", "--hours", "36",
+           "--speed", "20000", "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=tmp_path)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 240
+        for line in proc.stdout:
+            lines.append(line)
+            if "Replay finished" in line or time.monotonic() > deadline:
+                break
+        out = "".join(lines)
+        assert "Replay finished" in out, out
+        assert f"Open http://127.0.0.1:{port}/" in out
+        assert "ALERT critical encounter-with-designated-vessel" in out
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/alerts") as resp:
+            alerts = json.load(resp)["items"]
+        assert any(a["severity"] == "critical" and "YU JONG 2" in a["message"] for a in alerts)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/live") as resp:
+            live = json.load(resp)
+        assert live["feeds"][0]["messages"] > 100_000 and live["analysis"]["cycles"] >= 3
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as resp:
+            assert b"maplibre" in resp.read().lower()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -25,20 +25,21 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 
 from seasight.events.model import DetectionInputs
-from seasight.events.run import DETECTORS, run_detectors
+from seasight.events.run import DETECTORS, detector_params, run_detectors
 from seasight.geo.zones import Zone
 from seasight.store import Store
 from seasight.tracks.clean import clean_positions
 from seasight.tracks.identity import identity_history
 from seasight.tracks.segment import segment_tracks
 
-__all__ = ["POSITION_COLUMNS", "DetectionResult", "StoredDetection", "detect_events",
-           "detect_store"]
+__all__ = ["POSITION_COLUMNS", "WARMUP", "DetectionResult", "IncrementalDetector",
+           "StoredDetection", "detect_events", "detect_store", "detect_window", "pending",
+           "warmup"]
 
 #: Columns of ``positions`` the chain reads.
 POSITION_COLUMNS = ("mmsi", "ts", "lat", "lon", "sog", "cog", "heading", "nav_status",
@@ -105,6 +106,99 @@ def detect_events(
                            seconds)
 
 
+#: Parameters (per kind) that say how far back a detector looks from an event's start: the
+#: history a windowed run must include before the first event it may report.
+_LOOKBACK_FIELDS: dict[str, tuple[str, ...]] = {
+    "gap": ("before_window_h",),
+    "loitering": ("max_hole_h",),
+    "port_visit": ("max_hole_h",),
+    "zone_entry": ("low_score_hole_h",),
+    "zone_exit": (),
+    "spoofing": ("period_gap_h", "land_jump_window_h"),
+    "identity_change": ("position_window_h",),
+    "encounter": (),
+}
+
+
+def warmup(params: Mapping[str, object] | None = None) -> timedelta:
+    """The history a windowed run needs before the first event it reports: the longest
+    look-back of any detector (with ``params``' overrides), and at least 12 hours."""
+    hours = 12.0
+    for kind, names in _LOOKBACK_FIELDS.items():
+        p = detector_params(kind, (params or {}).get(kind))
+        hours = max([hours, *(float(getattr(p, n)) for n in names)])
+    return timedelta(hours=hours)
+
+
+#: :func:`warmup` with the default parameters (24 h: the port-visit and zone-entry holes).
+WARMUP: timedelta = warmup()
+
+#: Parameters (per kind) that say how long after its start an event can first be reported
+#: (a gap is one only after 12 h of silence, an encounter after 2 h together).
+_PENDING_FIELDS: dict[str, tuple[tuple[str, float], ...]] = {
+    "gap": (("min_gap_h", 1.0),),
+    "encounter": (("min_duration_h", 1.0),),
+    "loitering": (("min_duration_h", 1.0),),
+    "port_visit": (("min_duration_min", 1 / 60),),
+    "spoofing": (("period_gap_h", 1.0),),
+    "identity_change": (("position_window_h", 1.0),),
+}
+
+
+def pending(params: Mapping[str, object] | None = None) -> timedelta:
+    """How long an event can go on before a detector reports it (with ``params``'
+    overrides): a run must re-examine that much of the data it has already seen."""
+    hours = 0.0
+    for kind, fields in _PENDING_FIELDS.items():
+        p = detector_params(kind, (params or {}).get(kind))
+        hours = max([hours, *(float(getattr(p, n)) * scale for n, scale in fields)])
+    return timedelta(hours=hours)
+
+
+def detect_window(
+    positions: pl.DataFrame,
+    static: pl.DataFrame,
+    zones: Sequence[Zone] = (),
+    *,
+    owned_from: datetime | None,
+    vessel_owned_from: pl.DataFrame | None = None,
+    horizon_end: datetime | None = None,
+    kinds: Iterable[str] | None = None,
+    params: Mapping[str, object] | None = None,
+) -> DetectionResult:
+    """:func:`detect_events` over a time window, keeping the events the window *owns*.
+
+    The caller passes the positions from ``owned_from - warmup(params)`` on (and static
+    reports as far back as it has them); events starting before ``owned_from`` are dropped,
+    since the window sees only their end (they belong to the run that saw their start). With
+    that history every event starting at or after ``owned_from`` is found exactly as a pass
+    over all the data finds it (same id, start, end and openness), which is what the live
+    service (:class:`IncrementalDetector`) and the distributed engine rely on.
+    ``owned_from=None`` keeps every event (the window is all the data).
+
+    ``vessel_owned_from`` (columns ``mmsi``, ``owned_from``) moves the window's start back for
+    some vessels (one moored for weeks, still in an open port visit): their events of every
+    kind but encounters are kept from their own ``owned_from`` (which must be before the
+    common one), and the caller passes their positions from that time minus the warm-up.
+    Encounters pair vessels, so they are owned from the common ``owned_from`` only.
+    """
+    result = detect_events(positions, static, zones, horizon_end=horizon_end, kinds=kinds,
+                           params=params)
+    if owned_from is None:
+        return result
+    events = result.events
+    if vessel_owned_from is not None and vessel_owned_from.height:
+        cuts = vessel_owned_from.select(pl.col("mmsi").cast(pl.UInt32),
+                                        pl.col("owned_from").alias("_owned"))
+        events = events.join(cuts, on="mmsi", how="left")
+        own = pl.when(pl.col("kind") == "encounter").then(pl.lit(owned_from)).otherwise(
+            pl.min_horizontal(pl.col("_owned"), pl.lit(owned_from)))
+        result.events = events.filter(pl.col("start") >= own).drop("_owned")
+    else:
+        result.events = events.filter(pl.col("start") >= owned_from)
+    return result
+
+
 @dataclass(frozen=True)
 class StoredDetection:
     """What :func:`detect_store` did to the database."""
@@ -144,3 +238,111 @@ def detect_store(
     store.replace("identities", result.identities)
     added, updated, removed = store.upsert_events(result.events, retire_open=ran)
     return StoredDetection(result, added, updated, removed)
+
+
+class IncrementalDetector:
+    """Detection that keeps up with a store being fed live, re-reading only recent data.
+
+    The first :meth:`run` detects over everything (like :func:`detect_store`). Each later run
+    owns the events starting at or after ``owned_from``: the earlier of (the previous run's end
+    of data minus ``late`` and minus :func:`pending`, for events that had begun but were not
+    reportable yet) and the start of the earliest event still open (per vessel, and the
+    earliest open encounter for all vessels), and reads positions from ``owned_from -
+    warmup`` on, so its cost follows the recent traffic, not the size of the
+    store. Its events equal those of a batch run over the same data, provided no report
+    arrives more than ``late`` behind the newest one (later ones are still stored, and a batch
+    ``seasight detect`` picks them up). Segments are replaced from the window on; identities
+    are rebuilt from every static report (they are small and an identity change needs the
+    whole history).
+    """
+
+    def __init__(self, zones: Sequence[Zone] = (), *, kinds: Iterable[str] | None = None,
+                 params: Mapping[str, object] | None = None,
+                 late: timedelta = timedelta(hours=1)) -> None:
+        self.zones = tuple(zones)
+        self.kinds = list(kinds) if kinds is not None else list(DETECTORS)
+        self.params = params
+        self.late = late
+        self.warmup = warmup(params)
+        self.pending = pending(params)
+        self.horizon: datetime | None = None  # end of the data at the previous run
+        self.runs = 0
+
+    def _owned_from(self, store: Store) -> tuple[datetime | None, pl.DataFrame]:
+        """The common start of the owned window, and earlier starts of vessels with an open
+        event (other than an encounter) that began before it."""
+        none = pl.DataFrame(schema={"mmsi": pl.UInt32, "owned_from": pl.Datetime("us", "UTC")})
+        if self.horizon is None:
+            return None, none
+        owned = self.horizon - self.late - self.pending
+        if "encounter" in self.kinds:
+            got = store.con.execute("SELECT min(start) FROM events WHERE is_open AND "
+                                    "kind = 'encounter'").fetchall()[0][0]
+            if isinstance(got, datetime):
+                owned = min(owned, got)
+        kinds = [k for k in self.kinds if k != "encounter"] or ["-"]
+        marks = ", ".join("?" for _ in kinds)
+        vessels = store.query(
+            f"SELECT mmsi, min(start) AS owned_from FROM events WHERE is_open AND kind IN "
+            f"({marks}) GROUP BY mmsi HAVING min(start) < ?", [*kinds, owned])
+        return owned, vessels if vessels.height else none
+
+    def detect(self, store: Store) -> _Window | None:
+        """Read the window and run the chain (no writes); None when there are no positions."""
+        zones = list(self.zones) or store.zones()
+        owned_from, vessel_owned = self._owned_from(store)
+        cols = ", ".join(f'p."{c}"' for c in POSITION_COLUMNS)
+        where = "p.ts IS NOT NULL AND p.lat IS NOT NULL AND p.lon IS NOT NULL"
+        params: list[object] = []
+        if owned_from is not None:
+            store.con.register("_vessel_owned", vessel_owned.to_arrow())
+            where += " AND p.ts >= coalesce(v.owned_from, ?) - ?"
+            params += [owned_from, self.warmup]
+            source = "positions p LEFT JOIN _vessel_owned v USING (mmsi)"
+        else:
+            source = "positions p"
+        try:
+            positions = store.query(f"SELECT {cols} FROM {source} WHERE {where}", params)
+        finally:
+            if owned_from is not None:
+                store.con.unregister("_vessel_owned")
+        if positions.height == 0:
+            return None
+        static = store.query("SELECT * FROM static WHERE ts IS NOT NULL")
+        horizon = positions["ts"].max()
+        start = positions["ts"].min()
+        assert isinstance(horizon, datetime) and isinstance(start, datetime)
+        result = detect_window(positions, static, zones, owned_from=owned_from,
+                               vessel_owned_from=vessel_owned, horizon_end=horizon,
+                               kinds=self.kinds, params=self.params)
+        return _Window(result, None if owned_from is None else start, horizon)
+
+    def save(self, store: Store, window: _Window) -> StoredDetection:
+        """Write what :meth:`detect` found: segments from the window on, identities, events."""
+        if self.zones:
+            store.save_zones(self.zones)
+            self.zones = ()
+        result = window.result
+        if window.start is None:
+            store.replace("segments", result.segments)
+        else:
+            store.replace("segments", result.segments, where='"end" >= ?',
+                          params=[window.start])
+        store.replace("identities", result.identities)
+        added, updated, removed = store.upsert_events(result.events, retire_open=self.kinds)
+        self.horizon = window.horizon if self.horizon is None else max(self.horizon,
+                                                                       window.horizon)
+        self.runs += 1
+        return StoredDetection(result, added, updated, removed)
+
+    def run(self, store: Store) -> StoredDetection | None:
+        """:meth:`detect` then :meth:`save`: detect over what arrived since the last run."""
+        window = self.detect(store)
+        return None if window is None else self.save(store, window)
+
+
+@dataclass(frozen=True)
+class _Window:
+    result: DetectionResult
+    start: datetime | None  # first position read (None: all the data)
+    horizon: datetime  # last position read

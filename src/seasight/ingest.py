@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -225,12 +226,14 @@ def ingest_live(
     flush_every_s: float = 1.0,
     flush_lines: int = 50_000,
     on_flush: Callable[[IngestReport], None] | None = None,
+    lock: AbstractContextManager[object] | None = None,
 ) -> IngestReport:
     """Decode and store a live feed (see :mod:`seasight.sources.live`) until it ends.
 
     Lines are decoded as they arrive, with the arrival time for messages that carry none, and
     committed every ``flush_lines`` lines, at least every ``flush_every_s`` seconds, and as soon
-    as the feed has been quiet for ``flush_every_s``.
+    as the feed has been quiet for ``flush_every_s``. ``lock`` is held around each commit (the
+    service's write lock, shared with the other writers of the store).
     """
     started = time.perf_counter()
     report = IngestReport()
@@ -243,7 +246,9 @@ def ingest_live(
         nonlocal pending, pending_lines, last_flush
         if pending:
             batch = Batch.concat(pending)
-            report.add(batch, store.append(batch))
+            with lock if lock is not None else nullcontext():
+                added = store.append(batch)
+            report.add(batch, added)
             if on_flush:
                 on_flush(report)
         pending, pending_lines, last_flush = [], 0, time.monotonic()

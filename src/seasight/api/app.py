@@ -7,24 +7,21 @@ validation errors and unknown paths, have one JSON shape::
     {"error": {"status": 400, "code": "invalid_parameter", "message": "bbox: ...",
                "detail": {...}}}
 
-Concurrency: DuckDB connections must not be shared between threads, so each request works on
-its own cursor of the store's connection (:meth:`StoreAccess.read`); writes additionally hold
-one lock, so two writers never race on the same rows.
+Concurrency: the app holds one :class:`~seasight.store.shared.SharedStore`; each request works
+on its own cursor of it, and writes (requests and the live pipeline) hold its write lock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import enum
 import functools
 import hashlib
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import polars as pl
 from fastapi import Body, Depends, FastAPI, Query, Request, WebSocket
@@ -41,14 +38,15 @@ from seasight import __version__
 from seasight.ais import NmeaDecoder
 from seasight.api import query as q
 from seasight.api.query import Caller, QueryError, bad_parameter
+from seasight.api.stream import Broadcaster
 from seasight.batch import Batch
 from seasight.geo.zones import zones_from_geojson
 from seasight.ingest import IngestReport
+from seasight.live import LivePipeline
 from seasight.risk.alerts import UnknownAlertError, alert_records, set_alert_state
 from seasight.risk.watchlists import add_watchlist, parse_watchlist
 from seasight.store import Store
-
-T = TypeVar("T")
+from seasight.store.shared import ReadOnlyError, SharedStore
 
 #: Largest request body accepted by ``POST /api/ingest`` and ``POST /api/watchlists``.
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -61,45 +59,6 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 _CODES = {400: "invalid_parameter", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 409: "conflict", 413: "too_large",
           415: "unsupported_media_type", 500: "internal_error"}
-
-
-class StoreAccess:
-    """The service's one :class:`Store`, handed out as a cursor per request."""
-
-    def __init__(self, db: Path, read_only: bool) -> None:
-        self.store = Store(db, read_only=read_only)
-        self.read_only = read_only
-        self.write_lock = threading.Lock()
-
-    def _cursor_store(self) -> Store:
-        s = copy.copy(self.store)
-        s.con = self.store.con.cursor()
-        s.con.execute("SET TimeZone = 'UTC'")
-        return s
-
-    @contextmanager
-    def reading(self) -> Iterator[Store]:
-        """A store on a fresh cursor (closed afterwards)."""
-        s = self._cursor_store()
-        try:
-            yield s
-        finally:
-            s.con.close()
-
-    @contextmanager
-    def writing(self) -> Iterator[Store]:
-        """A store on a fresh cursor, holding the write lock."""
-        if self.read_only:
-            raise QueryError(403, "read_only", "the service runs on a read-only database")
-        with self.write_lock, self.reading() as s:
-            yield s
-
-    def read(self, fn: Callable[[Store], T]) -> T:
-        with self.reading() as s:
-            return fn(s)
-
-    def close(self) -> None:
-        self.store.close()
 
 
 # --------------------------------------------------------------------------- errors
@@ -129,6 +88,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QueryError)
     async def _query_error(request: Request, exc: QueryError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message, exc.detail)
+
+    @app.exception_handler(ReadOnlyError)
+    async def _read_only(request: Request, exc: ReadOnlyError) -> JSONResponse:
+        return _error(403, "read_only", "the service runs on a read-only database")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -213,7 +176,7 @@ def _body_text(data: bytes, name: str) -> bytes:
 
 def store_dep(request: Request) -> Iterator[Store]:
     """The request's store: a cursor of the service's connection."""
-    access: StoreAccess = request.app.state.access
+    access: SharedStore = request.app.state.access
     with access.reading() as s:
         yield s
 
@@ -237,14 +200,28 @@ MmsiQ = Annotated[int | None, Query(ge=1, le=999_999_999)]
 
 
 def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = None,
-               stream_poll_s: float = STREAM_POLL_S) -> FastAPI:
-    """The SeaSight service on database ``db`` (created unless ``read_only``)."""
-    access = StoreAccess(Path(db), read_only)
+               stream_poll_s: float = STREAM_POLL_S,
+               live: Callable[[SharedStore], LivePipeline] | None = None) -> FastAPI:
+    """The SeaSight service on database ``db`` (created unless ``read_only``).
+
+    ``live`` builds the :class:`~seasight.live.LivePipeline` (feeds, analysis) that runs on the
+    service's store while it is up; ``GET /api/live`` reports on it."""
+    access = SharedStore(Path(db), read_only=read_only)
+    broadcaster = Broadcaster(access, stream_poll_s)
+    pipeline = live(access) if live is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        access.close()
+        broadcaster.start()
+        if pipeline is not None:
+            pipeline.start()
+        try:
+            yield
+        finally:
+            if pipeline is not None:
+                await run_in_threadpool(pipeline.stop)
+            await broadcaster.stop()
+            access.close()
 
     app = FastAPI(
         title="SeaSight", version=__version__, lifespan=lifespan,
@@ -252,6 +229,8 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
                     "Errors are JSON: {\"error\": {status, code, message, detail}}.",
     )
     app.state.access = access
+    app.state.broadcaster = broadcaster
+    app.state.pipeline = pipeline
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     _install_error_handlers(app)
 
@@ -260,6 +239,16 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         """Service status."""
         return Health(status="ok", version=__version__, db=str(access.store.path),
                       read_only=read_only)
+
+    @app.get("/api/live", tags=["service"])
+    def live_status() -> dict[str, Any]:
+        """The live pipeline: feeds (messages, rejects, errors) and the last analysis cycle
+        (events added, alerts fired, newest position); ``{"running": false}`` without feeds."""
+        if pipeline is None:
+            return {"running": False, "feeds": [], "analysis": None,
+                    "stream_clients": len(broadcaster.clients)}
+        return {"running": pipeline.feeds_running(), **pipeline.status.to_json(),
+                "stream_clients": len(broadcaster.clients)}
 
     @app.get("/api/vessels", tags=["vessels"])
     def vessels(
@@ -450,11 +439,10 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
     async def stream(ws: WebSocket) -> None:
         """Live updates: ``{"type": "positions", "features": [...]}`` (latest position of
         vessels that moved), ``{"type": "event", "event": {...}}`` and ``{"type": "alert",
-        "alert": {...}}``, polled from the store every second. The first message is
+        "alert": {...}}``, read from the store every ``poll_s`` seconds. The first message is
         ``{"type": "hello", ...}``."""
         await ws.accept()
-        caller = Caller.local()
-        marks = await run_in_threadpool(access.read, q.current_watermarks)
+        sub = await broadcaster.subscribe(Caller.local())
         closed = asyncio.Event()
 
         async def watch_close() -> None:
@@ -471,15 +459,18 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
             await ws.send_json({"type": "hello", "version": __version__,
                                 "poll_s": stream_poll_s})
             while not closed.is_set():
-                msgs = await run_in_threadpool(
-                    access.read, lambda s: q.stream_messages(s, caller, marks))
-                for m in msgs:
+                batch = asyncio.ensure_future(sub.next_batch())
+                done, _ = await asyncio.wait({batch, watcher},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if batch not in done:
+                    batch.cancel()
+                    break
+                for m in batch.result():
                     await ws.send_json(m)
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(closed.wait(), timeout=stream_poll_s)
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
+            broadcaster.unsubscribe(sub)
             watcher.cancel()
 
     static = static_dir if static_dir is not None else STATIC_DIR
@@ -488,4 +479,4 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
     return app
 
 
-__all__ = ["MAX_BODY_BYTES", "STREAM_POLL_S", "StoreAccess", "create_app", "error_body"]
+__all__ = ["MAX_BODY_BYTES", "STREAM_POLL_S", "create_app", "error_body"]

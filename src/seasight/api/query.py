@@ -405,24 +405,34 @@ def current_watermarks(store: Store) -> Watermarks:
                       _max_rowid(store, "alert_history"))
 
 
-def stream_messages(store: Store, caller: Caller, marks: Watermarks) -> list[dict[str, Any]]:
-    """Messages for what was stored after ``marks`` (which advance): one ``positions``
-    message (latest position of every vessel that moved), one ``event`` per new event, one
-    ``alert`` per alert fired or changed."""
-    out: list[dict[str, Any]] = []
+@dataclass(frozen=True)
+class StreamFrames:
+    """What was stored after some watermarks, read once for every stream client (each sees
+    it through :func:`visible` in :func:`stream_messages`)."""
+
+    moved: pl.DataFrame  # latest_positions rows of vessels with new positions
+    events: pl.DataFrame  # EVENTS rows stored or updated
+    alerts: pl.DataFrame  # alerts fired or changed
+
+    @property
+    def empty(self) -> bool:
+        return not (self.moved.height or self.events.height or self.alerts.height)
+
+
+def stream_frames(store: Store, marks: Watermarks) -> StreamFrames:
+    """Read what was stored after ``marks`` (which advance), unfiltered."""
+    everyone = Caller.local()
+    moved = events = alerts = pl.DataFrame()
     top = _max_rowid(store, "positions")
     if top > marks.positions:
-        moved = latest_positions(store, caller, after_row=marks.positions, limit=MAX_LIMIT)
+        moved = latest_positions(store, everyone, after_row=marks.positions, limit=MAX_LIMIT)
         marks.positions = top
-        if moved.height:
-            out.append({"type": "positions", "features": vessel_features(moved)})
     top = _max_rowid(store, "events")
     if top > marks.events:
         frame = store.query("SELECT * EXCLUDE (r) FROM (SELECT *, rowid AS r FROM events) "
-                                  "WHERE r > ? ORDER BY r", [marks.events])
+                            "WHERE r > ? ORDER BY r", [marks.events])
         marks.events = top
-        frame = visible(caller, "events", conform(frame, EVENTS))
-        out += [{"type": "event", "event": rec} for rec in event_records(frame)]
+        events = conform(frame, EVENTS)
     top = _max_rowid(store, "alert_history")
     if top > marks.alert_history:
         changed = store.query(
@@ -432,6 +442,22 @@ def stream_messages(store: Store, caller: Caller, marks: Watermarks) -> list[dic
         if changed.height:
             alerts = list_alerts(store).filter(
                 pl.col("alert_id").is_in(changed["alert_id"].implode()))
-            out += [{"type": "alert", "alert": rec}
-                    for rec in alert_records(visible(caller, "alerts", alerts))]
+    return StreamFrames(moved, events, alerts)
+
+
+def stream_messages(caller: Caller, frames: StreamFrames) -> list[dict[str, Any]]:
+    """The stream messages ``caller`` may see: one ``positions`` message (latest position of
+    every vessel that moved), one ``event`` per new or updated event, one ``alert`` per alert
+    fired or changed."""
+    out: list[dict[str, Any]] = []
+    if frames.moved.height:
+        moved = visible(caller, "vessels", frames.moved)
+        if moved.height:
+            out.append({"type": "positions", "features": vessel_features(moved)})
+    if frames.events.height:
+        events = visible(caller, "events", frames.events)
+        out += [{"type": "event", "event": rec} for rec in event_records(events)]
+    if frames.alerts.height:
+        alerts = visible(caller, "alerts", frames.alerts)
+        out += [{"type": "alert", "alert": rec} for rec in alert_records(alerts)]
     return out

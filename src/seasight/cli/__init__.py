@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from seasight import __version__
+from seasight.cli import access as _access
 from seasight.cli import alerts as _alerts
 from seasight.cli import decode as _decode
 from seasight.cli import demo as _demo
@@ -52,6 +53,7 @@ app.command("detect", epilog=_detect.DETECT_EPILOG)(_detect.detect)
 app.command("events", epilog=_detect.EVENTS_EPILOG)(_detect.events)
 app.command("evaluate")(_detect.evaluate)
 app.add_typer(_watchlist.app, name="watchlist")
+app.add_typer(_access.app, name="access")
 app.command("risk")(_risk.risk)
 app.add_typer(_alerts.app, name="alerts")
 app.command("vessel", epilog=_vessel.VESSEL_EPILOG)(_vessel.vessel)

@@ -1,0 +1,5 @@
+"""``python -m seasight``: the ``seasight`` command."""
+
+from seasight.cli import main
+
+main()

@@ -1,0 +1,118 @@
+"""The live pipeline: a feed ingested while it arrives, with detection every few seconds, ends
+with exactly the events of a batch run over the same data; the service runs it from a TCP feed
+and pushes new events to stream clients."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+
+from seasight.api import create_app
+from seasight.detection import detect_store
+from seasight.geo.zones import load_zones
+from seasight.ingest import ingest_paths
+from seasight.live import LivePipeline, replay_feed, tcp_feed
+from seasight.risk.watchlists import add_watchlist, default_watchlists
+from seasight.sim import simulate, write_simulation
+from seasight.store import Store
+from seasight.store.shared import SharedStore
+
+COMPARED = ["event_id", "kind", "mmsi", "other_mmsi", "start", "end", "is_open", "lat", "lon",
+            "zone", "score"]
+
+
+@pytest.fixture(scope="module")
+def feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("live")
+    write_simulation(simulate("indo-pacific", hours=40, vessels=100, seed=5), folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def batch_events(feed: Path, tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    db = tmp_path_factory.mktemp("batch") / "batch.duckdb"
+    with Store(db) as store:
+        ingest_paths([feed / "feed.nmea"], store=store)
+        detect_store(store, load_zones([feed / "zones.geojson"]))
+        return store.table("events").select(COMPARED).sort("event_id")
+
+
+def test_replayed_feed_gives_the_events_of_a_batch_run(feed: Path, batch_events: pl.DataFrame,
+                                                       tmp_path: Path) -> None:
+    shared = SharedStore(tmp_path / "live.duckdb")
+    with shared.writing() as store:
+        store.save_zones(load_zones([feed / "zones.geojson"]))
+        add_watchlist(store, default_watchlists()[0])
+    # 40 simulated hours in about 6 s, analysed every 0.4 s: many incremental cycles
+    pipeline = LivePipeline(shared, [replay_feed(feed / "feed.nmea", speed=24_000)],
+                            analyse_every_s=0.4)
+    pipeline.start()
+    assert pipeline.wait_feeds(timeout=120)
+    pipeline.stop()
+    status = pipeline.status
+    assert status.feeds[0].error is None and status.feeds[0].messages > 50_000
+    assert status.analysis.cycles >= 5, status.analysis
+    with shared.reading() as store:
+        live = store.table("events").select(COMPARED).sort("event_id")
+        windowed = store.query("SELECT count(*) AS n FROM segments")["n"][0]
+    shared.close()
+    assert windowed > 0
+    assert live.height == batch_events.height > 50
+    assert live.equals(batch_events), live.join(batch_events, on="event_id", how="anti")
+
+
+class _FeedServer:
+    """A TCP server sending ``lines`` to each client that connects, then staying open."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines = lines
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            for i in range(0, len(self.lines), 2000):
+                conn.sendall(b"".join(self.lines[i:i + 2000]))
+                time.sleep(0.01)
+            time.sleep(120)
+
+
+def test_service_ingests_a_tcp_feed_and_streams_events(feed: Path, batch_events: pl.DataFrame,
+                                                       tmp_path: Path) -> None:
+    lines = (feed / "feed.nmea").read_bytes().splitlines(keepends=True)
+    server = _FeedServer(lines)
+    with Store(tmp_path / "svc.duckdb") as store:
+        store.save_zones(load_zones([feed / "zones.geojson"]))
+    app = create_app(tmp_path / "svc.duckdb", stream_poll_s=0.2,
+                     live=lambda shared: LivePipeline(
+                         shared, [tcp_feed(f"127.0.0.1:{server.port}")], analyse_every_s=0.5))
+    with TestClient(app) as client, client.websocket_connect("/api/stream") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        kinds: set[str] = set()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            msg = ws.receive_json()
+            kinds.add(msg["type"])
+            if {"positions", "event"} <= kinds:
+                break
+        assert {"positions", "event"} <= kinds
+        for _ in range(300):
+            live = client.get("/api/live").json()
+            events = client.get("/api/events", params={"limit": 1}).json()["total"]
+            if live["analysis"]["horizon"] and events == batch_events.height and (
+                    live["feeds"][0]["messages"] >= len(lines) * 0.5):
+                break
+            time.sleep(0.2)
+        assert live["feeds"][0]["name"].startswith("tcp://127.0.0.1:")
+        assert live["feeds"][0]["error"] is None
+        assert live["stream_clients"] == 1
+        assert events == batch_events.height
