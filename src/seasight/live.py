@@ -33,6 +33,7 @@ from seasight.risk.watchlists import rescreen_store
 from seasight.sources.live import LiveChunk, parse_endpoint, tcp_chunks, udp_chunks
 from seasight.sources.replay import replay_chunks
 from seasight.store import Store
+from seasight.store.latest import refresh_latest
 from seasight.store.shared import SharedStore
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ class LivePipeline:
     def _run_feed(self, status: FeedStatus,
                   open_feed: Callable[[threading.Event], Iterable[LiveChunk]]) -> None:
         def flushed(report: IngestReport) -> None:
+            self.shared.write(refresh_latest)  # the map's current picture
             status.messages = report.n_messages
             status.rejects = report.n_rejects
             status.bytes_read = report.bytes_read

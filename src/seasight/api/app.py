@@ -46,6 +46,7 @@ from seasight.live import LivePipeline
 from seasight.risk.alerts import UnknownAlertError, alert_records, set_alert_state
 from seasight.risk.watchlists import add_watchlist, parse_watchlist
 from seasight.store import Store
+from seasight.store.latest import refresh_latest
 from seasight.store.shared import ReadOnlyError, SharedStore
 
 #: Largest request body accepted by ``POST /api/ingest`` and ``POST /api/watchlists``.
@@ -212,6 +213,8 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not read_only:
+            await run_in_threadpool(access.write, refresh_latest)
         broadcaster.start()
         if pipeline is not None:
             pipeline.start()
@@ -250,7 +253,9 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         return {"running": pipeline.feeds_running(), **pipeline.status.to_json(),
                 "stream_clients": len(broadcaster.clients)}
 
-    @app.get("/api/vessels", tags=["vessels"])
+    @app.get("/api/vessels", tags=["vessels"], response_class=Response, responses={200: {
+        "description": "GeoJSON FeatureCollection of Point features",
+        "content": {"application/geo+json": {"schema": {"type": "object"}}}}})
     def vessels(
         store: S, caller: C, bbox: Bbox = None,
         at: Annotated[str | None, Query(description="ISO 8601: positions as of this time")] = None,
@@ -259,12 +264,13 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         min_risk: Annotated[float | None, Query(ge=0, le=100)] = None,
         list_: Annotated[list[str] | None, Query(alias="list", description="watchlists")] = None,
         limit: Limit = 20_000,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Latest position of every vessel (GeoJSON FeatureCollection), filtered."""
-        return q.vessels_geojson(
+        text = q.vessels_geojson_text(
             store, caller, bbox=q.parse_bbox(bbox), at=q.parse_time("at", at),
             ship_type=_ints("ship_type", ship_type, 255), flag=_split(flag),
             min_risk=min_risk, lists=_split(list_), limit=limit)
+        return Response(text, media_type="application/geo+json")
 
     @app.get("/api/vessels/{mmsi}", tags=["vessels"])
     def vessel(store: S, caller: C, mmsi: int) -> dict[str, Any]:
@@ -388,6 +394,7 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
             report = IngestReport(sources=[f"api:{source}"], bytes_read=len(data))
             with access.writing() as store:
                 report.add(batch, store.append(batch))
+                refresh_latest(store)
             return report.to_json()
 
         return await run_in_threadpool(run)
@@ -466,7 +473,7 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
                     batch.cancel()
                     break
                 for m in batch.result():
-                    await ws.send_json(m)
+                    await ws.send_text(m)
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:

@@ -28,6 +28,7 @@ from seasight.risk.alerts import STATES, alert_records, list_alerts
 from seasight.risk.dossier import vessel_dossier
 from seasight.schema import EVENTS, conform
 from seasight.store import Store, events_where
+from seasight.store.latest import latest_is_fresh
 
 #: What a frame holds, for :func:`visible`.
 Kind = Literal["vessels", "positions", "track", "dossier", "events", "alerts", "zones",
@@ -187,20 +188,23 @@ def latest_positions(
     if after_row is not None:
         where.append("mmsi IN (SELECT mmsi FROM positions WHERE rowid > ?)")
         params.append(after_row)
-    box, box_params = _bbox_sql(bbox, "p.lat", "p.lon")
+    box, box_params = _bbox_sql(bbox, "lat", "lon")
+    # the vessels in the viewport first; identities, risk and lists only for them
     ids = ("(SELECT mmsi, arg_max(shipname, valid_from) AS name, "
            "arg_max(ship_type, valid_from) AS ship_type, arg_max(flag, valid_from) AS flag, "
            "arg_max(imo, valid_from) AS imo "
-           "FROM identities GROUP BY mmsi)")
-    risk = "(SELECT mmsi, max(score) AS risk FROM risk GROUP BY mmsi)" if _has_table(
-        store, "risk") else "(SELECT NULL::UINTEGER AS mmsi, NULL::DOUBLE AS risk WHERE FALSE)"
+           "FROM identities WHERE mmsi IN (SELECT mmsi FROM p) GROUP BY mmsi)")
+    risk = ("(SELECT mmsi, max(score) AS risk FROM risk WHERE mmsi IN (SELECT mmsi FROM p) "
+            "GROUP BY mmsi)") if _has_table(store, "risk") else (
+        "(SELECT NULL::UINTEGER AS mmsi, NULL::DOUBLE AS risk WHERE FALSE)")
     has_matches = _has_table(store, "watchlist_matches")
     listed = ("(SELECT mmsi, bool_or(status = 'confirmed') AS listed, list(DISTINCT list_name) "
-              "AS lists FROM watchlist_matches GROUP BY mmsi)") if has_matches else (
+              "AS lists FROM watchlist_matches WHERE mmsi IN (SELECT mmsi FROM p) "
+              "GROUP BY mmsi)") if has_matches else (
         "(SELECT NULL::UINTEGER AS mmsi, NULL::BOOLEAN AS listed, NULL::VARCHAR[] AS lists "
         "WHERE FALSE)")
-    filters = [box]
-    fparams: list[Any] = list(box_params)
+    filters = ["TRUE"]
+    fparams: list[Any] = []
     if ship_type:
         filters.append(f"i.ship_type IN ({', '.join('?' for _ in ship_type)})")
         fparams += list(ship_type)
@@ -213,38 +217,65 @@ def latest_positions(
     if lists:
         filters.append(f"list_has_any(m.lists, [{', '.join('?' for _ in lists)}])")
         fparams += list(lists)
+    if at is None and latest_is_fresh(store):
+        # kept current by refresh_latest: no scan of positions
+        latest = "vessel_latest" if after_row is None else (
+            f"(SELECT * FROM vessel_latest WHERE last_row > {int(after_row)})")
+        params = []
+    else:
+        latest = f"({_latest_sql(' AND '.join(where))})"
     sql = f"""
+        WITH p AS (SELECT * FROM {latest} WHERE {box})
         SELECT p.mmsi, i.name, i.imo, i.ship_type, i.flag, p.sog, p.cog, p.heading, p.ts, p.lat,
                p.lon, r.risk, coalesce(m.listed, FALSE) AS listed, p.last_row
-        FROM ({_latest_sql(' AND '.join(where))}) p
+        FROM p
         LEFT JOIN {ids} i USING (mmsi)
         LEFT JOIN {risk} r USING (mmsi)
         LEFT JOIN {listed} m USING (mmsi)
         WHERE {' AND '.join(filters)}
         ORDER BY p.mmsi
         LIMIT ?"""
-    frame = store.query(sql, params + fparams + [limit])
+    frame = store.query(sql, params + list(box_params) + fparams + [limit])
     return visible(caller, "vessels", frame)
+
+
+def _features_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """:func:`latest_positions` rows as GeoJSON Point features (one struct row each)."""
+    heading = pl.when(pl.col("heading") < 360).then(pl.col("heading"))
+    return frame.select(
+        pl.lit("Feature").alias("type"),
+        pl.col("mmsi").cast(pl.Int64).alias("id"),
+        pl.struct(pl.lit("Point").alias("type"),
+                  pl.concat_list(pl.col("lon"), pl.col("lat")).alias("coordinates"),
+                  ).alias("geometry"),
+        pl.struct(
+            pl.col("mmsi").cast(pl.Int64), "name", pl.col("imo").cast(pl.Int64),
+            pl.col("ship_type").cast(pl.Int64), "flag",
+            pl.col("sog").cast(pl.Float64).round(1), pl.col("cog").cast(pl.Float64).round(1),
+            heading.cast(pl.Int64).alias("heading"),
+            pl.col("ts").dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            pl.col("risk").cast(pl.Float64).round(1), pl.col("listed").fill_null(False),
+        ).alias("properties"),
+    )
+
+
+def vessel_features_json(frame: pl.DataFrame) -> str:
+    """GeoJSON Point features of :func:`latest_positions` rows as one JSON array (built in
+    Polars, without a Python object per vessel: the map asks for tens of thousands)."""
+    if frame.height == 0:
+        return "[]"
+    return _features_frame(frame).write_json()
 
 
 def vessel_features(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """GeoJSON Point features of :func:`latest_positions` rows."""
-    out = []
-    for r in frame.iter_rows(named=True):
-        heading = r["heading"] if r["heading"] is not None and r["heading"] < 360 else None
-        out.append({
-            "type": "Feature",
-            "id": int(r["mmsi"]),
-            "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
-            "properties": {
-                "mmsi": int(r["mmsi"]), "name": r["name"], "imo": r["imo"],
-                "ship_type": r["ship_type"],
-                "flag": r["flag"], "sog": _num(r["sog"]), "cog": _num(r["cog"]),
-                "heading": heading, "ts": _iso(r["ts"]), "risk": _num(r["risk"]),
-                "listed": bool(r["listed"]),
-            },
-        })
-    return out
+    return list(json.loads(vessel_features_json(frame)))
+
+
+def vessels_geojson_text(store: Store, caller: Caller, **filters: Any) -> str:
+    """:func:`vessels_geojson` as JSON text."""
+    frame = latest_positions(store, caller, **filters)
+    return f'{{"type":"FeatureCollection","features":{vessel_features_json(frame)}}}'
 
 
 def vessels_geojson(store: Store, caller: Caller, **filters: Any) -> dict[str, Any]:
@@ -445,19 +476,19 @@ def stream_frames(store: Store, marks: Watermarks) -> StreamFrames:
     return StreamFrames(moved, events, alerts)
 
 
-def stream_messages(caller: Caller, frames: StreamFrames) -> list[dict[str, Any]]:
-    """The stream messages ``caller`` may see: one ``positions`` message (latest position of
-    every vessel that moved), one ``event`` per new or updated event, one ``alert`` per alert
-    fired or changed."""
-    out: list[dict[str, Any]] = []
+def stream_messages(caller: Caller, frames: StreamFrames) -> list[str]:
+    """The stream messages ``caller`` may see, as JSON text: one ``positions`` message
+    (latest position of every vessel that moved), one ``event`` per new event, one ``alert``
+    per alert fired or changed."""
+    out: list[str] = []
     if frames.moved.height:
         moved = visible(caller, "vessels", frames.moved)
         if moved.height:
-            out.append({"type": "positions", "features": vessel_features(moved)})
+            out.append(f'{{"type":"positions","features":{vessel_features_json(moved)}}}')
     if frames.events.height:
         events = visible(caller, "events", frames.events)
-        out += [{"type": "event", "event": rec} for rec in event_records(events)]
+        out += [json.dumps({"type": "event", "event": rec}) for rec in event_records(events)]
     if frames.alerts.height:
         alerts = visible(caller, "alerts", frames.alerts)
-        out += [{"type": "alert", "alert": rec} for rec in alert_records(alerts)]
+        out += [json.dumps({"type": "alert", "alert": rec}) for rec in alert_records(alerts)]
     return out

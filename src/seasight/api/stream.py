@@ -3,8 +3,9 @@
 :class:`Broadcaster` polls the store once per tick for what was stored since the last tick
 (:func:`seasight.api.query.stream_frames`), whatever the number of clients, and hands each
 client the messages its caller may see (:func:`seasight.api.query.stream_messages`, through
-the policy function). Each client has a bounded outbox: a client too slow to keep up loses
-its oldest *position* updates (a newer one supersedes them), never events or alerts.
+the policy function; serialised once per caller, not once per client). Each client has a
+bounded outbox: a client too slow to keep up loses its oldest *position* updates (a newer one
+supersedes them), never events or alerts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import collections
 import logging
 from contextlib import suppress
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 #: Messages waiting for one client before position updates are dropped.
 OUTBOX_LIMIT = 64
 
+_POSITIONS = '{"type":"positions"'
+
 
 class Subscriber:
     """One connected client: its caller and its outbox."""
@@ -33,14 +35,14 @@ class Subscriber:
     def __init__(self, caller: Caller, limit: int = OUTBOX_LIMIT) -> None:
         self.caller = caller
         self.limit = limit
-        self.outbox: collections.deque[dict[str, Any]] = collections.deque()
+        self.outbox: collections.deque[str] = collections.deque()
         self.ready = asyncio.Event()
         self.dropped = 0
 
-    def push(self, messages: list[dict[str, Any]]) -> None:
+    def push(self, messages: list[str]) -> None:
         self.outbox.extend(messages)
         while len(self.outbox) > self.limit:
-            oldest = next((m for m in self.outbox if m.get("type") == "positions"), None)
+            oldest = next((m for m in self.outbox if m.startswith(_POSITIONS)), None)
             if oldest is None:
                 break
             self.outbox.remove(oldest)
@@ -48,7 +50,7 @@ class Subscriber:
         if self.outbox:
             self.ready.set()
 
-    async def next_batch(self) -> list[dict[str, Any]]:
+    async def next_batch(self) -> list[str]:
         """Wait for messages and take all of them."""
         await self.ready.wait()
         out = list(self.outbox)
@@ -98,7 +100,7 @@ class Broadcaster:
         self.ticks += 1
         if frames.empty:
             return
-        by_caller: dict[Caller, list[dict[str, Any]]] = {}
+        by_caller: dict[Caller, list[str]] = {}
         for sub in list(self.clients):
             if sub.caller not in by_caller:
                 by_caller[sub.caller] = q.stream_messages(sub.caller, frames)

@@ -19,6 +19,7 @@ from seasight.cli import detect as _detect
 from seasight.cli import ingest as _ingest
 from seasight.cli import risk as _risk
 from seasight.cli import serve as _serve
+from seasight.cli import sharing as _sharing
 from seasight.cli import simulate as _simulate
 from seasight.cli import vessel as _vessel
 from seasight.cli import watchlist as _watchlist
@@ -59,6 +60,7 @@ app.add_typer(_alerts.app, name="alerts")
 app.command("vessel", epilog=_vessel.VESSEL_EPILOG)(_vessel.vessel)
 app.command("serve", epilog=_serve.SERVE_EPILOG)(_serve.serve)
 app.command("simulate", epilog=_simulate.EPILOG)(_simulate.simulate_command)
+_sharing.register(app)  # agreement, source, export, relay
 
 
 def main() -> None:

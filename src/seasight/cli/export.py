@@ -1,0 +1,205 @@
+"""``seasight export`` (events, tracks, positions as GeoJSON / CSV / KML / Parquet) and
+``seasight relay`` (permitted positions as NMEA over TCP / UDP), both as an organisation."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import typer
+
+from seasight.cli.options import DB, fail, open_store
+from seasight.events.model import parse_utc
+from seasight.exports import SUFFIX, ExportError, export_frame, tracks
+from seasight.relay import RelayFeed, RelayServer
+from seasight.sharing import LOCAL, load_grants, owners, permitted
+from seasight.sharing.agreements import AgreementError, check_org
+from seasight.sharing.reads import events_for_policy, positions_for_policy
+from seasight.store import Store
+
+EXPORT_EPILOG = """Examples:
+
+  seasight export events --format geojson --out events.geojson --db sea.duckdb
+
+  seasight export tracks --format kml --out tracks.kml --as-org fusion --since 2024-03-01
+
+  seasight export positions --out positions.parquet --mmsi 574454226
+
+  seasight export events --format csv --out - --kind encounter --kind loitering
+
+The rows are those the organisation (--as-org, default local: everything) may see under the
+sharing agreements, rounded as granted. The format defaults to the output file's suffix.
+"""
+
+RELAY_EPILOG = """Examples:
+
+  seasight relay --tcp-listen 10110 --as-org fusion --db sea.duckdb
+
+  seasight relay --udp 192.0.2.10:10110 --as-org fusion --interval 5
+
+Streams positions (and static reports, if the organisation is granted identities) stored
+after the relay started, re-encoded as !AIVDM sentences with tag blocks, as the agreements
+allow: delayed data is sent when old enough, a revoked agreement stops the stream at the next
+poll. Point OpenCPN (or another SeaSight: seasight ingest tcp://host:port) at it.
+"""
+
+
+class ExportKind(StrEnum):
+    """What to export."""
+
+    events = "events"
+    tracks = "tracks"
+    positions = "positions"
+
+
+class ExportFormat(StrEnum):
+    """File format."""
+
+    geojson = "geojson"
+    csv = "csv"
+    kml = "kml"
+    parquet = "parquet"
+
+
+def _time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_utc(value)
+    except ValueError as exc:
+        raise fail(f"{name}: {value!r} is not an ISO 8601 time") from exc
+
+
+def export_rows(store: Store, kind: str, org: str, *, since: datetime | None = None,
+                until: datetime | None = None, kinds: list[str] | None = None,
+                mmsi: int | None = None, now: datetime | None = None) -> pl.DataFrame:
+    """The rows ``org`` may export: events, or positions (for ``positions`` and ``tracks``)
+    of the store, filtered, with the sharing policy applied."""
+    now = now or datetime.now(UTC)
+    grants = load_grants(store)
+    who = owners(store)
+    if kind == "events":
+        frame = events_for_policy(store, who, kinds=kinds or [], since=since, until=until,
+                                  mmsi=mmsi)
+        return permitted(org, "events", frame, grants, now)
+    frame = positions_for_policy(store, who, since=since, until=until,
+                                 mmsi=[mmsi] if mmsi is not None else None)
+    return permitted(org, "track" if kind == "tracks" else "positions", frame, grants, now)
+
+
+def export(
+    kind: ExportKind = typer.Argument(..., help="events, tracks or positions."),
+    out: Path = typer.Option(..., "--out", help="Output file ('-' for standard output).",
+                             dir_okay=False),
+    fmt: ExportFormat | None = typer.Option(None, "--format", help="geojson, csv, kml or "
+                                            "parquet (default: from the --out suffix)."),
+    as_org: str = typer.Option(LOCAL, "--as-org", help="Export what this organisation may "
+                               "see (default: local, everything)."),
+    since: str | None = typer.Option(None, "--since", help="From this time (ISO 8601)."),
+    until: str | None = typer.Option(None, "--until", help="Up to this time (ISO 8601)."),
+    event_kind: list[str] | None = typer.Option(None, "--kind", help="Event kind (repeat); "
+                                                "events only."),
+    mmsi: int | None = typer.Option(None, "--mmsi", help="Only this vessel."),
+    db: Path = DB,
+) -> None:
+    """Export events, tracks or positions as an organisation, honouring the agreements."""
+    if fmt is None:
+        by_suffix = {v: k for k, v in SUFFIX.items()}
+        guess = by_suffix.get(out.suffix.lower()) or ("geojson" if out.suffix.lower() ==
+                                                       ".json" else None)
+        if guess is None:
+            raise fail(f"--format: cannot tell the format from {str(out)!r}; give --format")
+        fmt = ExportFormat(guess)
+    if event_kind and kind != ExportKind.events:
+        raise fail("--kind applies to events only")
+    try:
+        check_org(as_org, "--as-org")
+    except AgreementError as exc:
+        raise fail(str(exc)) from exc
+    t0, t1 = _time("--since", since), _time("--until", until)
+    with open_store(db, read_only=True) as store:
+        frame = export_rows(store, kind.value, as_org, since=t0, until=t1,
+                            kinds=event_kind, mmsi=mmsi)
+    try:
+        data = export_frame(frame, kind.value, fmt.value)
+    except ExportError as exc:
+        raise fail(str(exc)) from exc
+    if str(out) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        try:
+            out.write_bytes(data)
+        except OSError as exc:
+            raise fail(f"cannot write {out}: {exc}") from exc
+    what = (f"{tracks(frame).height:,} track(s) of {frame.height:,} position(s)"
+            if kind == ExportKind.tracks else f"{frame.height:,} {kind.value} row(s)")
+    typer.echo(f"exported {what} as {as_org} "
+               f"({len(data):,} bytes, {fmt.value})", err=True)
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise fail(f"--udp: {text!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def relay(
+    tcp_listen: int | None = typer.Option(None, "--tcp-listen", help="Serve NMEA on this "
+                                          "TCP port."),
+    host: str = typer.Option("0.0.0.0", "--host", help="Address to listen on."),
+    udp: str | None = typer.Option(None, "--udp", help="Also send datagrams to HOST:PORT."),
+    as_org: str = typer.Option(..., "--as-org", help="Relay what this organisation may see."),
+    interval: float = typer.Option(2.0, "--interval", min=0.1, help="Seconds between polls "
+                                   "of the store."),
+    from_start: bool = typer.Option(False, "--from-start", help="Relay the stored rows too, "
+                                    "not only new ones."),
+    station: str = typer.Option("seasight", "--station", help="Station name in tag blocks."),
+    duration: float | None = typer.Option(None, "--duration", help="Stop after this many "
+                                          "seconds (default: until interrupted)."),
+    db: Path = DB,
+) -> None:
+    """Relay permitted positions as NMEA AIVDM sentences over TCP and/or UDP."""
+    if tcp_listen is None and udp is None:
+        raise fail("give --tcp-listen PORT, --udp HOST:PORT or both")
+    try:
+        check_org(as_org, "--as-org")
+    except AgreementError as exc:
+        raise fail(str(exc)) from exc
+    if not db.exists():
+        raise fail(f"no such database: {db}")
+    try:
+        server = RelayServer(tcp_port=tcp_listen, host=host,
+                             udp=_hostport(udp) if udp else None).start()
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot start the relay: {exc}") from exc
+    feed = RelayFeed(as_org, from_start=from_start, station=station)
+    where = f"TCP port {server.port}" if server.port is not None else ""
+    if udp:
+        where += (" and " if where else "") + f"UDP {udp}"
+    typer.echo(f"relaying {db} as {as_org} on {where}; Ctrl-C stops", err=True)
+    stop_at = None if duration is None else time.monotonic() + duration
+    try:
+        while stop_at is None or time.monotonic() < stop_at:
+            try:
+                # opened per poll: other commands can write the file in between
+                with Store(db, read_only=True) as store:
+                    data = feed.poll(store)
+                server.send(data)
+            except duckdb.Error as exc:
+                typer.echo(f"seasight: relay poll skipped: {exc}", err=True)
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        typer.echo(f"relay stopped: {server.sent_lines:,} line(s) sent", err=True)
+
+
+__all__ = ["EXPORT_EPILOG", "RELAY_EPILOG", "export", "export_rows", "relay"]

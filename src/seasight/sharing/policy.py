@@ -1,0 +1,329 @@
+"""THE sharing policy: which rows of a frame an organisation may see, and how precisely.
+
+:func:`permitted` is pure (no I/O): it takes the caller's organisation, the kind of frame, the
+frame, the compiled :class:`Grants` and the time, and returns the visible rows.
+
+Rules
+    * Organisation :data:`~seasight.sharing.origins.LOCAL` (the operator) sees everything.
+    * Every other organisation sees the rows whose origin is its own, unchanged.
+    * A row of another origin passes only if an active agreement origin -> caller grants the
+      kind's class (:data:`KIND_CLASS`) and the row meets ALL of that agreement's limits:
+      inside the area (``lat``/``lon``, boundary excluded), inside the time window, older than
+      ``now - delay`` (with no delay: not in the future), ``mmsi``/``other_mmsi`` not
+      excluded, ``ship_type``/``other_ship_type`` not excluded. Several agreements from one
+      origin: any one that passes suffices.
+    * Derived rows (``origins``: a list) pass only if every origin passes (own origin always
+      does): the most restrictive rule.
+    * ``lat``/``lon`` are then rounded to the coarsest ``precision_decimals`` among the
+      agreements the row passed; a rounded row's ``evidence`` (JSON with exact positions) is
+      blanked.
+    * For ``vessels`` and ``dossier`` frames, identity columns (:data:`IDENTITY_COLUMNS`) are
+      blanked on rows whose foreign origins do not also grant ``identities``.
+    * Unknown values count against the row when a limit needs them: a null position fails an
+      area, a null time fails a window or a delay. A null ship type is not excluded.
+
+Columns
+    Every kind but ``layers`` needs ``origin`` (String) or ``origins`` (List[String]; wins
+    when both are present; null or empty means ``local``) and the columns of
+    :data:`REQUIRED_COLUMNS`; a missing one raises :class:`PolicyError` (unless the caller is
+    ``local``), data is never passed unchecked.
+
+    ==============================  =========================================================
+    kind                            columns (besides origin / origins)
+    ==============================  =========================================================
+    vessels, positions, track       mmsi, ts, lat, lon, ship_type
+    identities                      mmsi, ts, ship_type
+    events, alerts                  mmsi, other_mmsi, start, end, lat, lon, ship_type,
+                                    other_ship_type
+    dossier                         mmsi, ship_type
+    watchlists, zones               (none)
+    layers                          public reference data (land, ports, lanes): passes
+    ==============================  =========================================================
+
+    ``zones`` belong to their origin and no class grants them: partners see their own only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import numpy as np
+import polars as pl
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from seasight.sharing.agreements import Agreement
+from seasight.sharing.origins import LOCAL
+
+#: Data class an agreement must grant for each kind of frame (None: never granted).
+KIND_CLASS: Final[Mapping[str, str | None]] = {
+    "vessels": "positions", "positions": "positions", "track": "positions",
+    "identities": "identities", "events": "events", "alerts": "alerts",
+    "dossier": "dossiers", "watchlists": "watchlists", "zones": None,
+}
+
+#: Kinds that are public reference data and pass unchanged.
+PUBLIC_KINDS: Final = frozenset({"layers"})
+
+_POS = ("mmsi", "ts", "lat", "lon", "ship_type")
+_EVT = ("mmsi", "other_mmsi", "start", "end", "lat", "lon", "ship_type", "other_ship_type")
+
+#: Columns each kind must have, besides ``origin`` or ``origins``.
+REQUIRED_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
+    "vessels": _POS, "positions": _POS, "track": _POS,
+    "identities": ("mmsi", "ts", "ship_type"),
+    "events": _EVT, "alerts": _EVT,
+    "dossier": ("mmsi", "ship_type"),
+    "watchlists": (), "zones": (),
+}
+
+#: Kinds whose rows are judged by their time span (``start``, ``end``) rather than ``ts``.
+_SPAN_KINDS: Final = frozenset({"events", "alerts"})
+
+#: Identity columns blanked unless ``identities`` is granted too (vessels, dossier).
+IDENTITY_COLUMNS: Final = ("name", "shipname", "imo", "callsign", "flag", "destination",
+                           "ship_type", "length_m", "beam_m", "to_bow", "to_stern", "to_port",
+                           "to_starboard", "draught")
+
+#: Columns blanked on rows whose position was rounded (they hold exact positions).
+EXACT_POSITION_COLUMNS: Final = ("evidence",)
+
+_FULL: Final = 99  # "no rounding" in precision arrays
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class PolicyError(ValueError):
+    """A frame the policy cannot judge (unknown kind, missing column)."""
+
+
+@dataclass(frozen=True)
+class CompiledAgreement:
+    """An agreement with its area prepared for fast point-in-polygon tests."""
+
+    agreement: Agreement
+    area: BaseGeometry | None
+
+
+@dataclass(frozen=True)
+class Grants:
+    """Agreements compiled for :func:`permitted`, by grantee (``version``: the store's
+    :func:`~seasight.sharing.agreements.agreements_version` they were read at)."""
+
+    by_grantee: Mapping[str, tuple[CompiledAgreement, ...]]
+    version: int = 0
+
+    def for_grantee(self, org: str) -> tuple[CompiledAgreement, ...]:
+        """The agreements granting to ``org`` (revoked ones included)."""
+        return self.by_grantee.get(org, ())
+
+
+def compile_grants(agreements: Iterable[Agreement], version: int = 0) -> Grants:
+    """:class:`Grants` from agreements (polygons prepared once)."""
+    by: dict[str, list[CompiledAgreement]] = {}
+    for a in agreements:
+        area = None
+        if a.area is not None:
+            area = shapely.from_wkb(shapely.to_wkb(a.area))  # own copy, then prepare it
+            shapely.prepare(area)
+        by.setdefault(a.grantee, []).append(CompiledAgreement(a, area))
+    return Grants({k: tuple(v) for k, v in by.items()}, version)
+
+
+def _check(kind: str, frame: pl.DataFrame) -> None:
+    if kind not in KIND_CLASS:
+        raise PolicyError(f"unknown kind {kind!r}; one of "
+                          f"{', '.join(sorted([*KIND_CLASS, *PUBLIC_KINDS]))}")
+    if "origin" not in frame.columns and "origins" not in frame.columns:
+        raise PolicyError(f"{kind}: the frame needs an 'origin' or 'origins' column")
+    missing = [c for c in REQUIRED_COLUMNS[kind] if c not in frame.columns]
+    if missing:
+        raise PolicyError(f"{kind}: the frame lacks column(s) {', '.join(missing)} that the "
+                          "sharing policy needs")
+
+
+def _origins(frame: pl.DataFrame) -> pl.DataFrame:
+    """(row, origin) pairs: every origin of every row (null / empty: local)."""
+    if "origins" in frame.columns:
+        col = pl.col("origins").cast(pl.List(pl.String))
+        expr = pl.when(col.is_null() | (col.list.len() == 0)).then(
+            pl.lit([LOCAL], pl.List(pl.String))).otherwise(col)
+    else:
+        expr = pl.concat_list(pl.col("origin").cast(pl.String))
+    pairs = (frame.select(expr.alias("_o")).with_row_index("_row").explode("_o")
+             .with_columns(pl.col("_o").fill_null(LOCAL)))
+    return pairs
+
+
+def _epoch_us(frame: pl.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
+    s = frame.get_column(col)
+    if s.dtype == pl.Datetime:
+        s = s.dt.epoch("us")
+    else:
+        raise PolicyError(f"column {col!r} must be a datetime, not {s.dtype}")
+    return s.fill_null(0).to_numpy().astype(np.int64), s.is_null().to_numpy()
+
+
+def _floats(frame: pl.DataFrame, col: str) -> np.ndarray:
+    return frame.get_column(col).cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
+def _ints(frame: pl.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
+    s = frame.get_column(col).cast(pl.Int64)
+    return s.fill_null(-1).to_numpy(), s.is_null().to_numpy()
+
+
+def _us(t: datetime) -> int:
+    t = t.replace(tzinfo=UTC) if t.tzinfo is None else t
+    return (t - _EPOCH) // timedelta(microseconds=1)
+
+
+class _Columns:
+    """The frame's columns as numpy arrays, read once and shared by every agreement."""
+
+    def __init__(self, kind: str, frame: pl.DataFrame) -> None:
+        cols = frame.columns
+        self.n = frame.height
+        self.lat = _floats(frame, "lat") if "lat" in cols else None
+        self.lon = _floats(frame, "lon") if "lon" in cols else None
+        self.t_lo: tuple[np.ndarray, np.ndarray] | None = None
+        self.t_hi: tuple[np.ndarray, np.ndarray] | None = None
+        if kind in _SPAN_KINDS:
+            self.t_lo = _epoch_us(frame, "start")
+            end = frame.select(pl.coalesce("end", "start").alias("_e"))
+            self.t_hi = _epoch_us(end, "_e")
+        elif "ts" in cols:
+            self.t_lo = self.t_hi = _epoch_us(frame, "ts")
+        self.mmsi = [_ints(frame, c) for c in ("mmsi", "other_mmsi") if c in cols]
+        self.ship_type = [_ints(frame, c) for c in ("ship_type", "other_ship_type")
+                          if c in cols]
+
+
+def _limits(ca: CompiledAgreement, c: _Columns, now_us: int) -> np.ndarray:
+    """Rows of the frame meeting every limit of one agreement."""
+    a = ca.agreement
+    ok = np.ones(c.n, bool)
+    if ca.area is not None:
+        if c.lat is None or c.lon is None:
+            ok[:] = False
+        else:
+            ok &= shapely.contains_xy(ca.area, c.lon, c.lat)
+    if c.t_lo is not None and c.t_hi is not None:
+        lo, lo_null = c.t_lo
+        hi, hi_null = c.t_hi
+        limited = (a.valid_from is not None or a.valid_to is not None
+                   or a.delay.total_seconds() > 0)
+        if a.valid_from is not None:
+            ok &= ~lo_null & (lo >= _us(a.valid_from))
+        if a.valid_to is not None:
+            ok &= ~hi_null & (hi <= _us(a.valid_to))
+        cutoff = now_us - a.delay // timedelta(microseconds=1)
+        ok &= hi_null | (hi <= cutoff)
+        if limited:
+            ok &= ~hi_null
+    if a.exclude_mmsi:
+        excluded = np.fromiter(a.exclude_mmsi, np.int64)
+        for values, null in c.mmsi:
+            ok &= null | ~np.isin(values, excluded)
+    for values, null in c.ship_type:
+        for lo_t, hi_t in a.exclude_ship_types:
+            ok &= null | ~((values >= lo_t) & (values <= hi_t))
+    return ok
+
+
+def _judge(org: str, cls: str | None, pairs_row: np.ndarray, pairs_org: np.ndarray,
+           cols: _Columns, grants: Grants, now: datetime) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: passes (every origin granted), and the decimals to round to (_FULL: none)."""
+    n = cols.n
+    own = pairs_org == org
+    pair_ok = own.copy()
+    pair_prec = np.where(own, _FULL, 127).astype(np.int64)  # 127: nothing passed yet
+    now_us = _us(now)
+    if cls is not None and not own.all():
+        for ca in grants.for_grantee(org):
+            a = ca.agreement
+            if cls not in a.classes or not a.active(now):
+                continue
+            sel = pairs_org == a.grantor
+            if not sel.any():
+                continue
+            passed = sel & _limits(ca, cols, now_us)[pairs_row]
+            prec = _FULL if a.precision_decimals is None else a.precision_decimals
+            # the coarsest precision among the agreements this row passed
+            pair_prec = np.where(passed, np.minimum(pair_prec, prec), pair_prec)
+            pair_ok |= passed
+    row_ok = np.ones(n, bool)
+    np.logical_and.at(row_ok, pairs_row, pair_ok)
+    row_prec = np.full(n, _FULL, np.int64)
+    np.minimum.at(row_prec, pairs_row, np.where(pair_ok, pair_prec, _FULL))
+    return row_ok, row_prec
+
+
+def _round(frame: pl.DataFrame, prec: np.ndarray) -> pl.DataFrame:
+    if not (prec < _FULL).any():
+        return frame
+    p = pl.Series("_prec", prec)
+    out = frame.with_columns(p)
+    exprs = []
+    for col in ("lat", "lon"):
+        if col in frame.columns:
+            scale = pl.lit(10.0).pow(pl.col("_prec").cast(pl.Float64))
+            exprs.append(pl.when(pl.col("_prec") < _FULL)
+                         .then((pl.col(col).cast(pl.Float64) * scale).round(0) / scale)
+                         .otherwise(pl.col(col).cast(pl.Float64))
+                         .cast(frame.schema[col]).alias(col))
+    for col in EXACT_POSITION_COLUMNS:
+        if col in frame.columns:
+            exprs.append(pl.when(pl.col("_prec") < _FULL).then(None)
+                         .otherwise(pl.col(col)).alias(col))
+    return out.with_columns(exprs).drop("_prec")
+
+
+def permitted(org: str, kind: str, frame: pl.DataFrame, grants: Grants, now: datetime
+              ) -> pl.DataFrame:
+    """The rows of ``frame`` (a frame of ``kind``) that organisation ``org`` may see at
+    ``now``, rounded and blanked as granted (see the module docstring). Same columns, same
+    order of the remaining rows.
+
+    Raises:
+        PolicyError: unknown kind, or a column the policy needs is missing.
+    """
+    if kind in PUBLIC_KINDS:
+        return frame
+    if org == LOCAL:
+        if kind not in KIND_CLASS:
+            _check(kind, frame)
+        return frame
+    _check(kind, frame)
+    if frame.height == 0:
+        return frame
+    pairs = _origins(frame)
+    pairs_row = pairs.get_column("_row").to_numpy().astype(np.int64)
+    pairs_org = pairs.get_column("_o").to_numpy()
+    cols = _Columns(kind, frame)
+    ok, prec = _judge(org, KIND_CLASS[kind], pairs_row, pairs_org, cols, grants, now)
+    out = _round(frame, prec)
+    if kind in ("vessels", "dossier"):
+        masked = [c for c in IDENTITY_COLUMNS if c in frame.columns]
+        if masked:
+            id_ok, _ = _judge(org, "identities", pairs_row, pairs_org, cols, grants, now)
+            keep = pl.Series("_id_ok", id_ok)
+            out = out.with_columns(keep).with_columns(
+                pl.when(pl.col("_id_ok")).then(pl.col(c)).otherwise(None).alias(c)
+                for c in masked).drop("_id_ok")
+    return out.filter(pl.Series(ok))
+
+
+__all__ = [
+    "IDENTITY_COLUMNS",
+    "KIND_CLASS",
+    "PUBLIC_KINDS",
+    "REQUIRED_COLUMNS",
+    "CompiledAgreement",
+    "Grants",
+    "PolicyError",
+    "compile_grants",
+    "permitted",
+]

@@ -1,0 +1,98 @@
+"""Reading stored rows with the columns the sharing policy needs (I/O at the edge).
+
+:func:`positions_for_policy` and :func:`events_for_policy` return stored positions / events
+with ``origin`` / ``origins`` and ``ship_type`` (``other_ship_type``) added, ready for
+:func:`seasight.sharing.permitted`. Used by ``seasight export`` and the relay; the query layer
+can use them (or add the same columns its own way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from seasight.schema import EVENTS, POSITIONS, conform
+from seasight.sharing.origins import Owners, attach_origin, event_origins
+from seasight.store import Store, events_where
+
+
+def ship_types(store: Store, mmsis: pl.Series) -> pl.DataFrame:
+    """(mmsi, ship_type): each vessel's latest reported ship type (vessels without one are
+    left out)."""
+    frame = pl.DataFrame({"mmsi": mmsis.cast(pl.UInt32).drop_nulls().unique()})
+    store.con.register("_policy_mmsi", frame.to_arrow())
+    try:
+        return store.query(
+            "SELECT mmsi, arg_max(ship_type, ts) AS ship_type FROM static "
+            "WHERE ship_type IS NOT NULL AND mmsi IN (SELECT mmsi FROM _policy_mmsi) "
+            "GROUP BY mmsi").with_columns(pl.col("mmsi").cast(pl.UInt32),
+                                          pl.col("ship_type").cast(pl.UInt8))
+    finally:
+        store.con.unregister("_policy_mmsi")
+
+
+def _position_where(since: datetime | None, until: datetime | None,
+                    mmsi: Sequence[int] | None) -> tuple[str, list[Any]]:
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
+    if since is not None:
+        where.append("ts >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("ts <= ?")
+        params.append(until)
+    if mmsi:
+        where.append(f"mmsi IN ({', '.join('?' for _ in mmsi)})")
+        params += [int(m) for m in mmsi]
+    return " AND ".join(where), params
+
+
+def positions_for_policy(store: Store, owners: Owners, *, since: datetime | None = None,
+                         until: datetime | None = None, mmsi: Sequence[int] | None = None
+                         ) -> pl.DataFrame:
+    """Stored positions (POSITIONS columns, by mmsi and time) in [since, until] of ``mmsi``
+    (every filter optional), plus ``origin`` and ``ship_type``."""
+    where, params = _position_where(since, until, mmsi)
+    rows = conform(store.query(f"SELECT * FROM positions WHERE {where} ORDER BY mmsi, ts",
+                               params), POSITIONS)
+    rows = attach_origin(rows, owners)
+    return rows.join(ship_types(store, rows["mmsi"]), on="mmsi", how="left",
+                     maintain_order="left")
+
+
+def events_for_policy(store: Store, owners: Owners, *, kinds: Sequence[str] = (),
+                      since: datetime | None = None, until: datetime | None = None,
+                      mmsi: int | None = None) -> pl.DataFrame:
+    """Stored events (EVENTS columns, by start) matching the filters, plus ``origins`` (from
+    the positions of their vessels during the event), ``ship_type`` and
+    ``other_ship_type``."""
+    where, params = events_where(kinds, since, until, mmsi)
+    events = conform(store.query(f"SELECT * FROM events WHERE {where} ORDER BY start, "
+                                 "event_id", params), EVENTS)
+    if events.height == 0:
+        return events.with_columns(pl.lit(None, pl.List(pl.String)).alias("origins"),
+                                   pl.lit(None, pl.UInt8).alias("ship_type"),
+                                   pl.lit(None, pl.UInt8).alias("other_ship_type"))
+    vessels = pl.concat([events["mmsi"], events["other_mmsi"]]).drop_nulls().unique()
+    lo: datetime | None = events["start"].min()  # type: ignore[assignment]
+    hi: datetime | None = events.select(pl.coalesce("end", "start").max()).item()
+    # the positions of the events' vessels over their span and a day either side (an event
+    # with no position inside its span takes the origin of the nearest one)
+    margin = timedelta(days=1)
+    pos_where, pos_params = _position_where(None if lo is None else lo - margin,
+                                            None if hi is None else hi + margin,
+                                            vessels.to_list())
+    positions = store.query(f"SELECT mmsi, ts, source FROM positions WHERE {pos_where}",
+                            pos_params)
+    positions = attach_origin(positions, owners)
+    out = event_origins(events, positions)
+    types = ship_types(store, vessels)
+    return (out.join(types, on="mmsi", how="left", maintain_order="left")
+            .join(types.rename({"mmsi": "other_mmsi", "ship_type": "other_ship_type"}),
+                  on="other_mmsi", how="left", maintain_order="left"))
+
+
+__all__ = ["events_for_policy", "positions_for_policy", "ship_types"]
