@@ -198,3 +198,15 @@ def pyais_as_seasight(field: str, value: Any, msg_type: int) -> Any:
     if field == "alt":
         return None if value == 4095 else value
     return value
+
+
+def issue_admin_key(db: Path) -> str:
+    """An API key of the installation's own organisation with every scope (the service
+    requires one on every route but the health check)."""
+    from seasight.access import ensure_tables, issue_key
+    from seasight.store import Store
+
+    with Store(db) as store:
+        ensure_tables(store)
+        return issue_key(store, "local", role="admin", scopes=("read", "ingest", "admin"),
+                         label="tests").secret

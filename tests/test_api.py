@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import issue_admin_key
 from seasight.api import create_app
 from seasight.api.query import Caller, visible
 from seasight.detection import detect_store
@@ -42,8 +43,14 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def client(db: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(db, stream_poll_s=0.1)) as c:
+def key(db: Path) -> str:
+    return issue_admin_key(db)
+
+
+@pytest.fixture(scope="module")
+def client(db: Path, key: str) -> Iterator[TestClient]:
+    with TestClient(create_app(db, stream_poll_s=0.1),
+                    headers={"Authorization": f"Bearer {key}"}) as c:
         yield c
 
 
@@ -285,11 +292,12 @@ def test_visible_is_the_policy_hook() -> None:
     assert visible(Caller.local(), "vessels", frame) is frame
 
 
-def test_read_only(db: Path, tmp_path: Path) -> None:
+def test_read_only(db: Path, key: str, tmp_path: Path) -> None:
     import shutil
 
     copy = tmp_path / "ro.duckdb"
     shutil.copy(db, copy)
-    with TestClient(create_app(copy, read_only=True)) as ro:
+    with TestClient(create_app(copy, read_only=True),
+                    headers={"Authorization": f"Bearer {key}"}) as ro:
         assert ro.get("/api/vessels").status_code == 200
         _error(ro.delete("/api/zones/anything"), 403, "read-only")

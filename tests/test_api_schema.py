@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
+from conftest import issue_admin_key
 from seasight.api import create_app
 from test_api import build_store
 
@@ -20,13 +21,18 @@ from test_api import build_store
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     folder = tmp_path_factory.mktemp("api_schema")
-    application = create_app(build_store(folder, vessels=40, hours=12, seed=3))
+    db = build_store(folder, vessels=40, hours=12, seed=3)
+    HEADERS["Authorization"] = f"Bearer {issue_admin_key(db)}"
+    application = create_app(db)
     with TestClient(application):  # runs the lifespan (closes the store at the end)
         yield application
 
 
+HEADERS: dict[str, str] = {}
+
+
 def _check(case: Any) -> None:
-    response = case.call()
+    response = case.call(headers=HEADERS)
     assert response.status_code < 500, (case.method, case.path, response.text[:500])
     if response.status_code >= 400 and response.status_code != 405:
         err = response.json()["error"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -152,13 +154,20 @@ def test_demo_serves_the_live_replay(tmp_path: Path) -> None:
                 break
         out = "".join(lines)
         assert "Replay finished" in out, out
-        assert f"Open http://127.0.0.1:{port}/" in out
+        opened = re.search(
+            rf"Open http://127\.0\.0\.1:{port}/#key=(ss_[0-9a-f]{{12}}_\S{{43}})", out)
+        assert opened, out
         assert "ALERT critical encounter-with-designated-vessel" in out
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/alerts") as resp:
-            alerts = json.load(resp)["items"]
+
+        def get(path: str) -> Any:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                         headers={"Authorization": f"Bearer {opened[1]}"})
+            with urllib.request.urlopen(req) as resp:
+                return json.load(resp)
+
+        alerts = get("/api/alerts")["items"]
         assert any(a["severity"] == "critical" and "YU JONG 2" in a["message"] for a in alerts)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/live") as resp:
-            live = json.load(resp)
+        live = get("/api/live")
         assert live["feeds"][0]["messages"] > 100_000 and live["analysis"]["cycles"] >= 3
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as resp:
             assert b"maplibre" in resp.read().lower()

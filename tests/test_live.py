@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import issue_admin_key
 from seasight.api import create_app
 from seasight.detection import detect_store
 from seasight.geo.zones import load_zones
@@ -92,10 +93,12 @@ def test_service_ingests_a_tcp_feed_and_streams_events(feed: Path, batch_events:
     server = _FeedServer(lines)
     with Store(tmp_path / "svc.duckdb") as store:
         store.save_zones(load_zones([feed / "zones.geojson"]))
+    key = issue_admin_key(tmp_path / "svc.duckdb")
     app = create_app(tmp_path / "svc.duckdb", stream_poll_s=0.2,
                      live=lambda shared: LivePipeline(
                          shared, [tcp_feed(f"127.0.0.1:{server.port}")], analyse_every_s=0.5))
-    with TestClient(app) as client, client.websocket_connect("/api/stream") as ws:
+    with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as client, \
+            client.websocket_connect("/api/stream") as ws:
         assert ws.receive_json()["type"] == "hello"
         kinds: set[str] = set()
         deadline = time.monotonic() + 90

@@ -11,7 +11,7 @@ Users
     :data:`ROLES`. A user without a password can only act through API keys issued to it.
 Roles
     ``viewer`` < ``analyst`` < ``admin``: each role includes everything the roles before it
-    may do (admin ⊇ analyst ⊇ viewer). A :class:`~seasight.api.query.Caller` carries the
+    may do (admin ⊇ analyst ⊇ viewer). A :class:`~seasight.access.caller.Caller` carries the
     role *and every role it includes* (:func:`implied_roles`), so ``"analyst" in
     caller.roles`` is true for analysts and admins.
 Passwords
@@ -35,7 +35,7 @@ from typing import Any, Final
 import duckdb
 import polars as pl
 
-from seasight.api.query import Caller
+from seasight.access.caller import Caller
 from seasight.schema import UTC_US
 from seasight.store import Store
 

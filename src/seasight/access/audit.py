@@ -27,7 +27,7 @@ from typing import Any, Final, Literal
 import duckdb
 import polars as pl
 
-from seasight.api.query import Caller
+from seasight.access.caller import Caller
 from seasight.schema import UTC_US
 from seasight.store import Store
 

@@ -53,7 +53,7 @@ from seasight.access.accounts import (
 from seasight.access.accounts import (
     ensure_tables as _ensure_account_tables,
 )
-from seasight.api.query import Caller
+from seasight.access.caller import Caller
 from seasight.schema import UTC_US
 from seasight.store import Store
 

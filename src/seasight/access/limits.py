@@ -28,8 +28,8 @@ from collections.abc import Callable
 from typing import Final
 
 from seasight.access.accounts import verify_password
+from seasight.access.caller import Caller
 from seasight.access.keys import AuthError
-from seasight.api.query import Caller
 from seasight.store import Store
 
 #: Entries each limiter keeps at most.

@@ -19,6 +19,7 @@ import functools
 import hashlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,11 +33,15 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect
 
 from seasight import __version__
+from seasight.access import RateLimitedError, RateLimiter
 from seasight.ais import NmeaDecoder
 from seasight.api import query as q
+from seasight.api.admin import admin_router
+from seasight.api.auth import PUBLIC_PATHS, Authenticator, current_caller
 from seasight.api.query import Caller, QueryError, bad_parameter
 from seasight.api.stream import Broadcaster
 from seasight.batch import Batch
@@ -45,6 +50,7 @@ from seasight.ingest import IngestReport
 from seasight.live import LivePipeline
 from seasight.risk.alerts import UnknownAlertError, alert_records, set_alert_state
 from seasight.risk.watchlists import add_watchlist, parse_watchlist
+from seasight.sharing import LOCAL
 from seasight.store import Store
 from seasight.store.latest import refresh_latest
 from seasight.store.shared import ReadOnlyError, SharedStore
@@ -52,14 +58,19 @@ from seasight.store.shared import ReadOnlyError, SharedStore
 #: Largest request body accepted by ``POST /api/ingest`` and ``POST /api/watchlists``.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
+#: ``POST /api/ingest`` requests a key may make per second, and in a burst.
+INGEST_RATE = 20.0
+INGEST_BURST = 40.0
+
 #: Seconds between two polls of the store by each ``/api/stream`` client.
 STREAM_POLL_S = 1.0
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
-_CODES = {400: "invalid_parameter", 403: "forbidden", 404: "not_found",
+_CODES = {400: "invalid_parameter", 401: "unauthorized", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 409: "conflict", 413: "too_large",
-          415: "unsupported_media_type", 500: "internal_error"}
+          415: "unsupported_media_type", 429: "rate_limited",
+          500: "internal_error"}
 
 
 # --------------------------------------------------------------------------- errors
@@ -88,7 +99,12 @@ def _loc_name(loc: tuple[Any, ...] | list[Any]) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QueryError)
     async def _query_error(request: Request, exc: QueryError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, exc.detail)
+        headers = None
+        if exc.status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif exc.status == 429 and isinstance(exc.detail, dict):
+            headers = {"Retry-After": str(max(1, round(exc.detail.get("retry_after", 1))))}
+        return _error(exc.status, exc.code, exc.message, exc.detail, headers)
 
     @app.exception_handler(ReadOnlyError)
     async def _read_only(request: Request, exc: ReadOnlyError) -> JSONResponse:
@@ -182,13 +198,14 @@ def store_dep(request: Request) -> Iterator[Store]:
         yield s
 
 
-def caller_dep() -> Caller:
-    """Who is asking. Authentication (issue 6) plugs in here."""
-    return Caller.local()
+def _authenticated(conn: HTTPConnection) -> None:
+    """Every route but the public ones needs a caller (the stream checks its own)."""
+    if conn.scope["type"] == "http" and conn.url.path not in PUBLIC_PATHS:
+        current_caller(conn)  # type: ignore[arg-type]
 
 
 S = Annotated[Store, Depends(store_dep)]
-C = Annotated[Caller, Depends(caller_dep)]
+C = Annotated[Caller, Depends(current_caller)]
 Bbox = Annotated[str | None, Query(description="w,s,e,n in degrees (w > e crosses 180)",
                                    examples=["100,-10,130,10"])]
 Limit = Annotated[int, Query(ge=1, le=q.MAX_LIMIT)]
@@ -208,13 +225,16 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
     ``live`` builds the :class:`~seasight.live.LivePipeline` (feeds, analysis) that runs on the
     service's store while it is up; ``GET /api/live`` reports on it."""
     access = SharedStore(Path(db), read_only=read_only)
-    broadcaster = Broadcaster(access, stream_poll_s)
+    auth = Authenticator(access)
+    broadcaster = Broadcaster(access, stream_poll_s, refresh=auth.refresh)
     pipeline = live(access) if live is not None else None
+    ingest_limit = RateLimiter(rate=INGEST_RATE, burst=INGEST_BURST)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not read_only:
             await run_in_threadpool(access.write, refresh_latest)
+        await run_in_threadpool(auth.start)
         broadcaster.start()
         if pipeline is not None:
             pipeline.start()
@@ -224,18 +244,40 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
             if pipeline is not None:
                 await run_in_threadpool(pipeline.stop)
             await broadcaster.stop()
+            await run_in_threadpool(auth.stop)
             access.close()
 
     app = FastAPI(
         title="SeaSight", version=__version__, lifespan=lifespan,
         description="Open Maritime Domain Awareness: vessels, tracks, events, alerts, zones. "
+                    "Every route but /api/health and /api/login needs an API key "
+                    "(Authorization: Bearer, or X-API-Key) or a session cookie. "
                     "Errors are JSON: {\"error\": {status, code, message, detail}}.",
+        dependencies=[Depends(_authenticated)],
     )
     app.state.access = access
+    app.state.auth = auth
     app.state.broadcaster = broadcaster
     app.state.pipeline = pipeline
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def audit(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        path = request.url.path
+        if path.startswith("/api/") and path != "/api/health":
+            caller = getattr(request.state, "caller", None)
+            query = request.url.query
+            auth.audit(caller if isinstance(caller, Caller) else None,
+                       f"{request.method} {path}" + (f"?{query[:500]}" if query else ""),
+                       path.removeprefix("/api/").split("/")[0] or "api",
+                       response.status_code,
+                       {"bytes": int(response.headers.get("content-length") or 0)},
+                       request.client.host if request.client else None)
+        return response
+
+    app.include_router(admin_router(access, auth))
 
     @app.get("/api/health", response_model=Health, tags=["service"])
     def health() -> Health:
@@ -346,7 +388,7 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         return q.zones_json(store, caller)
 
     @app.post("/api/zones", tags=["zones"], status_code=201)
-    def add_zones(body: Annotated[dict[str, Any], Body(
+    def add_zones(caller: C, body: Annotated[dict[str, Any], Body(
             description="GeoJSON FeatureCollection, Feature or (Multi)Polygon")]
     ) -> dict[str, Any]:
         """Store zones (replacing zones of the same name); detection watches them."""
@@ -361,18 +403,28 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
             raise QueryError(400, "invalid_geojson",
                              f"body: zone names must be unique; repeated: {', '.join(dup)}",
                              {"parameter": "body"})
+        new = [replace(z, properties={**z.properties, "organisation": caller.organisation})
+               for z in new]
         with access.writing() as store:
+            theirs = {f["properties"]["name"] for f in q.zones_json(store, Caller.local())[
+                "features"] if (f.get("properties") or {}).get("name") in names and (
+                f["properties"].get("organisation", LOCAL) != caller.organisation)}
+            if theirs and not caller.sees_everything:
+                raise QueryError(409, "conflict", f"body: zone names taken by another "
+                                                  f"organisation: {', '.join(sorted(theirs))}")
             store.save_zones(new)
-            out = q.zones_json(store, Caller.local())
+            out = q.zones_json(store, caller)
         out["features"] = [f for f in out["features"]
                            if (f.get("properties") or {}).get("name") in names]
         return out
 
     @app.delete("/api/zones/{name}", tags=["zones"])
-    def delete_zone(name: str) -> dict[str, Any]:
-        """Forget a zone."""
+    def delete_zone(caller: C, name: str) -> dict[str, Any]:
+        """Forget a zone (another organisation's zones are not yours to delete)."""
         with access.writing() as store:
-            if not store.delete_zone(name):
+            mine = {(f.get("properties") or {}).get("name")
+                    for f in q.zones_json(store, caller)["features"]}
+            if name not in mine or not store.delete_zone(name):
                 raise QueryError(404, "not_found", f"name: no zone {name!r}",
                                  {"parameter": "name"})
         return {"deleted": name}
@@ -386,6 +438,12 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
                      ) -> dict[str, Any]:
         """Decode and store NMEA lines (text/plain body): messages by type, rejects by
         reason, rows added per table."""
+        caller = current_caller(request)
+        try:
+            ingest_limit.check(caller.key_id or caller.name)
+        except RateLimitedError as exc:
+            raise QueryError(429, "rate_limited", "too many ingest requests; try later",
+                             {"retry_after": exc.retry_after}) from None
         data = _body_text(await request.body(), "body")
 
         def run() -> dict[str, Any]:
@@ -448,8 +506,13 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         vessels that moved), ``{"type": "event", "event": {...}}`` and ``{"type": "alert",
         "alert": {...}}``, read from the store every ``poll_s`` seconds. The first message is
         ``{"type": "hello", ...}``."""
+        try:
+            caller = await run_in_threadpool(auth.caller, ws)
+        except QueryError as exc:
+            await ws.close(code=4000 + exc.status, reason=exc.message[:120])
+            return
         await ws.accept()
-        sub = await broadcaster.subscribe(Caller.local())
+        sub = await broadcaster.subscribe(caller)
         closed = asyncio.Event()
 
         async def watch_close() -> None:
@@ -471,6 +534,9 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
                                              return_when=asyncio.FIRST_COMPLETED)
                 if batch not in done:
                     batch.cancel()
+                    break
+                if sub.revoked.is_set():  # the key was revoked or expired
+                    await ws.close(code=4401, reason="credentials revoked or expired")
                     break
                 for m in batch.result():
                     await ws.send_text(m)

@@ -2,10 +2,13 @@
 
 Each function takes the :class:`Caller` asking and a :class:`~seasight.store.Store` (a
 per-request cursor, see :mod:`seasight.api.app`), reads Polars frames and passes every frame
-that leaves the system through ONE policy function, :func:`visible`. Today ``visible`` returns
-the frame unchanged (a local caller sees everything). Issue 6 (sharing) adds organisations and
-agreements *there*: it will drop rows (vessels, areas, time ranges) and columns an agreement does
-not grant, and record the access in the audit log; nothing else in the service needs to change.
+that leaves the system through ONE policy function, :func:`visible`: the installation's own
+organisation (``local``) sees everything; any other organisation sees its own data and what
+sharing agreements grant it, as decided by :func:`seasight.sharing.permitted` (areas, time
+windows, delays, excluded vessels, rounding; derived data such as events follows the most
+restrictive of the organisations whose positions it was built from). For such callers the
+functions here first add the columns the policy judges by (``origin``/``origins``, ship types)
+and drop them again afterwards.
 
 Bad parameters raise :class:`QueryError` (status, code, message naming the parameter); the
 app turns them into the stable JSON error shape.
@@ -16,23 +19,27 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import polars as pl
 
+from seasight.access.caller import Caller
 from seasight.events.formats import event_records, events_geojson
 from seasight.events.model import parse_utc
 from seasight.risk.alerts import STATES, alert_records, list_alerts
 from seasight.risk.dossier import vessel_dossier
 from seasight.schema import EVENTS, conform
+from seasight.sharing import LOCAL, attach_origin, permitted
+from seasight.sharing.origins import Owners
+from seasight.sharing.reads import ship_types, with_event_columns
 from seasight.store import Store, events_where
 from seasight.store.latest import latest_is_fresh
 
 #: What a frame holds, for :func:`visible`.
-Kind = Literal["vessels", "positions", "track", "dossier", "events", "alerts", "zones",
-               "watchlists", "layers"]
+Kind = Literal["vessels", "positions", "track", "identities", "dossier", "events", "alerts",
+               "zones", "watchlists", "layers"]
 
 #: Most rows one request may ask for.
 MAX_LIMIT: Final = 50_000
@@ -55,29 +62,24 @@ def bad_parameter(name: str, message: str) -> QueryError:
     return QueryError(400, "invalid_parameter", f"{name}: {message}", {"parameter": name})
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking: a user of an organisation with roles."""
-
-    name: str
-    organisation: str
-    roles: frozenset[str] = field(default_factory=frozenset)
-
-    @classmethod
-    def local(cls) -> Caller:
-        """The operator of this installation: full access."""
-        return cls("local", "local", frozenset({"admin", "watch_officer"}))
-
-
 def visible(caller: Caller, kind: Kind, frame: pl.DataFrame) -> pl.DataFrame:
     """The part of ``frame`` (rows of ``kind``) that ``caller`` may see.
 
-    THE policy decision of the service: every frame leaving the system passes here. For now
-    every caller sees everything; issue 6 filters by the caller's organisation and the sharing
-    agreements that grant it data (and audits the access).
+    THE policy decision of the service: every frame leaving the system passes here. The local
+    organisation sees everything; another organisation's frame must carry the policy's columns
+    (see :data:`seasight.sharing.REQUIRED_COLUMNS`) and is filtered, rounded and blanked by
+    :func:`seasight.sharing.permitted`. A caller without a policy sees nothing (fail closed).
     """
-    del caller, kind  # no agreements yet: identity
-    return frame
+    if caller.sees_everything or kind == "layers":
+        return frame
+    if caller.policy is None:
+        return frame.clear()
+    return permitted(caller.organisation, kind, frame, caller.policy.grants, datetime.now(UTC))
+
+
+def _policy_drop(frame: pl.DataFrame, keep: Sequence[str]) -> pl.DataFrame:
+    """``frame`` without the columns added for the policy (those not in ``keep``)."""
+    return frame.select([c for c in frame.columns if c in keep])
 
 
 # --------------------------------------------------------------------------- parameters
@@ -178,8 +180,13 @@ def latest_positions(
 ) -> pl.DataFrame:
     """One row per vessel: its last position (at or before ``at``) with identity, risk and
     watchlist membership; only vessels whose last position is in ``bbox`` and that pass the
-    filters. ``after_row``: only vessels with positions stored after that row (live stream)."""
+    filters. ``after_row``: only vessels with positions stored after that row (live stream).
+
+    For another organisation than ``local`` the last position is the last one it may see: per
+    vessel and data owner the last report old enough for the owner's agreement delay, judged
+    by the policy (area, window, exclusions, rounding), then the newest of those."""
     _check_limit(limit)
+    partner = not caller.sees_everything
     where: list[str] = ["TRUE"]
     params: list[Any] = []
     if at is not None:
@@ -189,6 +196,8 @@ def latest_positions(
         where.append("mmsi IN (SELECT mmsi FROM positions WHERE rowid > ?)")
         params.append(after_row)
     box, box_params = _bbox_sql(bbox, "lat", "lon")
+    if partner:
+        box, box_params = "TRUE", []  # the viewport applies to the position the caller may see
     # the vessels in the viewport first; identities, risk and lists only for them
     ids = ("(SELECT mmsi, arg_max(shipname, valid_from) AS name, "
            "arg_max(ship_type, valid_from) AS ship_type, arg_max(flag, valid_from) AS flag, "
@@ -217,7 +226,9 @@ def latest_positions(
     if lists:
         filters.append(f"list_has_any(m.lists, [{', '.join('?' for _ in lists)}])")
         fparams += list(lists)
-    if at is None and latest_is_fresh(store):
+    if partner:
+        latest, params = _partner_sources(store, caller, at, where, params)
+    elif at is None and latest_is_fresh(store):
         # kept current by refresh_latest: no scan of positions
         latest = "vessel_latest" if after_row is None else (
             f"(SELECT * FROM vessel_latest WHERE last_row > {int(after_row)})")
@@ -227,16 +238,64 @@ def latest_positions(
     sql = f"""
         WITH p AS (SELECT * FROM {latest} WHERE {box})
         SELECT p.mmsi, i.name, i.imo, i.ship_type, i.flag, p.sog, p.cog, p.heading, p.ts, p.lat,
-               p.lon, r.risk, coalesce(m.listed, FALSE) AS listed, p.last_row
+               p.lon, r.risk, coalesce(m.listed, FALSE) AS listed, p.last_row{
+                   ", p.origin" if partner else ""}
         FROM p
         LEFT JOIN {ids} i USING (mmsi)
         LEFT JOIN {risk} r USING (mmsi)
         LEFT JOIN {listed} m USING (mmsi)
         WHERE {' AND '.join(filters)}
-        ORDER BY p.mmsi
-        LIMIT ?"""
-    frame = store.query(sql, params + list(box_params) + fparams + [limit])
-    return visible(caller, "vessels", frame)
+        ORDER BY p.mmsi{"" if partner else " LIMIT ?"}"""
+    args = params + list(box_params) + fparams + ([] if partner else [limit])
+    try:
+        frame = store.query(sql, args)
+    finally:
+        if partner:
+            store.con.unregister("_sources")
+    if not partner:
+        return visible(caller, "vessels", frame)
+    shown = visible(caller, "vessels", frame).sort("mmsi", "ts").unique(
+        "mmsi", keep="last", maintain_order=True)
+    if bbox is not None:
+        w, so, e, n = bbox
+        lon_ok = pl.col("lon").is_between(w, e) if w <= e else (
+            (pl.col("lon") >= w) | (pl.col("lon") <= e))
+        shown = shown.filter(pl.col("lat").is_between(so, n) & lon_ok)
+    return shown.drop("origin").head(limit)
+
+
+def _partner_sources(store: Store, caller: Caller, at: datetime | None, where: list[str],
+                     params: list[Any]) -> tuple[str, list[Any]]:
+    """The per (vessel, owner) last positions a partner may be shown, as a SQL table, with a
+    registered ``_sources`` table (source, origin, cutoff: the newest time of that owner's
+    data the caller may see); the caller unregisters it."""
+    policy = caller.policy
+    now = datetime.now(UTC)
+    cutoffs: dict[str, datetime] = {caller.organisation: at or now}
+    if policy is not None:
+        for ca in policy.grants.for_grantee(caller.organisation):
+            a = ca.agreement
+            if "positions" not in a.classes or not a.active(now):
+                continue
+            newest = now - a.delay if at is None else min(at, now - a.delay)
+            if a.grantor not in cutoffs or newest > cutoffs[a.grantor]:
+                cutoffs[a.grantor] = newest
+    sources = store.query("SELECT DISTINCT source FROM positions")
+    sources = attach_origin(sources, policy.owners if policy is not None else [])
+    sources = sources.filter(pl.col("origin").is_in(list(cutoffs))).with_columns(
+        pl.col("origin").replace_strict(cutoffs, return_dtype=pl.Datetime("us", "UTC"))
+        .alias("cutoff"))
+    store.con.register("_sources", sources.to_arrow())
+    table = f"""(
+        SELECT p.mmsi, s.origin, max(p.ts) AS ts, arg_max(p.lat, p.ts) AS lat,
+               arg_max(p.lon, p.ts) AS lon, arg_max(p.sog, p.ts) AS sog,
+               arg_max(p.cog, p.ts) AS cog, arg_max(p.heading, p.ts) AS heading,
+               max(p.rowid) AS last_row
+        FROM positions p JOIN _sources s ON p.source IS NOT DISTINCT FROM s.source
+        WHERE p.ts IS NOT NULL AND p.ts <= s.cutoff AND p.lat BETWEEN -90 AND 90
+          AND p.lon BETWEEN -180 AND 180 AND {' AND '.join(where)}
+        GROUP BY p.mmsi, s.origin)"""
+    return table, list(params)
 
 
 def _features_frame(frame: pl.DataFrame) -> pl.DataFrame:
@@ -298,10 +357,53 @@ def dossier(store: Store, caller: Caller, mmsi: int) -> dict[str, Any]:
         d = vessel_dossier(store, f"{mmsi:09d}")
     except LookupError as exc:
         raise QueryError(404, "not_found", f"mmsi: {exc}", {"parameter": "mmsi"}) from None
-    visible(caller, "dossier", pl.DataFrame({"mmsi": [mmsi]}))  # the policy sees the vessel
-    d = replace(d, events=visible(caller, "events", d.events),
-                track=visible(caller, "track", d.track))
-    return d.to_json()
+    if caller.sees_everything:
+        return d.to_json()
+    # a partner: the vessel itself must be granted (dossiers class, by the owners of its
+    # positions), then each part is judged as its own kind
+    origins = attach_origin(store.query("SELECT DISTINCT source FROM positions WHERE mmsi = ?",
+                                        [mmsi]), _owners(caller))["origin"].unique().sort()
+    ship_type = d.identities["ship_type"].drop_nulls().tail(1).to_list() if (
+        d.identities.height) else []
+    vessel = pl.DataFrame({"mmsi": [mmsi], "ship_type": [ship_type[0] if ship_type else None],
+                           "origins": [origins.to_list() or [LOCAL]]},
+                          schema={"mmsi": pl.UInt32, "ship_type": pl.UInt8,
+                                  "origins": pl.List(pl.String)})
+    if visible(caller, "dossier", vessel).height == 0:
+        raise QueryError(404, "not_found", f"mmsi: no vessel {mmsi} you may see",
+                         {"parameter": "mmsi"})
+    identities = d.identities.with_columns(
+        pl.col("valid_from").alias("ts"), pl.lit(vessel["origins"][0]).alias("origins"))
+    identities = _policy_drop(visible(caller, "identities", identities), d.identities.columns)
+    events = _policy_drop(visible(caller, "events", _event_columns(store, caller, d.events)),
+                          d.events.columns)
+    track = d.track
+    if track.height:
+        rows = store.query("SELECT ts, source FROM positions WHERE mmsi = ?", [mmsi]).unique(
+            "ts", keep="last")
+        track = _position_columns(store, caller, track.with_columns(
+            pl.lit(mmsi, pl.UInt32).alias("mmsi")).join(rows, on="ts", how="left"))
+        track = _policy_drop(visible(caller, "track", track), d.track.columns)
+    return replace(d, identities=identities, events=events, track=track, risk=None,
+                   matches=d.matches.clear()).to_json()
+
+
+def _owners(caller: Caller) -> Owners:
+    return caller.policy.owners if caller.policy is not None else []
+
+
+def _position_columns(store: Store, caller: Caller, frame: pl.DataFrame) -> pl.DataFrame:
+    """Positions (with ``mmsi`` and ``source``) plus ``origin`` and ``ship_type``."""
+    out = attach_origin(frame, _owners(caller))
+    return out.join(ship_types(store, out["mmsi"]), on="mmsi", how="left",
+                    maintain_order="left")
+
+
+def _event_columns(store: Store, caller: Caller, events: pl.DataFrame) -> pl.DataFrame:
+    """Events plus ``origins``, ``ship_type`` and ``other_ship_type`` (partners only)."""
+    if caller.sees_everything:
+        return events
+    return with_event_columns(store, _owners(caller), events)
 
 
 def track(store: Store, caller: Caller, mmsi: int, *, since: datetime | None = None,
@@ -318,8 +420,9 @@ def track(store: Store, caller: Caller, mmsi: int, *, since: datetime | None = N
     if until is not None:
         where.append("ts <= ?")
         params.append(until)
+    cols = "ts, lat, lon, sog, cog" + ("" if caller.sees_everything else ", mmsi, source")
     frame = store.query(
-        f"""SELECT ts, lat, lon, sog, cog FROM positions WHERE {' AND '.join(where)}
+        f"""SELECT {cols} FROM positions WHERE {' AND '.join(where)}
             AND ts IS NOT NULL AND lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180
             ORDER BY ts""", params)
     if frame.height == 0:
@@ -328,7 +431,11 @@ def track(store: Store, caller: Caller, mmsi: int, *, since: datetime | None = N
         if not any_rows:
             raise QueryError(404, "not_found", f"mmsi: no positions of vessel {mmsi}",
                              {"parameter": "mmsi"})
-    frame = visible(caller, "track", frame)
+    if caller.sees_everything:
+        frame = visible(caller, "track", frame)
+    else:
+        frame = _policy_drop(visible(caller, "track", _position_columns(store, caller, frame)),
+                             ("ts", "lat", "lon", "sog", "cog"))
     coords = [[r[2], r[1]] for r in frame.iter_rows()]
     return {
         "type": "Feature",
@@ -371,7 +478,9 @@ def events_page(
     where, params = _events_where(kinds, since, until, bbox, mmsi)
     frame = store.query(
         f"SELECT * FROM events WHERE {where} ORDER BY start DESC, event_id", params)
-    frame = visible(caller, "events", conform(frame, EVENTS))
+    frame = conform(frame, EVENTS)
+    frame = _policy_drop(visible(caller, "events", _event_columns(store, caller, frame)),
+                         list(EVENTS))
     return frame.height, frame.slice(offset, limit)
 
 
@@ -391,13 +500,37 @@ def events_features(store: Store, caller: Caller, **filters: Any) -> dict[str, A
 # --------------------------------------------------------------------------- alerts, zones
 
 
+def _alert_columns(store: Store, partner: Caller, alerts: pl.DataFrame) -> pl.DataFrame:
+    """Alerts plus their event's place and the policy's columns (an alert without an event,
+    a vessel rule, has no place: an agreement with an area does not grant it)."""
+    events = conform(store.query("SELECT * FROM events"), EVENTS).select(
+        "event_id", "mmsi", "other_mmsi", "start", "end", "lat", "lon")
+    joined = alerts.join(events, on="event_id", how="left", suffix="_event")
+    for col in ("mmsi", "other_mmsi", "start", "end"):
+        if f"{col}_event" in joined.columns:
+            joined = joined.with_columns(pl.coalesce(f"{col}_event", col).alias(col)).drop(
+                f"{col}_event")
+    joined = joined.with_columns(pl.col("mmsi").cast(pl.UInt32),
+                                 pl.col("other_mmsi").cast(pl.UInt32))
+    return with_event_columns(store, _owners(partner), joined)
+
+
+def _visible_alerts(store: Store, caller: Caller, alerts: pl.DataFrame) -> pl.DataFrame:
+    """The alerts ``caller`` may see: a partner's judged by their event's vessels, span,
+    place and origins."""
+    if caller.sees_everything:
+        return visible(caller, "alerts", alerts)
+    return _policy_drop(visible(caller, "alerts", _alert_columns(store, caller, alerts)),
+                        alerts.columns)
+
+
 def alerts_json(store: Store, caller: Caller, states: Sequence[str] = ()) -> dict[str, Any]:
     """``{total, items}``: stored alerts, most severe first."""
     bad = [s for s in states if s not in STATES]
     if bad:
         raise bad_parameter("state", f"unknown alert state {bad[0]!r}; choose from "
                                      f"{', '.join(STATES)}")
-    frame = visible(caller, "alerts", list_alerts(store, list(states) or None))
+    frame = _visible_alerts(store, caller, list_alerts(store, list(states) or None))
     items = alert_records(frame)
     return {"total": len(items), "items": items}
 
@@ -405,6 +538,10 @@ def alerts_json(store: Store, caller: Caller, states: Sequence[str] = ()) -> dic
 def zones_json(store: Store, caller: Caller) -> dict[str, Any]:
     """Stored zones as a GeoJSON FeatureCollection."""
     rows = store.query("SELECT name, feature FROM zones ORDER BY name")
+    if not caller.sees_everything:  # a partner sees the zones it drew
+        rows = rows.filter(pl.col("feature").map_elements(
+            lambda f: (json.loads(f).get("properties") or {}).get("organisation")
+            == caller.organisation, return_dtype=pl.Boolean))
     rows = visible(caller, "zones", rows)
     return {"type": "FeatureCollection",
             "features": [json.loads(f) for f in rows["feature"]] if rows.height else []}
@@ -444,19 +581,29 @@ class StreamFrames:
     moved: pl.DataFrame  # latest_positions rows of vessels with new positions
     events: pl.DataFrame  # EVENTS rows stored or updated
     alerts: pl.DataFrame  # alerts fired or changed
+    # for partners (other organisations), when any is connected: the same with the columns
+    # the policy judges by; ``moved_by_origin`` holds the last new position per data owner
+    moved_by_origin: pl.DataFrame | None = None
+    events_policy: pl.DataFrame | None = None
+    alerts_policy: pl.DataFrame | None = None
 
     @property
     def empty(self) -> bool:
         return not (self.moved.height or self.events.height or self.alerts.height)
 
 
-def stream_frames(store: Store, marks: Watermarks) -> StreamFrames:
-    """Read what was stored after ``marks`` (which advance), unfiltered."""
+def stream_frames(store: Store, marks: Watermarks, partner: Caller | None = None
+                  ) -> StreamFrames:
+    """Read what was stored after ``marks`` (which advance), unfiltered; with ``partner``
+    (any connected caller of another organisation) also with the policy's columns."""
     everyone = Caller.local()
     moved = events = alerts = pl.DataFrame()
+    by_origin = events_policy = alerts_policy = None
     top = _max_rowid(store, "positions")
     if top > marks.positions:
         moved = latest_positions(store, everyone, after_row=marks.positions, limit=MAX_LIMIT)
+        if partner is not None:
+            by_origin = _moved_by_origin(store, partner, marks.positions, top)
         marks.positions = top
     top = _max_rowid(store, "events")
     if top > marks.events:
@@ -464,6 +611,8 @@ def stream_frames(store: Store, marks: Watermarks) -> StreamFrames:
                             "WHERE r > ? ORDER BY r", [marks.events])
         marks.events = top
         events = conform(frame, EVENTS)
+        if partner is not None:
+            events_policy = _event_columns(store, partner, events)
     top = _max_rowid(store, "alert_history")
     if top > marks.alert_history:
         changed = store.query(
@@ -473,22 +622,54 @@ def stream_frames(store: Store, marks: Watermarks) -> StreamFrames:
         if changed.height:
             alerts = list_alerts(store).filter(
                 pl.col("alert_id").is_in(changed["alert_id"].implode()))
-    return StreamFrames(moved, events, alerts)
+            if partner is not None:
+                alerts_policy = _alert_columns(store, partner, alerts)
+    return StreamFrames(moved, events, alerts, by_origin, events_policy, alerts_policy)
+
+
+def _moved_by_origin(store: Store, partner: Caller, after: int, top: int) -> pl.DataFrame:
+    """Per (vessel, source) the last position stored in (after, top], with identity columns,
+    ``origin`` and ``ship_type``."""
+    frame = store.query(
+        """SELECT p.mmsi, p.source, max(p.ts) AS ts, arg_max(p.lat, p.ts) AS lat,
+                  arg_max(p.lon, p.ts) AS lon, arg_max(p.sog, p.ts) AS sog,
+                  arg_max(p.cog, p.ts) AS cog, arg_max(p.heading, p.ts) AS heading,
+                  max(p.rowid) AS last_row
+           FROM positions p WHERE p.rowid > ? AND p.rowid <= ? AND p.ts IS NOT NULL
+             AND p.lat BETWEEN -90 AND 90 AND p.lon BETWEEN -180 AND 180
+           GROUP BY p.mmsi, p.source""", [after, top])
+    ids = store.query(
+        "SELECT mmsi, arg_max(shipname, valid_from) AS name, arg_max(imo, valid_from) AS imo, "
+        "arg_max(ship_type, valid_from) AS ship_type, arg_max(flag, valid_from) AS flag "
+        "FROM identities GROUP BY mmsi")
+    frame = attach_origin(frame, _owners(partner)).join(ids, on="mmsi", how="left")
+    return frame.with_columns(pl.lit(None, pl.Float64).alias("risk"),
+                              pl.lit(False).alias("listed"))
 
 
 def stream_messages(caller: Caller, frames: StreamFrames) -> list[str]:
     """The stream messages ``caller`` may see, as JSON text: one ``positions`` message
     (latest position of every vessel that moved), one ``event`` per new event, one ``alert``
-    per alert fired or changed."""
+    per alert fired or changed. A partner gets positions old enough for its agreements' delays
+    only when they arrive (later ones are in ``/api/vessels``)."""
     out: list[str] = []
-    if frames.moved.height:
-        moved = visible(caller, "vessels", frames.moved)
-        if moved.height:
-            out.append(f'{{"type":"positions","features":{vessel_features_json(moved)}}}')
-    if frames.events.height:
-        events = visible(caller, "events", frames.events)
-        out += [json.dumps({"type": "event", "event": rec}) for rec in event_records(events)]
-    if frames.alerts.height:
-        alerts = visible(caller, "alerts", frames.alerts)
-        out += [json.dumps({"type": "alert", "alert": rec}) for rec in alert_records(alerts)]
+    if caller.sees_everything:
+        moved, events, alerts = frames.moved, frames.events, frames.alerts
+    else:
+        moved = frames.moved_by_origin if frames.moved_by_origin is not None else pl.DataFrame()
+        events = frames.events_policy if frames.events_policy is not None else pl.DataFrame()
+        alerts = frames.alerts_policy if frames.alerts_policy is not None else pl.DataFrame()
+    if moved.height:
+        shown = visible(caller, "vessels", moved)
+        if not caller.sees_everything:
+            shown = shown.sort("mmsi", "ts").unique("mmsi", keep="last", maintain_order=True)
+        if shown.height:
+            out.append(f'{{"type":"positions","features":{vessel_features_json(shown)}}}')
+    if events.height:
+        shown = _policy_drop(visible(caller, "events", events), list(EVENTS))
+        out += [json.dumps({"type": "event", "event": rec}) for rec in event_records(shown)]
+    if alerts.height:
+        shown = visible(caller, "alerts", alerts) if caller.sees_everything else _policy_drop(
+            visible(caller, "alerts", alerts), frames.alerts.columns)
+        out += [json.dumps({"type": "alert", "alert": rec}) for rec in alert_records(shown)]
     return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +35,7 @@ class Subscriber:
 
     def __init__(self, caller: Caller, limit: int = OUTBOX_LIMIT) -> None:
         self.caller = caller
+        self.revoked = asyncio.Event()  # its credentials stopped working: close it
         self.limit = limit
         self.outbox: collections.deque[str] = collections.deque()
         self.ready = asyncio.Event()
@@ -51,7 +53,7 @@ class Subscriber:
             self.ready.set()
 
     async def next_batch(self) -> list[str]:
-        """Wait for messages and take all of them."""
+        """Wait for messages and take all of them (none once revoked)."""
         await self.ready.wait()
         out = list(self.outbox)
         self.outbox.clear()
@@ -62,9 +64,11 @@ class Subscriber:
 class Broadcaster:
     """Polls ``shared`` every ``poll_s`` seconds while clients are connected."""
 
-    def __init__(self, shared: SharedStore, poll_s: float) -> None:
+    def __init__(self, shared: SharedStore, poll_s: float,
+                 refresh: Callable[[Caller], Caller | None] | None = None) -> None:
         self.shared = shared
         self.poll_s = poll_s
+        self.refresh = refresh  # re-checks a client's credentials and policy every tick
         self.clients: set[Subscriber] = set()
         self.marks: q.Watermarks | None = None
         self.ticks = 0
@@ -96,15 +100,32 @@ class Broadcaster:
         marks = self.marks
         if not self.clients or marks is None:
             return
-        frames = await run_in_threadpool(self.shared.read, lambda s: q.stream_frames(s, marks))
+        if self.refresh is not None:
+            await run_in_threadpool(self._refresh_clients)
+        partner = next((sub.caller for sub in self.clients
+                        if not sub.caller.sees_everything and not sub.revoked.is_set()), None)
+        frames = await run_in_threadpool(self.shared.read,
+                                         lambda s: q.stream_frames(s, marks, partner))
         self.ticks += 1
         if frames.empty:
             return
         by_caller: dict[Caller, list[str]] = {}
         for sub in list(self.clients):
+            if sub.revoked.is_set():
+                continue
             if sub.caller not in by_caller:
                 by_caller[sub.caller] = q.stream_messages(sub.caller, frames)
             sub.push(by_caller[sub.caller])
+
+    def _refresh_clients(self) -> None:
+        assert self.refresh is not None
+        for sub in list(self.clients):
+            fresh = self.refresh(sub.caller)
+            if fresh is None:
+                sub.revoked.set()
+                sub.ready.set()
+            else:
+                sub.caller = fresh
 
     async def _run(self) -> None:
         while True:

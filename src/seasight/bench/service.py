@@ -51,9 +51,10 @@ def _free_port() -> int:
 class _Server:
     """uvicorn serving ``app`` in a thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, key: str) -> None:
         import uvicorn
 
+        self.key = key
         self.port = _free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                     log_level="warning"))
@@ -70,8 +71,21 @@ class _Server:
         self.thread.join(30)
 
     def get(self, path: str) -> bytes:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=60) as r:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                     headers={"Authorization": f"Bearer {self.key}"})
+        with urllib.request.urlopen(req, timeout=60) as r:
             return bytes(r.read())
+
+
+def admin_key(db: Path) -> str:
+    """A key of the local organisation with every scope (the service wants one)."""
+    from seasight.access import ensure_tables, issue_key
+    from seasight.store import Store
+
+    with Store(db) as store:
+        ensure_tables(store)
+        return issue_key(store, "local", role="admin", scopes=("read", "ingest", "admin"),
+                         label="bench").secret
 
 
 def build_store(db: Path, vessels: int, reports: int, seed: int = 1) -> None:
@@ -130,7 +144,7 @@ def viewport_bench(vessels: int, reports: int, requests: int, folder: Path) -> d
         rng.uniform(BOX_W, BOX_E - 10, requests), rng.uniform(BOX_S, BOX_N - 10, requests),
         strict=True)]
     out: dict[str, Any] = {"vessels": vessels, "reports": vessels * reports}
-    with _Server(create_app(db, static_dir=folder / "none")) as server:
+    with _Server(create_app(db, static_dir=folder / "none"), admin_key(db)) as server:
         server.get("/api/vessels?bbox=0,0,1,1")  # warm up
         for name, chosen in (("regional 10x10 deg", boxes),
                              ("whole region (20,000 cap)", [(BOX_W, BOX_S, BOX_E, BOX_N)] * 20)):
@@ -205,6 +219,7 @@ def live_bench(vessels: int, hours: float, rate: float, clients: int, analyse_ev
     print(f"feed: {vessels:,} vessels x {hours:g} h = {len(lines):,} lines, simulated in "
           f"{time.perf_counter() - t0:.1f} s", flush=True)
     feeder = _Feeder(lines, rate)
+    key = admin_key(folder / "live.duckdb")
     app = create_app(folder / "live.duckdb", static_dir=folder / "none", live=lambda shared:
                      LivePipeline(shared, [tcp_feed(f"127.0.0.1:{feeder.port}")],
                                   analyse_every_s=analyse_every))
@@ -212,7 +227,8 @@ def live_bench(vessels: int, hours: float, rate: float, clients: int, analyse_ev
     stop = threading.Event()
 
     def client(k: int, port: int) -> None:
-        with connect(f"ws://127.0.0.1:{port}/api/stream", max_size=None) as ws:
+        with connect(f"ws://127.0.0.1:{port}/api/stream", max_size=None,
+                     additional_headers={"Authorization": f"Bearer {key}"}) as ws:
             while not stop.is_set():
                 try:
                     ws.recv(timeout=0.5)
@@ -220,7 +236,7 @@ def live_bench(vessels: int, hours: float, rate: float, clients: int, analyse_ev
                     continue
                 received[k] += 1
 
-    with _Server(app) as server:
+    with _Server(app, key) as server:
         threads = [threading.Thread(target=client, args=(k, server.port), daemon=True)
                    for k in range(clients)]
         for t in threads:

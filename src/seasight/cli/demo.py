@@ -30,6 +30,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from seasight.access import LOCAL_ORG, ensure_tables, issue_key
 from seasight.cli.risk import risk_records, risk_table
 from seasight.cli.summary import print_report
 from seasight.detection import detect_store
@@ -109,6 +110,9 @@ def _serve_live(db: Path, out: Path, zones: Sequence[Zone], host: str, port: int
     with Store(db) as store:
         store.save_zones(zones)
         add_watchlist(store, default_watchlists()[0])
+        ensure_tables(store)
+        key = issue_key(store, LOCAL_ORG, role="admin", scopes=("read", "ingest", "admin"),
+                        label="demo").secret
     port = _free_port(host, port)
     seen: set[str] = set()
 
@@ -126,8 +130,10 @@ def _serve_live(db: Path, out: Path, zones: Sequence[Zone], host: str, port: int
     app = create_app(db, live=build)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     url = f"http://{host}:{port}/"
-    console.print(f"\n[bold green]Open {url}[/] for the live map (API docs: {url}docs). "
-                  f"Replaying {out / 'feed.nmea'} at {speed:g}x; Ctrl-C stops.\n")
+    console.print(f"\n[bold green]Open {url}#key={key}[/] for the live map (signed in as the "
+                  f"local admin; API docs: {url}docs, with the header "
+                  f"'Authorization: Bearer {key}'). Replaying {out / 'feed.nmea'} at "
+                  f"{speed:g}x; Ctrl-C stops.\n", soft_wrap=True)
 
     def report_when_done() -> None:
         while not server.started and not server.should_exit:

@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
 import duckdb
-import polars as pl
 import typer
 
 from seasight.cli.options import DB, fail, open_store
 from seasight.events.model import parse_utc
 from seasight.exports import SUFFIX, ExportError, export_frame, tracks
 from seasight.relay import RelayFeed, RelayServer
-from seasight.sharing import LOCAL, load_grants, owners, permitted
+from seasight.sharing import LOCAL
 from seasight.sharing.agreements import AgreementError, check_org
-from seasight.sharing.reads import events_for_policy, positions_for_policy
+from seasight.sharing.reads import export_rows
 from seasight.store import Store
 
 EXPORT_EPILOG = """Examples:
@@ -73,23 +72,6 @@ def _time(name: str, value: str | None) -> datetime | None:
         return parse_utc(value)
     except ValueError as exc:
         raise fail(f"{name}: {value!r} is not an ISO 8601 time") from exc
-
-
-def export_rows(store: Store, kind: str, org: str, *, since: datetime | None = None,
-                until: datetime | None = None, kinds: list[str] | None = None,
-                mmsi: int | None = None, now: datetime | None = None) -> pl.DataFrame:
-    """The rows ``org`` may export: events, or positions (for ``positions`` and ``tracks``)
-    of the store, filtered, with the sharing policy applied."""
-    now = now or datetime.now(UTC)
-    grants = load_grants(store)
-    who = owners(store)
-    if kind == "events":
-        frame = events_for_policy(store, who, kinds=kinds or [], since=since, until=until,
-                                  mmsi=mmsi)
-        return permitted(org, "events", frame, grants, now)
-    frame = positions_for_policy(store, who, since=since, until=until,
-                                 mmsi=[mmsi] if mmsi is not None else None)
-    return permitted(org, "track" if kind == "tracks" else "positions", frame, grants, now)
 
 
 def export(
@@ -202,4 +184,4 @@ def relay(
         typer.echo(f"relay stopped: {server.sent_lines:,} line(s) sent", err=True)
 
 
-__all__ = ["EXPORT_EPILOG", "RELAY_EPILOG", "export", "export_rows", "relay"]
+__all__ = ["EXPORT_EPILOG", "RELAY_EPILOG", "export", "relay"]

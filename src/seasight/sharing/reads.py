@@ -9,13 +9,15 @@ can use them (or add the same columns its own way).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
 from seasight.schema import EVENTS, POSITIONS, conform
-from seasight.sharing.origins import Owners, attach_origin, event_origins
+from seasight.sharing.agreements import agreements_version, list_agreements
+from seasight.sharing.origins import Owners, attach_origin, event_origins, owners
+from seasight.sharing.policy import compile_grants, permitted
 from seasight.store import Store, events_where
 
 
@@ -72,11 +74,18 @@ def events_for_policy(store: Store, owners: Owners, *, kinds: Sequence[str] = ()
     where, params = events_where(kinds, since, until, mmsi)
     events = conform(store.query(f"SELECT * FROM events WHERE {where} ORDER BY start, "
                                  "event_id", params), EVENTS)
+    return with_event_columns(store, owners, events)
+
+
+def with_event_columns(store: Store, owners: Owners, events: pl.DataFrame) -> pl.DataFrame:
+    """``events`` (EVENTS rows, or any frame with their vessel and time columns) plus
+    ``origins``, ``ship_type`` and ``other_ship_type``."""
     if events.height == 0:
         return events.with_columns(pl.lit(None, pl.List(pl.String)).alias("origins"),
                                    pl.lit(None, pl.UInt8).alias("ship_type"),
                                    pl.lit(None, pl.UInt8).alias("other_ship_type"))
-    vessels = pl.concat([events["mmsi"], events["other_mmsi"]]).drop_nulls().unique()
+    vessels = pl.concat([events["mmsi"].cast(pl.UInt32),
+                         events["other_mmsi"].cast(pl.UInt32)]).drop_nulls().unique()
     lo: datetime | None = events["start"].min()  # type: ignore[assignment]
     hi: datetime | None = events.select(pl.coalesce("end", "start").max()).item()
     # the positions of the events' vessels over their span and a day either side (an event
@@ -95,4 +104,22 @@ def events_for_policy(store: Store, owners: Owners, *, kinds: Sequence[str] = ()
                   on="other_mmsi", how="left", maintain_order="left"))
 
 
-__all__ = ["events_for_policy", "positions_for_policy", "ship_types"]
+def export_rows(store: Store, kind: str, org: str, *, since: datetime | None = None,
+                until: datetime | None = None, kinds: list[str] | None = None,
+                mmsi: int | None = None, now: datetime | None = None) -> pl.DataFrame:
+    """The rows ``org`` may export: events, or positions (for ``positions`` and ``tracks``)
+    of the store, filtered, with the sharing policy applied."""
+    now = now or datetime.now(UTC)
+    grants = compile_grants(list_agreements(store), agreements_version(store))
+    who = owners(store)
+    if kind == "events":
+        frame = events_for_policy(store, who, kinds=kinds or [], since=since, until=until,
+                                  mmsi=mmsi)
+        return permitted(org, "events", frame, grants, now)
+    frame = positions_for_policy(store, who, since=since, until=until,
+                                 mmsi=[mmsi] if mmsi is not None else None)
+    return permitted(org, "track" if kind == "tracks" else "positions", frame, grants, now)
+
+
+__all__ = ["events_for_policy", "export_rows", "positions_for_policy", "ship_types",
+           "with_event_columns"]
