@@ -119,3 +119,33 @@ def test_service_ingests_a_tcp_feed_and_streams_events(feed: Path, batch_events:
         assert live["feeds"][0]["error"] is None
         assert live["stream_clients"] == 1
         assert events == batch_events.height
+
+
+def test_service_relays_ingested_positions_as_nmea(tmp_path: Path) -> None:
+    """The relay inside the service: lines POSTed to /api/ingest come out of the relay's TCP
+    port re-encoded as !AIVDM sentences with the same vessel and position."""
+    from seasight.ais import decode_nmea
+    from seasight.relay import RelayFeed, RelayServer
+
+    db = tmp_path / "relay.duckdb"
+    key = issue_admin_key(db)
+    server = RelayServer(tcp_port=0, host="127.0.0.1")
+    app = create_app(db, relays=[(RelayFeed("local"), server)])
+    line = b"!AIVDM,1,1,,A,15NPOOPP00o?b=bE`UNv4?w428D;,0*24\n"
+    with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as client:
+        deadline = time.monotonic() + 10
+        while server.port is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            time.sleep(0.3)  # the relay accepts the client before data arrives
+            assert client.post("/api/ingest", content=line,
+                               headers={"content-type": "text/plain"}).status_code == 200
+            got = b""
+            while b"\n" not in got and time.monotonic() < deadline + 10:
+                got += sock.recv(4096)
+    relayed = decode_nmea(got).positions
+    original = decode_nmea(line).positions
+    assert relayed.height == 1
+    assert relayed["mmsi"].to_list() == original["mmsi"].to_list()
+    assert relayed["lat"][0] == pytest.approx(original["lat"][0], abs=1e-5)
+    assert relayed["lon"][0] == pytest.approx(original["lon"][0], abs=1e-5)

@@ -22,6 +22,7 @@ import queue
 import select
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -49,6 +50,9 @@ MAX_DATAGRAM: Final = 1400
 
 _FAR_FUTURE: Final = datetime(9999, 1, 1, tzinfo=UTC)
 _CLASS_B: Final = (18, 19)
+
+
+logger = logging.getLogger(__name__)
 
 
 def _positions_for_relay(positions: pl.DataFrame, station: str) -> pl.DataFrame:
@@ -381,4 +385,38 @@ class RelayFeed:
                                sta.select(list(STATIC)), station=self.station)
 
 
-__all__ = ["DEFAULT_STATION", "RelayFeed", "RelayServer", "relay_sentences"]
+class RelayLoop:
+    """A :class:`RelayFeed` polled every ``interval`` seconds by a thread, its sentences sent
+    by a :class:`RelayServer`: the relay inside a process that also writes the store (the
+    service), reading through ``read`` (e.g. :meth:`SharedStore.read`)."""
+
+    def __init__(self, feed: RelayFeed, server: RelayServer,
+                 read: Callable[[Callable[[Store], bytes]], bytes], interval: float = 2.0
+                 ) -> None:
+        self.feed, self.server, self.read, self.interval = feed, server, read, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"relay {feed.org}",
+                                        daemon=True)
+
+    def start(self) -> RelayLoop:
+        self.server.start()
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                data = self.read(self.feed.poll)
+            except Exception:  # a failed poll is retried at the next one
+                logger.exception("relay poll failed")
+                continue
+            if data:
+                self.server.send(data)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.server.stop()
+
+
+__all__ = ["DEFAULT_STATION", "RelayFeed", "RelayLoop", "RelayServer", "relay_sentences"]

@@ -17,7 +17,7 @@ import asyncio
 import enum
 import functools
 import hashlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from importlib import resources
@@ -48,6 +48,7 @@ from seasight.batch import Batch
 from seasight.geo.zones import zones_from_geojson
 from seasight.ingest import IngestReport
 from seasight.live import LivePipeline
+from seasight.relay import RelayFeed, RelayLoop, RelayServer
 from seasight.risk.alerts import UnknownAlertError, alert_records, set_alert_state
 from seasight.risk.watchlists import add_watchlist, parse_watchlist
 from seasight.sharing import LOCAL
@@ -219,11 +220,13 @@ MmsiQ = Annotated[int | None, Query(ge=1, le=999_999_999)]
 
 def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = None,
                stream_poll_s: float = STREAM_POLL_S,
-               live: Callable[[SharedStore], LivePipeline] | None = None) -> FastAPI:
+               live: Callable[[SharedStore], LivePipeline] | None = None,
+               relays: Sequence[tuple[RelayFeed, RelayServer]] = ()) -> FastAPI:
     """The SeaSight service on database ``db`` (created unless ``read_only``).
 
     ``live`` builds the :class:`~seasight.live.LivePipeline` (feeds, analysis) that runs on the
-    service's store while it is up; ``GET /api/live`` reports on it."""
+    service's store while it is up; ``GET /api/live`` reports on it. ``relays`` re-encode what
+    an organisation may see as NMEA for partners' displays while the service runs."""
     access = SharedStore(Path(db), read_only=read_only)
     auth = Authenticator(access)
     broadcaster = Broadcaster(access, stream_poll_s, refresh=auth.refresh)
@@ -238,9 +241,12 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         broadcaster.start()
         if pipeline is not None:
             pipeline.start()
+        loops = [RelayLoop(feed, server, access.read).start() for feed, server in relays]
         try:
             yield
         finally:
+            for loop in loops:
+                await run_in_threadpool(loop.stop)
             if pipeline is not None:
                 await run_in_threadpool(pipeline.stop)
             await broadcaster.stop()

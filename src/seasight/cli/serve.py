@@ -21,6 +21,8 @@ SERVE_EPILOG = """Examples:
 
   seasight serve --db sea.duckdb --host 0.0.0.0 --port 8080 --read-only
 
+  seasight serve --db sea.duckdb --tcp 10.0.0.5:5631 --relay-tcp 10110 --relay-org fusion
+
 With feeds, new reports are stored within a second and events, risk and alerts are brought up
 to date every --analyse-every seconds (the same events a batch `seasight detect` finds).
 Open http://HOST:PORT/ for the map, http://HOST:PORT/docs for the API (OpenAPI).
@@ -46,6 +48,11 @@ def serve(
                                         help="Seconds between analysis cycles."),
     rules: Path | None = typer.Option(None, "--rules", exists=True, dir_okay=False,
                                       help="Alert rules (TOML); default: the shipped rules."),
+    relay_tcp: int | None = typer.Option(None, "--relay-tcp", metavar="PORT", min=1,
+                                         max=65535, help="Relay what --relay-org may see "
+                                         "as NMEA to TCP clients on this port."),
+    relay_org: str = typer.Option("local", "--relay-org",
+                                  help="Organisation whose view the relay sends."),
 ) -> None:
     """Serve the API and the web map over HTTP, ingesting live feeds if given."""
     import uvicorn
@@ -69,8 +76,13 @@ def serve(
         raise fail(str(exc)) from exc
     live = functools.partial(LivePipeline, feeds=feeds, rules=rule_list,
                              analyse_every_s=analyse_every) if feeds else None
+    relays = []
+    if relay_tcp is not None:
+        from seasight.relay import RelayFeed, RelayServer
+
+        relays.append((RelayFeed(relay_org), RelayServer(tcp_port=relay_tcp, host=host)))
     try:
-        app = create_app(db, read_only=read_only, live=live)
+        app = create_app(db, read_only=read_only, live=live, relays=relays)
     except duckdb.IOException as exc:
         raise fail(f"cannot open {db}: {exc}") from exc
     names = ", ".join(name for name, _ in feeds)
