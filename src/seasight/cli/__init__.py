@@ -16,6 +16,7 @@ from seasight.cli import alerts as _alerts
 from seasight.cli import decode as _decode
 from seasight.cli import demo as _demo
 from seasight.cli import detect as _detect
+from seasight.cli import federate as _federate
 from seasight.cli import ingest as _ingest
 from seasight.cli import risk as _risk
 from seasight.cli import serve as _serve
@@ -61,6 +62,7 @@ app.command("vessel", epilog=_vessel.VESSEL_EPILOG)(_vessel.vessel)
 app.command("serve", epilog=_serve.SERVE_EPILOG)(_serve.serve)
 app.command("simulate", epilog=_simulate.EPILOG)(_simulate.simulate_command)
 _sharing.register(app)  # agreement, source, export, relay
+app.command("federate", epilog=_federate.FEDERATE_EPILOG)(_federate.federate)
 
 
 def main() -> None:
