@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 import typer
 from rich.console import Console
+from rich.progress import TextColumn
 from rich.table import Table
 
 from seasight.cli.options import DB, JSON, fail, open_store
@@ -19,7 +23,7 @@ from seasight.evaluate import load_truth
 from seasight.events.formats import event_records, events_csv, events_geojson
 from seasight.events.model import parse_utc
 from seasight.events.run import DETECTORS
-from seasight.geo.zones import load_zones
+from seasight.geo.zones import Zone, load_zones
 from seasight.store import Store, events_where
 
 DETECT_EPILOG = """Examples:
@@ -28,6 +32,14 @@ DETECT_EPILOG = """Examples:
 
 Runs every detector over what the database holds and stores the events. Running it again adds
 nothing; running it after more data arrives extends or closes open events.
+
+  seasight detect --lake ./lake --engine dask --workers 2
+
+  seasight detect --lake s3://bucket/lake --scheduler tcp://10.0.0.5:8786 --db sea.duckdb
+
+With --lake, detection runs over a partitioned Parquet lake (see 'seasight ingest --lake') on a
+Dask cluster (a local one of --workers processes, or the one at --scheduler) and writes the
+events to the lake's events table, and to the database too when --db is given.
 """
 
 EVENTS_EPILOG = """Examples:
@@ -42,9 +54,18 @@ ZONES = typer.Option([], "--zones", help="GeoJSON file of zone polygons (repeata
 
 
 def detect(
+    ctx: typer.Context,
     db: Path = DB,
     zones: list[Path] = ZONES,
     kind: list[str] = typer.Option([], "--kind", help="Run only these detectors (repeatable)."),
+    lake: str = typer.Option(None, "--lake", metavar="DIR",
+                             help="Detect over a partitioned Parquet lake (folder or URL)."),
+    engine: str = typer.Option("dask", "--engine",
+                               help="With --lake: 'dask' (distributed) or 'local' (one process)."),
+    scheduler: str = typer.Option(None, "--scheduler", metavar="ADDRESS",
+                                  help="With --lake: attach to this Dask scheduler."),
+    workers: int = typer.Option(2, "--workers", min=1,
+                                help="With --lake and no --scheduler: local Dask workers."),
     as_json: bool = JSON,
 ) -> None:
     """Build tracks and run the event detectors over everything stored."""
@@ -52,10 +73,20 @@ def detect(
     if unknown:
         raise typer.BadParameter(f"unknown kind(s) {', '.join(unknown)}; "
                                  f"choose from {', '.join(DETECTORS)}", param_hint="--kind")
+    if engine not in ("dask", "local"):
+        raise typer.BadParameter("choose 'dask' or 'local'", param_hint="--engine")
     try:
         zone_list = load_zones(zones)
     except ValueError as exc:
         raise fail(str(exc)) from exc
+    if lake:
+        source = ctx.get_parameter_source("db")
+        to_db = source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+        _detect_lake(lake, db if to_db else None, zone_list, kind, engine, scheduler, workers,
+                     as_json)
+        return
+    if scheduler:
+        raise typer.BadParameter("--scheduler needs --lake", param_hint="--scheduler")
     with open_store(db) as store:
         done = detect_store(store, zone_list, kinds=kind or None)
     result = done.result
@@ -70,15 +101,93 @@ def detect(
         typer.echo(json.dumps(summary))
         return
     console = Console()
-    table = Table(title=f"Events in {db}", show_lines=False)
-    table.add_column("kind")
-    table.add_column("events", justify="right")
-    for name in DETECTORS:
-        table.add_row(name, f"{result.events_by_kind.get(name, 0):,}")
-    console.print(table)
+    console.print(_kinds_table(f"Events in {db}", result.events_by_kind))
     console.print(f"{result.points.height:,} track points in {result.segments.height:,} segments; "
                   f"{done.added:,} events added, {done.updated:,} updated, "
                   f"{done.removed:,} provisional (open) events replaced.")
+
+
+def _detect_lake(lake: str, db: Path | None, zones: list[Zone], kind: list[str], engine: str,
+                 scheduler: str | None, workers: int, as_json: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from seasight.detection import POSITION_COLUMNS, detect_events
+    from seasight.lake import Lake
+
+    err = Console(stderr=True)
+    kinds = kind or list(DETECTORS)
+    try:
+        target = Lake(lake)
+        if not target.days("positions"):
+            raise fail(f"no positions in lake {lake}")
+    except (ValueError, OSError) as exc:
+        raise fail(f"cannot read lake {lake}: {exc}") from exc
+    started = time.perf_counter()
+    extra: dict[str, object] = {}
+    if engine == "local":
+        positions = target.read("positions", columns=list(POSITION_COLUMNS)).filter(
+            pl.col("ts").is_not_null() & pl.col("lat").is_not_null()
+            & pl.col("lon").is_not_null())
+        static = target.read("static").filter(pl.col("ts").is_not_null())
+        horizon = positions["ts"].max()
+        found = detect_events(positions, static, zones, kinds=kinds,
+                              horizon_end=horizon if isinstance(horizon, datetime) else None
+                              ).events
+    else:
+        from seasight.distributed import detect_lake, make_client
+
+        try:
+            client = make_client(scheduler, workers)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise fail(f"cannot start or reach the Dask cluster: {exc}") from exc
+        try:
+            with Progress(TextColumn("[bold]detect"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("tasks"), TimeElapsedColumn(), console=err,
+                          disable=not err.is_terminal, transient=True) as bar:
+                task = bar.add_task("detect", total=None)
+
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                result = detect_lake(target, client, zones, kinds=kinds, progress=progress)
+        finally:
+            client.close()
+        found = result.events
+        extra = {"days": len(result.days), "buckets": result.buckets, "tiles": result.tiles,
+                 "tasks": result.tasks,
+                 "encounters_at_tile_edge": result.encounters_at_tile_edge}
+        if result.encounters_at_tile_edge:
+            err.print(f"[yellow]{result.encounters_at_tile_edge} encounter(s) reach beyond "
+                      f"their tile's overlap margin and may be cut short[/]")
+    target.replace_open_events(found, kinds)
+    added = updated = removed = 0
+    if db is not None:
+        with open_store(db) as store:
+            if zones:
+                store.save_zones(zones)
+            added, updated, removed = store.upsert_events(found, retire_open=kinds)
+    counts = Counter(found["kind"].to_list())
+    summary = {"lake": lake, "engine": engine, "events": dict(counts), **extra,
+               "seconds": round(time.perf_counter() - started, 3)}
+    if db is not None:
+        summary.update({"db": str(db), "added": added, "updated": updated, "removed": removed})
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    console = Console()
+    console.print(_kinds_table(f"Events in {lake}", counts))
+    console.print(f"{found.height:,} events written to {lake}"
+                  + (f" and {db} ({added:,} added, {updated:,} updated)" if db else "")
+                  + f" in {summary['seconds']} s.")
+
+
+def _kinds_table(title: str, counts: Mapping[str, int]) -> Table:
+    table = Table(title=title)
+    table.add_column("kind")
+    table.add_column("events", justify="right")
+    for name in DETECTORS:
+        table.add_row(name, f"{counts.get(name, 0):,}")
+    return table
 
 
 def _time_option(value: str | None, name: str) -> datetime | None:

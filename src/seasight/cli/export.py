@@ -31,6 +31,13 @@ EXPORT_EPILOG = """Examples:
 
   seasight export events --format csv --out - --kind encounter --kind loitering
 
+  seasight export --lake ./lake --db sea.duckdb
+
+With --lake, every table of the database (decoded messages, rejects, tracks, identities,
+events) is copied into a partitioned Parquet lake (a folder or an fsspec URL) for
+'seasight detect --lake'; rows already in the lake are not written twice. That is an
+operator's copy of the whole database, so it is not filtered by organisation.
+
 The rows are those the organisation (--as-org, default local: everything) may see under the
 sharing agreements, rounded as granted. The format defaults to the output file's suffix.
 """
@@ -75,9 +82,9 @@ def _time(name: str, value: str | None) -> datetime | None:
 
 
 def export(
-    kind: ExportKind = typer.Argument(..., help="events, tracks or positions."),
-    out: Path = typer.Option(..., "--out", help="Output file ('-' for standard output).",
-                             dir_okay=False),
+    kind: ExportKind | None = typer.Argument(None, help="events, tracks or positions."),
+    out: Path | None = typer.Option(None, "--out", help="Output file ('-' for standard "
+                                    "output).", dir_okay=False),
     fmt: ExportFormat | None = typer.Option(None, "--format", help="geojson, csv, kml or "
                                             "parquet (default: from the --out suffix)."),
     as_org: str = typer.Option(LOCAL, "--as-org", help="Export what this organisation may "
@@ -87,9 +94,19 @@ def export(
     event_kind: list[str] | None = typer.Option(None, "--kind", help="Event kind (repeat); "
                                                 "events only."),
     mmsi: int | None = typer.Option(None, "--mmsi", help="Only this vessel."),
+    lake: str | None = typer.Option(None, "--lake", metavar="DIR", help="Copy the whole "
+                                    "database into a partitioned Parquet lake instead."),
     db: Path = DB,
 ) -> None:
-    """Export events, tracks or positions as an organisation, honouring the agreements."""
+    """Export events, tracks or positions as an organisation, honouring the agreements; or
+    copy the whole database into a lake (--lake)."""
+    if lake is not None:
+        if kind is not None or out is not None or as_org != LOCAL:
+            raise fail("--lake copies the whole database: give no KIND, --out or --as-org")
+        _export_lake(db, lake)
+        return
+    if kind is None or out is None:
+        raise fail("give what to export (events, tracks or positions) and --out, or --lake")
     if fmt is None:
         by_suffix = {v: k for k, v in SUFFIX.items()}
         guess = by_suffix.get(out.suffix.lower()) or ("geojson" if out.suffix.lower() ==
@@ -123,6 +140,20 @@ def export(
             if kind == ExportKind.tracks else f"{frame.height:,} {kind.value} row(s)")
     typer.echo(f"exported {what} as {as_org} "
                f"({len(data):,} bytes, {fmt.value})", err=True)
+
+
+def _export_lake(db: Path, lake: str) -> None:
+    from seasight.lake import export_lake
+
+    started = time.perf_counter()
+    with open_store(db, read_only=True) as store:
+        try:
+            written = export_lake(store, lake)
+        except (ValueError, OSError) as exc:
+            raise fail(f"cannot write lake {lake}: {exc}") from exc
+    rows = ", ".join(f"{name} {n:,}" for name, n in written.items() if n)
+    typer.echo(f"exported {db} to lake {lake} in {time.perf_counter() - started:.1f} s "
+               f"(rows written: {rows or 'none'})", err=True)
 
 
 def _hostport(text: str) -> tuple[str, int]:

@@ -38,6 +38,8 @@ EPILOG = """Examples:
 
   seasight ingest --udp 10110
 
+  seasight ingest ./feeds/ --lake s3://bucket/ais-lake
+
 Lines that cannot be used are counted by reason and kept in the 'rejects' table; the exit
 status is still 0. Re-running an interrupted ingest continues where it stopped; re-ingesting a
 file adds nothing twice.
@@ -54,6 +56,9 @@ def ingest(
     duration: float = typer.Option(0.0, "--duration", min=0.0,
                                    help="Stop a live ingest after this many seconds (0: never)."),
     force: bool = typer.Option(False, "--force", help="Re-read files already ingested."),
+    lake: str = typer.Option(None, "--lake", metavar="DIR",
+                             help="Write a partitioned Parquet lake (a folder or an fsspec URL "
+                                  "such as s3://bucket/path) instead of the database."),
     as_json: bool = JSON,
 ) -> None:
     """Decode AIS into the database: NMEA files (tag blocks, Gatehouse, USCG metadata), CSV
@@ -64,8 +69,12 @@ def ingest(
         raise typer.BadParameter("give files, or one of --tcp/--udp, not several")
     if not live and not paths:
         raise typer.BadParameter("nothing to ingest: give PATH... or --tcp/--udp")
+    if lake and live:
+        raise typer.BadParameter("--lake takes files, not a live feed", param_hint="--lake")
     try:
-        if live:
+        if lake:
+            report = _ingest_lake(paths, lake, force, err)
+        elif live:
             report = _ingest_live(tcp, udp, db, duration, err)
         else:
             report = _ingest_files(paths, db, force, err)
@@ -98,6 +107,21 @@ def _ingest_files(paths: list[Path], db: Path, force: bool, err: Console) -> Ing
             bar.update(task, completed=nbytes, msgs=nmsgs, rate=nmsgs / elapsed)
 
         return ingest_paths(files, db, force=force, progress=progress)
+
+
+def _ingest_lake(paths: list[Path], lake: str, force: bool, err: Console) -> IngestReport:
+    from seasight.lake import ingest_lake
+
+    files = expand_paths(paths)
+    for f in files:
+        if str(f) != "-" and not f.is_file():
+            raise FileNotFoundError(2, "No such file", str(f))
+    try:
+        return ingest_lake(files, lake, force=force)
+    except (ValueError, OSError, ImportError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise fail(f"cannot write lake {lake}: {exc}") from exc
 
 
 def _ingest_live(tcp: str | None, udp: str | None, db: Path, duration: float,
