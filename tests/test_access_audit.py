@@ -121,6 +121,31 @@ def test_concurrent_records_from_cursors_keep_one_chain(store: Store) -> None:
     assert verify_audit(store) == (True, None)
 
 
+def test_verify_while_recording_sees_one_snapshot(store: Store) -> None:
+    """A row committed between reading the head and reading the rows is no break."""
+    fill(store, 5)
+    done = threading.Event()
+
+    def writer() -> None:
+        s = copy.copy(store)
+        s.con = store.con.cursor()
+        try:
+            for i in range(150):
+                record(s, ALICE, "GET /api/vessels", "vessels", i)
+        finally:
+            s.con.close()
+            done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    results = []
+    while not done.is_set():
+        results.append(verify_audit(store))
+    thread.join()
+    assert results and set(results) == {(True, None)}
+    assert verify_audit(store) == (True, None)
+
+
 def test_query_filters(store: Store) -> None:
     fill(store)
     assert query_audit(store, organisation="Navy A")["seq"].to_list() == [2, 4, 6, 8, 10]

@@ -154,13 +154,17 @@ def verify_audit(store: Store, batch: int = 10_000) -> tuple[bool, int | None]:
     """Check the whole chain: ``(True, None)``, or ``(False, seq)`` with the first row that
     was altered, inserted or is missing (``last seq + 1`` when rows were cut off the end)."""
     _ready(store)
+    cur = store.con.cursor()
     try:
-        cur = store.con.cursor()
+        # one snapshot for the head and the rows: a row recorded between two separate reads
+        # would otherwise look like a cut or added row
+        cur.execute("BEGIN TRANSACTION")
         head = cur.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchall()
         cur.execute("""SELECT seq, epoch_us(ts), organisation, "user", key_id, action, kind,
                               "rows", status, detail, client, prev_hash, hash
                        FROM audit_log ORDER BY seq""")
     except duckdb.CatalogException:
+        cur.close()
         return True, None  # no log yet
     try:
         expected_seq, prev = 1, GENESIS

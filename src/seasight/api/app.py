@@ -59,6 +59,12 @@ from seasight.store.shared import ReadOnlyError, SharedStore
 #: Largest request body accepted by ``POST /api/ingest`` and ``POST /api/watchlists``.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
+#: Largest request body accepted by every other route (JSON bodies).
+MAX_JSON_BYTES = 16 * 1024 * 1024
+
+#: Routes whose bodies may reach :data:`MAX_BODY_BYTES`.
+_UPLOAD_PATHS = frozenset({"/api/ingest", "/api/watchlists"})
+
 #: ``POST /api/ingest`` requests a key may make per second, and in a burst.
 INGEST_RATE = 20.0
 INGEST_BURST = 40.0
@@ -269,6 +275,20 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
     _install_error_handlers(app)
 
     @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        # a declared body over the route's limit is refused before it is read (and before
+        # the credentials are checked); the upload routes also check what they read
+        length = request.headers.get("content-length")
+        if length is not None:
+            limit = MAX_BODY_BYTES if request.url.path in _UPLOAD_PATHS else MAX_JSON_BYTES
+            if not length.isdigit():
+                return _error(400, "invalid_parameter", "Content-Length: not a number")
+            if int(length) > limit:
+                return _error(413, "too_large", f"body: request body larger than {limit} "
+                                                "bytes")
+        return await call_next(request)
+
+    @app.middleware("http")
     async def audit(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
         path = request.url.path
@@ -367,8 +387,16 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         """Alerts, most severe first: ``{total, items}``."""
         return q.alerts_json(store, caller, _split(state))
 
-    def _change(alert_id: str, state: str, body: StateChange) -> dict[str, Any]:
+    def _change(caller: Caller, alert_id: str, state: str, body: StateChange
+                ) -> dict[str, Any]:
         with access.writing() as store:
+            if not caller.sees_everything:
+                # a partner changes only alerts it may see, named in full (a prefix could
+                # reveal others' alert ids)
+                mine = {a["alert_id"] for a in q.alerts_json(store, caller)["items"]}
+                if alert_id not in mine:
+                    raise QueryError(404, "not_found", f"alert_id: no alert {alert_id!r} you "
+                                                       "may see", {"parameter": "alert_id"})
             try:
                 row = set_alert_state(store, alert_id, state, body.by, body.note)
             except UnknownAlertError as exc:
@@ -379,14 +407,14 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
             return alert_records(pl.DataFrame([row]))[0]
 
     @app.post("/api/alerts/{alert_id}/ack", tags=["alerts"])
-    def ack(alert_id: str, body: StateChange) -> dict[str, Any]:
+    def ack(caller: C, alert_id: str, body: StateChange) -> dict[str, Any]:
         """Acknowledge an alert (``new`` → ``acknowledged``)."""
-        return _change(alert_id, "acknowledged", body)
+        return _change(caller, alert_id, "acknowledged", body)
 
     @app.post("/api/alerts/{alert_id}/close", tags=["alerts"])
-    def close(alert_id: str, body: StateChange) -> dict[str, Any]:
+    def close(caller: C, alert_id: str, body: StateChange) -> dict[str, Any]:
         """Close an alert."""
-        return _change(alert_id, "closed", body)
+        return _change(caller, alert_id, "closed", body)
 
     @app.get("/api/zones", tags=["zones"])
     def zones(store: S, caller: C) -> dict[str, Any]:
@@ -558,4 +586,4 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
     return app
 
 
-__all__ = ["MAX_BODY_BYTES", "STREAM_POLL_S", "create_app", "error_body"]
+__all__ = ["MAX_BODY_BYTES", "MAX_JSON_BYTES", "STREAM_POLL_S", "create_app", "error_body"]

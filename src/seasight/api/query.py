@@ -254,6 +254,7 @@ def latest_positions(
             store.con.unregister("_sources")
     if not partner:
         return visible(caller, "vessels", frame)
+    frame = _reported_ship_type(store, frame)
     shown = visible(caller, "vessels", frame).sort("mmsi", "ts").unique(
         "mmsi", keep="last", maintain_order=True)
     if bbox is not None:
@@ -262,6 +263,20 @@ def latest_positions(
             (pl.col("lon") >= w) | (pl.col("lon") <= e))
         shown = shown.filter(pl.col("lat").is_between(so, n) & lon_ok)
     return shown.drop("origin").head(limit)
+
+
+def _reported_ship_type(store: Store, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (with ``mmsi`` and ``ship_type`` from the identities table) with the ship type
+    the policy judges by on every path: the latest reported one (:func:`ship_types`, from the
+    static reports, which the identities table lags behind until detection runs again), else
+    the identity's."""
+    if frame.height == 0:
+        return frame
+    reported = ship_types(store, frame["mmsi"]).rename({"ship_type": "_reported"})
+    return (frame.join(reported, on="mmsi", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("_reported", "ship_type")
+                          .cast(frame.schema["ship_type"]).alias("ship_type"))
+            .drop("_reported"))
 
 
 def _partner_sources(store: Store, caller: Caller, at: datetime | None, where: list[str],
@@ -363,17 +378,22 @@ def dossier(store: Store, caller: Caller, mmsi: int) -> dict[str, Any]:
     # positions), then each part is judged as its own kind
     origins = attach_origin(store.query("SELECT DISTINCT source FROM positions WHERE mmsi = ?",
                                         [mmsi]), _owners(caller))["origin"].unique().sort()
-    ship_type = d.identities["ship_type"].drop_nulls().tail(1).to_list() if (
-        d.identities.height) else []
+    origin_list = origins.to_list() or [LOCAL]
+    # the ship type the policy judges by: the latest reported one (as on every other path),
+    # else the identity's
+    reported = ship_types(store, pl.Series([mmsi], dtype=pl.UInt32))["ship_type"].to_list()
+    ship_type = reported or (d.identities["ship_type"].drop_nulls().tail(1).to_list() if (
+        d.identities.height) else [])
     vessel = pl.DataFrame({"mmsi": [mmsi], "ship_type": [ship_type[0] if ship_type else None],
-                           "origins": [origins.to_list() or [LOCAL]]},
+                           "origins": [origin_list]},
                           schema={"mmsi": pl.UInt32, "ship_type": pl.UInt8,
                                   "origins": pl.List(pl.String)})
     if visible(caller, "dossier", vessel).height == 0:
         raise QueryError(404, "not_found", f"mmsi: no vessel {mmsi} you may see",
                          {"parameter": "mmsi"})
     identities = d.identities.with_columns(
-        pl.col("valid_from").alias("ts"), pl.lit(vessel["origins"][0]).alias("origins"))
+        pl.col("valid_from").alias("ts"),
+        pl.Series("origins", [origin_list] * d.identities.height, pl.List(pl.String)))
     identities = _policy_drop(visible(caller, "identities", identities), d.identities.columns)
     events = _policy_drop(visible(caller, "events", _event_columns(store, caller, d.events)),
                           d.events.columns)
@@ -384,8 +404,11 @@ def dossier(store: Store, caller: Caller, mmsi: int) -> dict[str, Any]:
         track = _position_columns(store, caller, track.with_columns(
             pl.lit(mmsi, pl.UInt32).alias("mmsi")).join(rows, on="ts", how="left"))
         track = _policy_drop(visible(caller, "track", track), d.track.columns)
+    # other vessels' identities (encounters) and MMSIs sharing the IMO are not judged here:
+    # a partner is not shown them
     return replace(d, identities=identities, events=events, track=track, risk=None,
-                   matches=d.matches.clear()).to_json()
+                   matches=d.matches.clear(), others={},
+                   resolution=replace(d.resolution, related_mmsi=())).to_json()
 
 
 def _owners(caller: Caller) -> Owners:
@@ -542,7 +565,11 @@ def zones_json(store: Store, caller: Caller) -> dict[str, Any]:
         rows = rows.filter(pl.col("feature").map_elements(
             lambda f: (json.loads(f).get("properties") or {}).get("organisation")
             == caller.organisation, return_dtype=pl.Boolean))
-    rows = visible(caller, "zones", rows)
+        # the zones left are the caller's own: their origin, for the policy
+        rows = _policy_drop(visible(caller, "zones", rows.with_columns(
+            pl.lit(caller.organisation, pl.String).alias("origin"))), rows.columns)
+    else:
+        rows = visible(caller, "zones", rows)
     return {"type": "FeatureCollection",
             "features": [json.loads(f) for f in rows["feature"]] if rows.height else []}
 
@@ -642,7 +669,8 @@ def _moved_by_origin(store: Store, partner: Caller, after: int, top: int) -> pl.
         "SELECT mmsi, arg_max(shipname, valid_from) AS name, arg_max(imo, valid_from) AS imo, "
         "arg_max(ship_type, valid_from) AS ship_type, arg_max(flag, valid_from) AS flag "
         "FROM identities GROUP BY mmsi")
-    frame = attach_origin(frame, _owners(partner)).join(ids, on="mmsi", how="left")
+    frame = _reported_ship_type(store, attach_origin(frame, _owners(partner)).join(
+        ids, on="mmsi", how="left"))
     return frame.with_columns(pl.lit(None, pl.Float64).alias("risk"),
                               pl.lit(False).alias("listed"))
 
