@@ -34,6 +34,9 @@ web:
 bench: install-test
 	$(BIN)/python -m seasight.bench
 	$(BIN)/python -m seasight.bench.detection
+	$(BIN)/python -m seasight.bench.service
+	$(BIN)/python -m seasight.bench.distributed
+	$(BIN)/python -m seasight.bench.map
 
 clean:
 	rm -rf $(VENV) .bench *.duckdb web/node_modules src/seasight/web/static/vendor

@@ -481,6 +481,16 @@ def test_oversized_bodies_are_refused(world: World, monkeypatch: pytest.MonkeyPa
         r = world.client.request(method, path, content=blob, headers={
             **world.h("admin"), "Content-Type": "application/json"})
         assert r.status_code == 413, (path, r.status_code, r.text[:200])
+    # a chunked body (no Content-Length) is counted as it arrives
+    def chunks() -> Iterator[bytes]:
+        for _ in range(8):
+            yield b"y" * (16 * 1024)
+
+    for path in ("/api/zones", "/api/login"):
+        r = world.client.post(path, content=chunks(), headers={
+            **world.h("admin"), "Content-Type": "application/json"})
+        assert r.status_code == 413, (path, r.status_code, r.text[:200])
+        assert r.json()["error"]["code"] == "too_large"
     # under the limit, an upload is read as usual
     r = world.client.post("/api/ingest", content=b"not nmea\n", headers=world.h("admin"))
     assert r.status_code == 200, r.text

@@ -1,8 +1,10 @@
 """The web map: its static files exist after ``web/build.sh``, reference only local assets, and
-(in headless Chromium, when it is installed) the page renders the map, draws the vessels of a
-simulated store, opens a dossier from search and from a click on the map, filters events,
-acknowledges an alert and moves a vessel on a live update. Screenshots go to
-``build/screenshots/`` (or ``$SEASIGHT_SCREENSHOTS``)."""
+(in headless Chromium, when it is installed) the page signs in with the API key of its address
+(``#key=``, as ``seasight demo`` prints it), renders the map, draws the vessels of a simulated
+store, opens a dossier from search and from a click on the map, filters events, acknowledges an
+alert and moves a vessel on a live update; without a key it shows the sign-in dialog, signs in
+with a user name and password and signs out. Screenshots go to ``build/screenshots/`` (or
+``$SEASIGHT_SCREENSHOTS``)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,12 +28,15 @@ from typing import Any
 import polars as pl
 import pytest
 
+from conftest import issue_admin_key
 from seasight.web import STATIC_DIR, VENDOR_FILES, is_built
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "web" / "build.sh"
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(os.environ.get("SEASIGHT_SCREENSHOTS", ROOT / "build" / "screenshots"))
+#: A user of the local organisation who signs in with a password (sign-in test).
+USER, PASSWORD = "officer.web", "harbour-lights-42"
 
 
 # --------------------------------------------------------------------------- static checks
@@ -151,13 +158,33 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
+@dataclass(frozen=True)
+class Service:
+    """The running service: its base URL and an admin API key for it."""
+
+    base: str
+    key: str
+
+    def get(self, path: str) -> Any:
+        return _get(self.base + path, self.key)
+
+    def post(self, path: str, body: bytes, content_type: str) -> Any:
+        return _post(self.base + path, body, content_type, self.key)
+
+
 @pytest.fixture(scope="module")
-def server(built: Path, demo_db: Path) -> Iterator[str]:
-    """The SeaSight service on a free port, in a thread; yields its base URL."""
+def server(built: Path, demo_db: Path) -> Iterator[Service]:
+    """The SeaSight service on a free port, in a thread, with an admin key and a user who
+    signs in with a password (both made before the service opens the store)."""
     _playwright_or_skip()
     uvicorn = pytest.importorskip("uvicorn")
+    from seasight.access import create_user
     from seasight.api.app import create_app
+    from seasight.store import Store
 
+    key = issue_admin_key(demo_db)
+    with Store(demo_db) as store:
+        create_user(store, "local", USER, "analyst", password=PASSWORD)
     app = create_app(demo_db, static_dir=built, stream_poll_s=0.5)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -168,21 +195,39 @@ def server(built: Path, demo_db: Path) -> Iterator[str]:
     while not srv.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield base
+    yield Service(base, key)
     srv.should_exit = True
     thread.join(timeout=10)
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=30) as r:
-        return json.loads(r.read())
-
-
-def _post(url: str, body: bytes, content_type: str) -> Any:
-    req = urllib.request.Request(url, data=body, method="POST",
-                                 headers={"Content-Type": content_type})
+def _get(url: str, key: str) -> Any:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read())
+
+
+def _post(url: str, body: bytes, content_type: str, key: str) -> Any:
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": content_type,
+                                          "Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _launch(pw: Any) -> Any:
+    return pw.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader"])
+
+
+def test_service_requires_credentials(server: Service) -> None:
+    """What the page relies on: 401 without credentials, the page itself is public."""
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{server.base}/api/vessels", timeout=30)
+    assert refused.value.code == 401
+    with urllib.request.urlopen(f"{server.base}/", timeout=30) as r:
+        assert b"signin-dialog" in r.read()
+    assert server.get("/api/me")["organisation"] == "local"
 
 
 def _moved_position_line(feature: dict[str, Any]) -> tuple[str, tuple[float, float]]:
@@ -204,30 +249,35 @@ def _moved_position_line(feature: dict[str, Any]) -> tuple[str, tuple[float, flo
     return encode_positions(frame).to_bytes().decode("ascii"), new
 
 
-def test_map_in_chromium(server: str) -> None:
+def test_map_in_chromium(server: Service) -> None:
     sync_playwright = _playwright_or_skip()
     SHOTS.mkdir(parents=True, exist_ok=True)
-    vessels = _get(f"{server}/api/vessels")["features"]
+    base = server.base
+    vessels = server.get("/api/vessels")["features"]
     assert vessels, "the simulated store has no vessels"
     named = next(f for f in vessels if f["properties"].get("name"))
     errors: list[str] = []
     external: list[str] = []
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader"])
+        browser = _launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda r: None if r.url.startswith(server)
-                    or r.url.startswith(server.replace("http", "ws"))
+            page.on("request", lambda r: None if r.url.startswith(base)
+                    or r.url.startswith(base.replace("http", "ws"))
                     or r.url.startswith(("data:", "blob:")) else external.append(r.url))
-            page.goto(server + "/")
+            # Signed in by the key in the address, as `seasight demo` prints it.
+            page.goto(f"{base}/#key={server.key}")
 
             # The map renders and the vessel layer is loaded with every vessel.
             page.wait_for_function("window.seasight && window.seasight.vesselsLoaded",
                                    timeout=60_000)
+            # The key was traded for a session and taken out of the address; no dialog.
+            assert page.evaluate("window.seasight.user.organisation") == "local"
+            assert "key=" not in page.url
+            assert page.locator("#signin-dialog").is_hidden()
+            assert page.locator("#account").is_visible()
             assert page.locator("#map canvas.maplibregl-canvas").count() == 1
             assert page.evaluate("window.seasight.vesselCount") == len(vessels)
             assert f"{len(vessels):,} vessels" in page.inner_text("#vessel-count")
@@ -297,26 +347,26 @@ def test_map_in_chromium(server: str) -> None:
             page.screenshot(path=str(SHOTS / "04-events-filtered.png"))
 
             # Acknowledging an alert moves it out of the "new" list.
-            alerts = _get(f"{server}/api/alerts?state=new")["items"]
-            if alerts:
-                first = page.locator("#alert-list form.ack-form").first
-                alert_id = first.get_attribute("data-alert")
-                first.locator("input[name=note]").fill("seen by the browser test")
-                first.locator("button[type=submit]").click()
-                page.wait_for_function(
-                    f"!document.querySelector('#alert-list li[data-alert=\"{alert_id}\"]')",
-                    timeout=15_000)
-                acked = _get(f"{server}/api/alerts?state=acknowledged")["items"]
-                got = next(a for a in acked if a["alert_id"] == alert_id)
-                assert got["note"] == "seen by the browser test"
-                page.screenshot(path=str(SHOTS / "05-alert-acknowledged.png"))
+            assert server.get("/api/alerts?state=new")["items"], "the demo store has no alerts"
+            page.wait_for_function("window.seasight.alertCount > 0", timeout=30_000)
+            first = page.locator("#alert-list form.ack-form").first
+            alert_id = first.get_attribute("data-alert")
+            first.locator("input[name=note]").fill("seen by the browser test")
+            first.locator("button[type=submit]").click()
+            page.wait_for_function(
+                f"!document.querySelector('#alert-list li[data-alert=\"{alert_id}\"]')",
+                timeout=15_000)
+            acked = server.get("/api/alerts?state=acknowledged")["items"]
+            got = next(a for a in acked if a["alert_id"] == alert_id)
+            assert got["note"] == "seen by the browser test"
+            page.screenshot(path=str(SHOTS / "05-alert-acknowledged.png"))
 
             # A live update (NMEA posted to the service) moves a vessel on the map.
             page.wait_for_function("window.seasight.streamState === 'live'", timeout=15_000)
             mover = vessels[-1]
             line, (lon, lat) = _moved_position_line(mover)
-            report = _post(f"{server}/api/ingest?source=browser-test", line.encode(),
-                           "text/plain")
+            report = server.post("/api/ingest?source=browser-test", line.encode(),
+                                 "text/plain")
             assert report, "ingest answered nothing"
             m = mover["properties"]["mmsi"]
             page.wait_for_function(
@@ -329,3 +379,61 @@ def test_map_in_chromium(server: str) -> None:
             browser.close()
     assert errors == [], errors
     assert external == [], f"the page requested other hosts: {external}"
+
+
+def test_sign_in_in_chromium(server: Service) -> None:
+    """Without a key the page asks for credentials; a user name and password sign in (the
+    map then loads), a wrong password is refused in the dialog, and signing out asks again."""
+    sync_playwright = _playwright_or_skip()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server.base + "/")
+            page.wait_for_selector("#signin-dialog[open]", state="visible", timeout=30_000)
+            assert page.evaluate("window.seasight.authRequired") is True
+            assert page.evaluate("window.seasight.user") is None
+            assert not page.evaluate("window.seasight.vesselsLoaded")
+            assert page.locator("#account").is_hidden()
+            page.screenshot(path=str(SHOTS / "07-sign-in-dialog.png"))
+
+            # A wrong password is refused in the dialog, which stays open.
+            page.fill("#signin-username", USER)
+            page.fill("#signin-password", "not-the-password")
+            page.click("#signin-form button[type=submit]")
+            page.wait_for_function(
+                "document.querySelector('#signin-error').textContent.includes('Wrong')",
+                timeout=15_000)
+            assert page.locator("#signin-dialog").is_visible()
+            # Escape does not dismiss it.
+            page.keyboard.press("Escape")
+            assert page.locator("#signin-dialog").is_visible()
+
+            # The right one signs in: the dialog closes and the map loads the vessels.
+            page.fill("#signin-password", PASSWORD)
+            page.click("#signin-form button[type=submit]")
+            page.wait_for_selector("#signin-dialog", state="hidden", timeout=15_000)
+            page.wait_for_function("window.seasight.vesselsLoaded", timeout=60_000)
+            assert page.evaluate("window.seasight.user.user") == USER
+            assert USER in page.inner_text("#account-user")
+            assert page.evaluate("window.seasight.vesselCount") > 0
+            page.wait_for_function("window.seasight.streamState === 'live'", timeout=15_000)
+            page.wait_for_function(
+                "window.seasight.map.loaded() && window.seasight.map.queryRenderedFeatures("
+                "{layers: ['vessels']}).length > 0", timeout=60_000)
+            page.screenshot(path=str(SHOTS / "08-signed-in.png"))
+
+            # Signing out ends the session (the cookie no longer works) and asks again.
+            page.click("#sign-out")
+            page.wait_for_selector("#signin-dialog[open]", state="visible", timeout=15_000)
+            page.wait_for_function("window.seasight.vesselCount === 0", timeout=5_000)
+            assert page.evaluate("window.seasight.streamState") == "offline"
+            status = page.evaluate("fetch('/api/me').then(r => r.status)")
+            assert status == 401
+            page.screenshot(path=str(SHOTS / "09-signed-out.png"))
+        finally:
+            browser.close()
+    assert errors == [], errors

@@ -191,6 +191,43 @@ def _ints(name: str, values: list[str] | None, hi: int) -> list[int]:
     return out
 
 
+class _BodyLimit:
+    """ASGI middleware refusing request bodies over their route's limit with 413: one that
+    declares a larger ``Content-Length`` before it is read (and before the credentials are
+    checked), a chunked one as soon as what has arrived passes the limit."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = MAX_BODY_BYTES if scope["path"] in _UPLOAD_PATHS else MAX_JSON_BYTES
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            refusal = (_error(400, "invalid_parameter", "Content-Length: not a number")
+                       if not length.isdigit() else
+                       _error(413, "too_large", f"body: request body larger than {limit} "
+                                                "bytes") if int(length) > limit else None)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:  # answered by the HTTPException handler, as JSON
+                    raise StarletteHTTPException(413, f"body: request body larger than "
+                                                      f"{limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+
 def _body_text(data: bytes, name: str) -> bytes:
     if len(data) > MAX_BODY_BYTES:
         raise QueryError(413, "too_large", f"{name}: request body larger than "
@@ -274,19 +311,7 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     _install_error_handlers(app)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        # a declared body over the route's limit is refused before it is read (and before
-        # the credentials are checked); the upload routes also check what they read
-        length = request.headers.get("content-length")
-        if length is not None:
-            limit = MAX_BODY_BYTES if request.url.path in _UPLOAD_PATHS else MAX_JSON_BYTES
-            if not length.isdigit():
-                return _error(400, "invalid_parameter", "Content-Length: not a number")
-            if int(length) > limit:
-                return _error(413, "too_large", f"body: request body larger than {limit} "
-                                                "bytes")
-        return await call_next(request)
+    app.add_middleware(_BodyLimit)
 
     @app.middleware("http")
     async def audit(request: Request, call_next: Any) -> Any:

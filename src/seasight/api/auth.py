@@ -158,7 +158,9 @@ class Authenticator:
                       ) -> tuple[str, datetime]:
         """A session key for ``caller`` (returned once) and its expiry."""
         expires = datetime.now(UTC) + timedelta(hours=SESSION_HOURS)
-        user = None if caller.name == caller.organisation else caller.name
+        # A key of no user (its caller is named "key:<id>"; user names have no colon) signs
+        # in as its organisation: the session key has no user either.
+        user = None if caller.name == caller.organisation or ":" in caller.name else caller.name
         issued = self.shared.write(lambda s: issue_key(
             s, caller.organisation, user=user, role=role, scopes=scopes, expires=expires,
             label="web session"))

@@ -25,6 +25,8 @@ const KIND_COLOURS = {
 };
 const VESSEL_LIMIT = 50000; // every vessel, up to the API's largest page (query.MAX_LIMIT)
 const REDRAW_MS = 250; // at most four vessel redraws a second, however fast the stream is
+// Requests that must not open the sign-in dialog on a 401 (they are how one signs in).
+const AUTH_PATHS = new Set(['/login', '/logout']);
 
 // Ship type categories from the AIS ship type code (ITU-R M.1371 table 53).
 // [first code of the range, label, colour]; used by a `step` expression and by the legend.
@@ -53,6 +55,12 @@ const state = {
   map: null,
   ready: false, // base style loaded and every layer added
   vesselsLoaded: false, // first /api/vessels answer drawn
+  vesselsDrawnAt: null, // ms since navigation when the map was first idle with the vessels
+  // The latest vessel redraws, for the benchmark (all in ms of performance.now()): `at` the
+  // setData call, `setData` its main-thread time, `drawn` from `at` until the map was next idle
+  // (the worker has tiled the vessels and the frame is drawn), `vessels` how many.
+  redraws: [],
+  positionsAt: null, // when the latest stream positions were merged into `vessels`
   vessels: new Map(), // mmsi -> GeoJSON feature (latest position)
   vesselCount: 0,
   colourBy: 'type',
@@ -66,7 +74,10 @@ const state = {
   eventKind: '',
   alerts: [],
   alertState: 'new',
-  stream: { state: 'offline', messages: 0, socket: null, retry: 0 },
+  stream: { state: 'offline', messages: 0, socket: null, retry: 0, timer: null },
+  // Sign-in: `required` is null until known, false when the service has no sign-in (answers
+  // without credentials), true otherwise; `user` is the /api/me answer.
+  auth: { required: null, user: null, pending: null, signIns: 0 },
   lastSearch: null, // {query, mmsi, by}
   errors: [],
 };
@@ -77,11 +88,16 @@ const $ = (id) => document.getElementById(id);
 // Small helpers
 // ---------------------------------------------------------------------------------------------
 
-/** Fetch JSON from the API; throws an Error carrying the API's error message. */
-async function api(path, options = {}) {
-  const response = await fetch(API + path, {
-    headers: { Accept: 'application/json', ...(options.headers || {}) }, ...options,
+/** One request to the API (the session cookie goes with it: same origin). */
+function send(path, options = {}) {
+  return fetch(API + path, {
+    credentials: 'same-origin', ...options,
+    headers: { Accept: 'application/json', ...(options.headers || {}) },
   });
+}
+
+/** Parse an answer; throws an Error carrying the API's error message (and `status`). */
+async function parse(path, response) {
   const text = await response.text();
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch { body = text; }
@@ -89,9 +105,22 @@ async function api(path, options = {}) {
     const message = body && body.error ? body.error.message : `${response.status} ${response.statusText}`;
     const error = new Error(`${path}: ${message}`);
     error.status = response.status;
+    error.retryAfter = Number(response.headers.get('Retry-After'))
+      || Number(body && body.error && body.error.detail && body.error.detail.retry_after) || null;
     throw error;
   }
   return body;
+}
+
+/** Fetch JSON from the API. A 401 (not signed in, or the session expired) opens the sign-in
+ * dialog and, once signed in, sends the request again. */
+async function api(path, options = {}) {
+  let response = await send(path, options);
+  if (response.status === 401 && !AUTH_PATHS.has(path)) {
+    await signIn();
+    response = await send(path, options);
+  }
+  return parse(path, response);
 }
 
 /** Absolute URL of an API path (MapLibre fetches GeoJSON URLs from a worker). */
@@ -133,6 +162,184 @@ function debounce(fn, ms) {
 }
 
 const vesselName = (p) => (p && (p.name || p.shipname)) || (p && p.mmsi ? `MMSI ${p.mmsi}` : 'unknown');
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in
+//
+// The service authenticates every /api call but the health check: the page signs in with
+// POST /api/login (a user name and password, or an API key handed over in the address as
+// `#key=ss_...` by `seasight demo`), which sets the HttpOnly session cookie; fetch, MapLibre's
+// GeoJSON requests and the WebSocket all carry it. A service without sign-in (404 on /me and
+// /login) answers without credentials and the page works the same.
+// ---------------------------------------------------------------------------------------------
+
+/** The API key in the address fragment (`#key=ss_...`), or null. */
+function fragmentKey() {
+  const hash = window.location.hash.replace(/^#/, '');
+  if (!hash) return null;
+  const key = new URLSearchParams(hash).get('key');
+  return key && key.trim() ? key.trim() : null;
+}
+
+/** Take the key out of the address bar (and the history entry) without reloading. */
+function dropFragmentKey() {
+  const params = new URLSearchParams(window.location.hash.replace(/^#/, ''));
+  params.delete('key');
+  const rest = params.toString();
+  const url = window.location.pathname + window.location.search + (rest ? `#${rest}` : '');
+  window.history.replaceState(window.history.state, '', url);
+}
+
+/** POST /api/login; returns the signed-in user, or null when the service has no sign-in.
+ * Throws (with `status`, `retryAfter`) on bad credentials and rate limiting. */
+async function login(credentials) {
+  const response = await send('/login', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(credentials),
+  });
+  if (response.status === 404 || response.status === 405) {
+    auth().required = false;
+    return null;
+  }
+  const user = await parse('/login', response);
+  setUser(user);
+  return user;
+}
+
+const auth = () => state.auth;
+
+function setUser(user) {
+  const a = auth();
+  a.user = user;
+  if (user) a.required = true;
+  const box = $('account');
+  if (!user) { box.hidden = true; $('account-user').textContent = ''; return; }
+  const raw = user.user || user.username || '';
+  // A key of no user is named `key:<key id>` by the service.
+  const name = raw.startsWith('key:') ? `API key ${raw.slice(4)}` : raw || 'API key';
+  const org = user.organisation || user.org || '';
+  $('account-user').textContent = org ? `${name} @ ${org}` : name;
+  $('account-user').title = [
+    user.roles && user.roles.length ? `roles: ${[].concat(user.roles).join(', ')}` : '',
+    user.expires ? `session until ${fmtTime(user.expires)}` : '',
+  ].filter(Boolean).join('\n');
+  box.hidden = false;
+}
+
+/** Find out who we are: GET /api/me. 404: the service has no sign-in. 401: open the dialog. */
+async function checkSession() {
+  const response = await send('/me');
+  if (response.status === 404 || response.status === 405) {
+    auth().required = false;
+    setUser(null);
+    return null;
+  }
+  if (response.status === 401) {
+    auth().required = true;
+    await signIn();
+    return auth().user;
+  }
+  const user = await parse('/me', response);
+  setUser(user);
+  return user;
+}
+
+/** Start-up: sign in with the key of the address fragment, if any, then ask who we are. */
+async function startSession() {
+  const key = fragmentKey();
+  if (key) {
+    try {
+      await login({ key });
+    } catch (error) {
+      say(error.status === 401 ? 'the key in the address was refused: sign in' : error.message, true);
+    } finally {
+      dropFragmentKey();
+    }
+  }
+  if (!auth().user) await checkSession();
+}
+
+/** Show the sign-in dialog until the user signs in. Every caller waiting for a sign-in shares
+ * one dialog; resolves with the user. */
+function signIn() {
+  const a = auth();
+  if (a.pending) return a.pending;
+  a.required = true;
+  setUser(null);
+  const dialog = $('signin-dialog');
+  const form = $('signin-form');
+  const error = $('signin-error');
+  a.pending = new Promise((resolve) => {
+    const submit = async (e) => {
+      e.preventDefault();
+      const username = form.elements.username.value.trim();
+      const password = form.elements.password.value;
+      if (!username || !password) { error.textContent = 'Enter your user name and password.'; return; }
+      const button = form.querySelector('button[type=submit]');
+      button.disabled = true;
+      error.textContent = '';
+      try {
+        const user = await login({ username, password });
+        form.removeEventListener('submit', submit);
+        form.reset();
+        dialog.close();
+        a.pending = null;
+        a.signIns += 1;
+        resolve(user);
+        afterSignIn();
+      } catch (err) {
+        if (err.status === 429) {
+          error.textContent = `Too many attempts: try again in ${err.retryAfter || 60} s.`;
+        } else if (err.status === 401) {
+          error.textContent = 'Wrong user name or password.';
+        } else {
+          error.textContent = err.message;
+        }
+        form.elements.password.select();
+      } finally {
+        button.disabled = false;
+      }
+    };
+    form.addEventListener('submit', submit);
+  });
+  if (!dialog.open) dialog.showModal();
+  form.elements.username.focus();
+  return a.pending;
+}
+
+/** After a sign-in that interrupted the page (expired session, sign-out): reload what the
+ * map shows (the base layers MapLibre may have failed to fetch included) and reconnect. */
+function afterSignIn() {
+  if (!state.ready) return;
+  for (const [id, path] of BASE_SOURCES) {
+    const source = state.map.getSource(id);
+    if (source) source.setData(apiUrl(path));
+  }
+  Promise.allSettled([loadVessels(), loadEvents(), loadAlerts()]).then((results) => {
+    for (const r of results) if (r.status === 'rejected') say(r.reason.message, true);
+  });
+  if (!state.stream.socket) connectStream();
+}
+
+/** Sign out: end the session, clear the picture and show the sign-in dialog. */
+async function signOut() {
+  try {
+    await send('/logout', { method: 'POST' });
+  } catch (error) {
+    say(error.message, true);
+  }
+  disconnectStream();
+  state.vessels = new Map();
+  state.events = [];
+  state.eventTotal = 0;
+  state.alerts = [];
+  if (state.selected != null) closeDossier();
+  if (state.map && state.map.getSource('vessels')) scheduleRedraw();
+  renderEvents();
+  renderAlerts();
+  say('signed out');
+  signIn().catch(() => {});
+}
 
 // ---------------------------------------------------------------------------------------------
 // Map, style and layers
@@ -198,23 +405,28 @@ function riskColour() {
 
 const emptyCollection = () => ({ type: 'FeatureCollection', features: [] });
 
+// Base layers MapLibre fetches itself (with the session cookie): [source id, API path].
+const BASE_SOURCES = [['land', '/layers/land'], ['lanes', '/layers/lanes'], ['zones', '/zones'],
+  ['ports', '/layers/ports']];
+const basePath = (id) => BASE_SOURCES.find(([name]) => name === id)[1];
+
 function addLayers(map) {
   map.addImage('vessel-arrow', arrowImage(), { sdf: true, pixelRatio: 2 });
   map.addImage('vessel-ring', ringImage(), { sdf: true, pixelRatio: 2 });
 
   // Base map: Natural Earth land, sea lanes, ports, zones (all GeoJSON from the API).
-  map.addSource('land', { type: 'geojson', data: apiUrl('/layers/land') });
+  map.addSource('land', { type: 'geojson', data: apiUrl(basePath('land')) });
   map.addLayer({ id: 'land', type: 'fill', source: 'land',
     paint: { 'fill-color': '#26323d', 'fill-outline-color': '#3b4b5a' } });
-  map.addSource('lanes', { type: 'geojson', data: apiUrl('/layers/lanes') });
+  map.addSource('lanes', { type: 'geojson', data: apiUrl(basePath('lanes')) });
   map.addLayer({ id: 'lanes', type: 'line', source: 'lanes',
     paint: { 'line-color': '#2f6690', 'line-width': 1, 'line-dasharray': [3, 2], 'line-opacity': 0.7 } });
-  map.addSource('zones', { type: 'geojson', data: apiUrl('/zones') });
+  map.addSource('zones', { type: 'geojson', data: apiUrl(basePath('zones')) });
   map.addLayer({ id: 'zones-fill', type: 'fill', source: 'zones',
     paint: { 'fill-color': '#b388ff', 'fill-opacity': 0.08 } });
   map.addLayer({ id: 'zones-line', type: 'line', source: 'zones',
     paint: { 'line-color': '#b388ff', 'line-width': 1.5, 'line-dasharray': [2, 2] } });
-  map.addSource('ports', { type: 'geojson', data: apiUrl('/layers/ports') });
+  map.addSource('ports', { type: 'geojson', data: apiUrl(basePath('ports')) });
   map.addLayer({ id: 'ports', type: 'circle', source: 'ports',
     paint: { 'circle-radius': ['interpolate', ['linear'], ['zoom'], 2, 1.5, 8, 4],
       'circle-color': '#3ecf8e', 'circle-opacity': 0.7 } });
@@ -291,7 +503,18 @@ function scheduleRedraw() {
     redrawPending = false;
     const source = state.map && state.map.getSource('vessels');
     if (!source) return;
+    const started = performance.now();
     source.setData({ type: 'FeatureCollection', features: Array.from(state.vessels.values()) });
+    const redraw = { at: started, setData: performance.now() - started, drawn: null,
+      vessels: state.vessels.size };
+    state.redraws.push(redraw);
+    if (state.redraws.length > 200) state.redraws.splice(0, state.redraws.length - 200);
+    // Every vessel is on screen when the map is next idle (the worker has tiled them).
+    state.map.once('idle', () => {
+      const now = performance.now();
+      redraw.drawn = now - started;
+      if (!state.vesselsDrawnAt && redraw.vessels) state.vesselsDrawnAt = now;
+    });
     state.vesselCount = state.vessels.size;
     $('vessel-count').textContent = `${state.vesselCount.toLocaleString('en')} vessels`
       + (state.at ? ` at ${fmtTime(state.at)}` : '');
@@ -332,6 +555,7 @@ function mergePositions(message) {
     if (old) feature.properties = { ...old.properties, ...feature.properties };
     state.vessels.set(mmsi, feature);
   }
+  state.positionsAt = performance.now();
   scheduleRedraw();
 }
 
@@ -714,6 +938,8 @@ function setStreamState(s) {
 }
 
 function connectStream() {
+  clearTimeout(state.stream.timer);
+  state.stream.timer = null;
   const url = new URL(`${API}/stream`, window.location.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   let socket;
@@ -727,13 +953,30 @@ function connectStream() {
     handleStreamMessage(message);
   };
   socket.onclose = () => {
+    if (state.stream.socket !== socket) return; // closed on purpose (sign-out)
+    state.stream.socket = null;
     setStreamState('offline');
-    // Reconnect with back-off: 1 s, 2 s, 4 s ... at most 30 s.
+    // Reconnect with back-off: 1 s, 2 s, 4 s ... at most 30 s; after checking the session
+    // when the service signs in (a refused handshake is how an expired session shows).
     const delay = Math.min(30000, 1000 * 2 ** state.stream.retry);
     state.stream.retry += 1;
-    setTimeout(connectStream, delay);
+    state.stream.timer = setTimeout(async () => {
+      if (auth().required) {
+        try { await checkSession(); } catch (error) { say(error.message, true); }
+      }
+      if (!state.stream.socket) connectStream();
+    }, delay);
   };
   socket.onerror = () => setStreamState('error');
+}
+
+function disconnectStream() {
+  clearTimeout(state.stream.timer);
+  state.stream.timer = null;
+  const socket = state.stream.socket;
+  state.stream.socket = null;
+  if (socket) socket.close();
+  setStreamState('offline');
 }
 
 const refreshAlertsSoon = debounce(() => loadAlerts().catch((e) => say(e.message, true)), 500);
@@ -805,6 +1048,9 @@ function bindControls() {
   $('officer-name').value = localStorage.getItem('seasight.officer') || $('officer-name').value;
   $('officer-name').addEventListener('change', (e) => localStorage.setItem('seasight.officer', e.target.value));
   $('dossier-close').addEventListener('click', closeDossier);
+  $('sign-out').addEventListener('click', () => { signOut(); });
+  // The sign-in dialog stays until the user signs in (Escape does not dismiss it).
+  $('signin-dialog').addEventListener('cancel', (e) => e.preventDefault());
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && state.selected != null) closeDossier(); });
   $('time-slider').addEventListener('input', () => setReplayTime(sliderTime()));
   $('live-button').addEventListener('click', () => setReplayTime(null));
@@ -840,6 +1086,12 @@ async function main() {
   } catch (error) {
     say(error.message, true);
     return;
+  }
+  // Signed in before the map asks for anything (MapLibre fetches the base layers itself).
+  try {
+    await startSession();
+  } catch (error) {
+    say(error.message, true);
   }
   const map = new maplibregl.Map({
     container: 'map', style: BASE_STYLE, center: [110, 5], zoom: 3,
@@ -879,18 +1131,24 @@ window.seasight = {
   get ready() { return state.ready; },
   get vesselsLoaded() { return state.vesselsLoaded; },
   get vesselCount() { return state.vesselCount; },
+  get vesselsDrawnAt() { return state.vesselsDrawnAt; },
   get selected() { return state.selected; },
   get trackPoints() { return state.trackPoints; },
   get eventCount() { return state.events.length; },
   get alertCount() { return state.alerts.length; },
   get streamState() { return state.stream.state; },
   get streamMessages() { return state.stream.messages; },
+  get user() { return state.auth.user; },
+  get authRequired() { return state.auth.required; },
   get lastSearch() { return state.lastSearch; },
   get errors() { return [...state.errors]; },
   search,
   selectVessel,
+  mergePositions,
   setReplayTime,
   setColourBy,
+  signIn,
+  signOut,
 };
 
 main();
