@@ -361,14 +361,21 @@ class RelayFeed:
                                            ).drop("_relay_row")
         return now_ok.drop("_relay_row")
 
-    def poll(self, store: Store, now: datetime | None = None) -> bytes:
-        """The sentences of the rows appended since the last poll (and of delayed rows that
-        became old enough) that ``org`` may see at ``now``."""
-        now = now or datetime.now(UTC)
+    def begin(self, store: Store) -> bytes:
+        """Start relaying from now: rows appended from here on are relayed (all stored rows
+        with ``from_start``). Called by the first :meth:`poll` if not before; returns
+        nothing (its signature suits :class:`RelayLoop`'s reader)."""
         if self._last is None:
             start = -1 if self._from_start else None
             self._last = {t: (start if start is not None else _max_rowid(store, t))
                           for t in ("positions", "static")}
+        return b""
+
+    def poll(self, store: Store, now: datetime | None = None) -> bytes:
+        """The sentences of the rows appended since the last poll (and of delayed rows that
+        became old enough) that ``org`` may see at ``now``."""
+        now = now or datetime.now(UTC)
+        self.begin(store)
         grants = self._refresh(store)
         pos = self._new_rows(store, "positions")
         sta = self._new_rows(store, "static")
@@ -399,6 +406,9 @@ class RelayLoop:
                                         daemon=True)
 
     def start(self) -> RelayLoop:
+        # the starting point is taken now, not at the first poll an interval later: rows
+        # stored in between are relayed too
+        self.read(self.feed.begin)
         self.server.start()
         self._thread.start()
         return self
