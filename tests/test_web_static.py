@@ -374,6 +374,20 @@ def test_map_in_chromium(server: Service) -> None:
                 f" return f && Math.abs(f.geometry.coordinates[0] - {lon}) < 1e-3"
                 f" && Math.abs(f.geometry.coordinates[1] - {lat}) < 1e-3; }})()",
                 timeout=20_000)
+            # ... and the map holds it there: the vessels source's data (in MapLibre's worker,
+            # where the stream's changes go as diffs) has the new position
+            probe = (f"async () => {{ const d = await window.seasight.state.map"
+                     f".getSource('vessels').getData(); const f = d.features.find("
+                     f"(x) => x.properties.mmsi === {m}); return f ? f.geometry.coordinates"
+                     f" : null; }}")
+            deadline = time.monotonic() + 20
+            while True:
+                drawn = page.evaluate(probe)
+                if drawn and abs(drawn[0] - lon) < 1e-6 and abs(drawn[1] - lat) < 1e-6:
+                    break
+                assert time.monotonic() < deadline, f"the map still has {drawn}"
+                time.sleep(0.2)
+            assert page.evaluate("window.seasight.state.redraws.some((r) => r.diff)")
             page.screenshot(path=str(SHOTS / "06-live-update.png"))
         finally:
             browser.close()

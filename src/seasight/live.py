@@ -79,11 +79,6 @@ class LiveStatus:
         return {"feeds": [vars(f) for f in self.feeds], "analysis": vars(self.analysis)}
 
 
-def _max_rowid(store: Store) -> int:
-    got = store.con.execute("SELECT coalesce(max(rowid), -1) FROM positions").fetchall()
-    return int(got[0][0])
-
-
 def _identity_key(store: Store) -> int:
     got = store.con.execute(
         "SELECT count(*), coalesce(sum(hash(mmsi, imo, callsign, shipname, valid_from)), 0) "
@@ -204,7 +199,7 @@ class LivePipeline:
     def analyse(self) -> StoredDetection | None:
         """One cycle, if positions were stored since the last: detect, screen, score, alert."""
         with self._lock:
-            top = self.shared.read(_max_rowid)
+            top = self.shared.read(lambda s: s.last_rowid("positions"))
             if top == self._seen_rowid:
                 return None
             started = time.perf_counter()

@@ -306,11 +306,6 @@ def _datagrams(data: bytes) -> list[bytes]:
 # --------------------------------------------------------------------------- feed
 
 
-def _max_rowid(store: Store, table: str) -> int:
-    return int(store.con.execute(f"SELECT coalesce(max(rowid), -1) FROM {table}"
-                                 ).fetchall()[0][0])
-
-
 class RelayFeed:
     """New positions and static reports that ``org`` may see, poll by poll.
 
@@ -367,7 +362,7 @@ class RelayFeed:
         nothing (its signature suits :class:`RelayLoop`'s reader)."""
         if self._last is None:
             start = -1 if self._from_start else None
-            self._last = {t: (start if start is not None else _max_rowid(store, t))
+            self._last = {t: (start if start is not None else store.last_rowid(t))
                           for t in ("positions", "static")}
         return b""
 

@@ -587,17 +587,10 @@ class Watermarks:
     alert_history: int = -1
 
 
-def _max_rowid(store: Store, table: str) -> int:
-    if not _has_table(store, table):
-        return -1
-    got = store.con.execute(f"SELECT coalesce(max(rowid), -1) FROM {table}").fetchall()
-    return int(got[0][0])
-
-
 def current_watermarks(store: Store) -> Watermarks:
     """Watermarks at the newest stored rows: a new client is sent only what comes next."""
-    return Watermarks(_max_rowid(store, "positions"), _max_rowid(store, "events"),
-                      _max_rowid(store, "alert_history"))
+    return Watermarks(store.last_rowid("positions"), store.last_rowid("events"),
+                      store.last_rowid("alert_history"))
 
 
 @dataclass(frozen=True)
@@ -626,13 +619,13 @@ def stream_frames(store: Store, marks: Watermarks, partner: Caller | None = None
     everyone = Caller.local()
     moved = events = alerts = pl.DataFrame()
     by_origin = events_policy = alerts_policy = None
-    top = _max_rowid(store, "positions")
+    top = store.last_rowid("positions")
     if top > marks.positions:
         moved = latest_positions(store, everyone, after_row=marks.positions, limit=MAX_LIMIT)
         if partner is not None:
             by_origin = _moved_by_origin(store, partner, marks.positions, top)
         marks.positions = top
-    top = _max_rowid(store, "events")
+    top = store.last_rowid("events")
     if top > marks.events:
         frame = store.query("SELECT * EXCLUDE (r) FROM (SELECT *, rowid AS r FROM events) "
                             "WHERE r > ? ORDER BY r", [marks.events])
@@ -640,7 +633,7 @@ def stream_frames(store: Store, marks: Watermarks, partner: Caller | None = None
         events = conform(frame, EVENTS)
         if partner is not None:
             events_policy = _event_columns(store, partner, events)
-    top = _max_rowid(store, "alert_history")
+    top = store.last_rowid("alert_history")
     if top > marks.alert_history:
         changed = store.query(
             "SELECT DISTINCT alert_id FROM (SELECT alert_id, rowid AS r FROM alert_history) "

@@ -404,6 +404,19 @@ class Store:
             self._schema(table)
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
+    def last_rowid(self, table: str) -> int:
+        """The highest ``rowid`` of ``table`` (-1 when it is empty or does not exist): a
+        watermark for "rows appended since" (rows are only ever appended to the tables read
+        this way)."""
+        if not table.isidentifier():
+            raise ValueError(f"not a table name: {table!r}")
+        # looked up, not tried: a failed statement would spoil an open transaction
+        if not self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
+                                [table]).fetchall()[0][0]:
+            return -1
+        got = self.con.execute(f"SELECT coalesce(max(rowid), -1) FROM {table}").fetchall()
+        return int(got[0][0])
+
     def table(self, name: str, where: str | None = None) -> pl.DataFrame:
         """A whole table (optionally filtered by a SQL condition) as a Polars frame."""
         self._schema(name)  # unknown names are an error, not SQL

@@ -30,15 +30,10 @@ def _mark(store: Store) -> int | None:
     return -1 if got[0][0] is None else int(got[0][0])
 
 
-def _top(store: Store) -> int:
-    got = store.con.execute("SELECT coalesce(max(rowid), -1) FROM positions").fetchall()
-    return int(got[0][0])
-
-
 def latest_is_fresh(store: Store) -> bool:
     """True when ``vessel_latest`` holds every stored report."""
     mark = _mark(store)
-    return mark is not None and mark >= _top(store)
+    return mark is not None and mark >= store.last_rowid("positions")
 
 
 def refresh_latest(store: Store) -> int:
@@ -47,7 +42,7 @@ def refresh_latest(store: Store) -> int:
     store.con.execute(LATEST_DDL)
     mark = _mark(store)
     assert mark is not None
-    top = _top(store)
+    top = store.last_rowid("positions")
     if top <= mark:
         return 0
     with store.transaction():

@@ -62,6 +62,9 @@ const state = {
   redraws: [],
   positionsAt: null, // when the latest stream positions were merged into `vessels`
   vessels: new Map(), // mmsi -> GeoJSON feature (latest position)
+  // mmsi of vessels changed since the last redraw, sent to the map as a diff; null when the
+  // whole collection must be sent (first load, a reload, a replay time, sign-out)
+  changed: null,
   vesselCount: 0,
   colourBy: 'type',
   at: null, // ISO time of the replay, null when live
@@ -330,6 +333,7 @@ async function signOut() {
   }
   disconnectStream();
   state.vessels = new Map();
+  state.changed = null;
   state.events = [];
   state.eventTotal = 0;
   state.alerts = [];
@@ -504,9 +508,19 @@ function scheduleRedraw() {
     const source = state.map && state.map.getSource('vessels');
     if (!source) return;
     const started = performance.now();
-    source.setData({ type: 'FeatureCollection', features: Array.from(state.vessels.values()) });
+    const changed = state.changed;
+    state.changed = new Set();
+    // A few changed vessels go as a diff (MapLibre re-indexes without re-sending the whole
+    // collection to its worker); a first load or a reload sends everything.
+    const diff = changed && changed.size && changed.size < state.vessels.size / 2
+      && typeof source.updateData === 'function';
+    if (diff) {
+      source.updateData({ add: Array.from(changed, (m) => state.vessels.get(m)).filter(Boolean) });
+    } else {
+      source.setData({ type: 'FeatureCollection', features: Array.from(state.vessels.values()) });
+    }
     const redraw = { at: started, setData: performance.now() - started, drawn: null,
-      vessels: state.vessels.size };
+      vessels: diff ? changed.size : state.vessels.size, diff: Boolean(diff) };
     state.redraws.push(redraw);
     if (state.redraws.length > 200) state.redraws.splice(0, state.redraws.length - 200);
     // Every vessel is on screen when the map is next idle (the worker has tiled them).
@@ -529,9 +543,13 @@ async function loadVessels() {
   const body = await api(`/vessels?${params}`);
   const next = new Map();
   for (const f of body.features || []) {
-    if (f.geometry && f.properties && f.properties.mmsi != null) next.set(Number(f.properties.mmsi), f);
+    if (f.geometry && f.properties && f.properties.mmsi != null) {
+      f.id = Number(f.properties.mmsi); // the feature id MapLibre's diffs name it by
+      next.set(f.id, f);
+    }
   }
   state.vessels = next;
+  state.changed = null;
   updateTimeRange();
   scheduleRedraw();
   refreshSuggestions();
@@ -553,7 +571,9 @@ function mergePositions(message) {
     const old = state.vessels.get(mmsi);
     // Keep what the update does not carry (name, type, risk, list membership).
     if (old) feature.properties = { ...old.properties, ...feature.properties };
+    feature.id = mmsi;
     state.vessels.set(mmsi, feature);
+    if (state.changed) state.changed.add(mmsi);
   }
   state.positionsAt = performance.now();
   scheduleRedraw();
