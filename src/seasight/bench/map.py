@@ -12,8 +12,9 @@ in the address (``#key=...``, as ``seasight demo`` prints it), and measured:
    the camera pans and zooms (``map.panBy`` / ``map.easeTo``, one move a second): frames per
    second (median and 5th percentile), frames longer than 50 ms.
 3. **Applying an update** of ``--moves`` vessels (new positions merged by the page's stream
-   handler): the main-thread time of the vessel source's ``setData`` and the time until the
-   map has drawn them (its next ``idle``: the worker has tiled the 20,000 vessels again).
+   handler): the main-thread time of sending them to the vessel source (a diff,
+   ``updateData``) and the time until the map has drawn them (its next ``idle``: the worker
+   has indexed the 20,000 vessels again and laid out their symbols).
 4. **Stream latency**: a moved position posted as NMEA to ``/api/ingest`` until the page has
    merged it (pushed by the ``/api/stream`` WebSocket) and until it is drawn. This includes the
    service's stream poll (1 s here) and the page's redraw throttle (250 ms).
@@ -434,9 +435,9 @@ def run(vessels: int, reports: int, seconds: float, moves: int, shot: Path,
     print(f"  SeaSight (WebGL):       {webgl_frames.line()}", flush=True)
     print(f"  baseline (DOM markers): {dom_frames.line()}", flush=True)
     print(f"applying an update of {moves:,} vessels", flush=True)
-    print(f"  SeaSight (WebGL):       setData {w['update_setdata_ms']:.1f} ms on the main "
-          f"thread, drawn {w['update_drawn_ms']:.0f} ms after it (worker re-tiles all "
-          f"{count:,})", flush=True)
+    print(f"  SeaSight (WebGL):       updateData {w['update_setdata_ms']:.1f} ms on the main "
+          f"thread, drawn {w['update_drawn_ms']:.0f} ms after it (the worker re-indexes all "
+          f"{count:,} and lays out their symbols)", flush=True)
     print(f"  baseline (DOM markers): setLngLat {d['update_main_ms']:.1f} ms on the main "
           f"thread, drawn {d['update_drawn_ms']:.0f} ms after it", flush=True)
     print(f"stream latency, {moves:,} positions POSTed to /api/ingest (stream poll 1 s, "
