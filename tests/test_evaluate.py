@@ -106,7 +106,11 @@ def test_events_upsert_is_idempotent_and_extends_open_events(tmp_path: Path) -> 
             .alias("end"),
             pl.lit(False).alias("is_open"),
         )
+        before = store.last_rowid("events")
         assert store.upsert_events(closed) == (0, 1, 0)
+        # the changed event is stored anew, after the rows a follower (the stream) has read
+        moved = store.query("SELECT kind FROM events WHERE rowid > ?", [before])
+        assert moved["kind"].to_list() == ["gap"]
         stored = store.table("events").sort("kind")
         assert stored.height == 2
         gap = stored.row(0, named=True)

@@ -350,7 +350,6 @@ class Store:
         rows = conform(events, EVENTS).unique("event_id", keep="last")
         cols = [c for c in EVENTS if c != "event_id"]
         changed = " OR ".join(f'e."{c}" IS DISTINCT FROM n."{c}"' for c in cols)
-        assign = ", ".join(f'"{c}" = excluded."{c}"' for c in cols)
         self.con.register("_events", rows.to_arrow())
         try:
             with self.transaction():
@@ -363,15 +362,20 @@ class Store:
                     removed = int(self.con.execute(f"SELECT count(*) {stale}",
                                                    kinds).fetchall()[0][0])
                     self.con.execute(f"DELETE {stale}", kinds)
-                updated = int(self.con.execute(
-                    f"SELECT count(*) FROM events e JOIN _events n USING (event_id) "
-                    f"WHERE {changed}").fetchall()[0][0])
+                # a changed event is deleted and stored again, so that it comes after the
+                # rows already read by whoever follows the table by rowid (the live stream)
+                stale_ids = (f"SELECT e.event_id FROM events e JOIN _events n "
+                             f"USING (event_id) WHERE {changed}")
+                updated = int(self.con.execute(f"SELECT count(*) FROM ({stale_ids})"
+                                               ).fetchall()[0][0])
+                if updated:
+                    self.con.execute(f"DELETE FROM events WHERE event_id IN ({stale_ids})")
                 before = self.count("events")
                 if rows.height:
                     self.con.execute(
-                        f"INSERT INTO events SELECT * FROM _events "
-                        f"ON CONFLICT (event_id) DO UPDATE SET {assign}")
-                added = self.count("events") - before
+                        "INSERT INTO events SELECT * FROM _events n WHERE NOT EXISTS "
+                        "(SELECT 1 FROM events e WHERE e.event_id = n.event_id)")
+                added = self.count("events") - before - updated
         finally:
             self.con.unregister("_events")
         return added, updated, removed
