@@ -123,6 +123,30 @@ def test_export_from_a_database(database: Path) -> None:
     assert lake.read("positions").height == written["positions"]
 
 
+def test_a_repeat_across_midnight_is_dropped(tmp_path: Path) -> None:
+    """A reception stored in one day's partition and another station's reception of the same
+    message a second later, after midnight, in the next day's: stored once."""
+    from seasight.ais import decode_nmea
+
+    lake = Lake(str(tmp_path / "m"), buckets=4)
+    payload = "!AIVDM,1,1,,A,15NPOOPP00o?b=bE`UNv4?w428D;,0*24"
+    first = decode_nmea(f"\\s:north,c:1709337599*{_tag_sum('s:north,c:1709337599')}\\"
+                        f"{payload}\n".encode())
+    second = decode_nmea(f"\\s:south,c:1709337600*{_tag_sum('s:south,c:1709337600')}\\"
+                         f"{payload}\n".encode())
+    assert first.positions.height == second.positions.height == 1
+    assert lake.append_batch(first)["positions"] == 1
+    assert lake.append_batch(second)["positions"] == 0
+    assert [p.day for p in lake.partitions("positions")] == ["2024-03-01"]
+
+
+def _tag_sum(body: str) -> str:
+    check = 0
+    for ch in body.encode():
+        check ^= ch
+    return f"{check:02X}"
+
+
 def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "l"), buckets=4)
     lake.write_events(pl.DataFrame({"event_id": ["x"], "kind": ["gap"], "mmsi": [1],

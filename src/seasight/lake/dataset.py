@@ -289,10 +289,9 @@ class Lake:
     def _append_decoded(self, table: str, frame: pl.DataFrame, window_s: float) -> int:
         if frame.height == 0:
             return 0
-        parts = self._split(table, frame)
         stored = []
         hashes = frame["msg_hash"].unique()
-        for day, bucket in parts:
+        for day, bucket in self._neighbour_partitions(frame, window_s):
             for path in self._part_paths(table, day, bucket):
                 with self.fs.open(path, "rb") as fh:
                     old = pl.read_parquet(fh, columns=["msg_hash", "ts"])
@@ -310,6 +309,18 @@ class Lake:
         for (day, bucket), part in sorted(self._split(table, new).items()):
             self._write_part(table, day, bucket, part)
         return new.height
+
+    def _neighbour_partitions(self, frame: pl.DataFrame, window_s: float
+                              ) -> set[tuple[str, int]]:
+        """The (day, bucket) partitions that can hold a stored repeat of a row of ``frame``:
+        its own, and the next or previous day's for rows within ``window_s`` of midnight."""
+        window = pl.duration(microseconds=int(window_s * 1e6))
+        bucket = bucket_of(pl.col("mmsi"), self.buckets)
+        keys = pl.concat([
+            frame.select(day_of(pl.col("ts") + shift).alias("day"), bucket.alias("bucket"))
+            for shift in (pl.duration(microseconds=0), -window, window)
+        ]).unique()
+        return {(str(d), int(b)) for d, b in keys.iter_rows()}
 
     def _append_rejects(self, frame: pl.DataFrame) -> int:
         if frame.height == 0:
