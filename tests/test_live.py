@@ -149,3 +149,25 @@ def test_service_relays_ingested_positions_as_nmea(tmp_path: Path) -> None:
     assert relayed["mmsi"].to_list() == original["mmsi"].to_list()
     assert relayed["lat"][0] == pytest.approx(original["lat"][0], abs=1e-5)
     assert relayed["lon"][0] == pytest.approx(original["lon"][0], abs=1e-5)
+
+
+def test_shared_store_close_waits_for_uses_under_way(tmp_path: Path) -> None:
+    """Closing waits for a cursor still running in another thread (a request being answered
+    as the service stops), then refuses new uses."""
+    shared = SharedStore(tmp_path / "busy.duckdb")
+    started, release = threading.Event(), threading.Event()
+
+    def slow_reader() -> None:
+        with shared.reading() as s:
+            started.set()
+            release.wait(5)
+            s.con.execute("SELECT count(*) FROM range(3000000)").fetchall()
+
+    thread = threading.Thread(target=slow_reader)
+    thread.start()
+    assert started.wait(5)
+    threading.Timer(0.3, release.set).start()
+    shared.close()  # waits for the reader, instead of failing with "connection is busy"
+    thread.join(5)
+    with pytest.raises(RuntimeError, match="being closed"):
+        shared.read(lambda s: s.count("positions"))

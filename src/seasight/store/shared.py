@@ -19,6 +19,9 @@ from seasight.store.database import Store
 
 T = TypeVar("T")
 
+#: Longest wait, on closing, for the uses of the store under way.
+CLOSE_WAIT_S = 30.0
+
 
 class ReadOnlyError(PermissionError):
     """A write was asked of a store opened read-only."""
@@ -31,6 +34,11 @@ class SharedStore:
         self.store = Store(db, read_only=read_only)
         self.read_only = read_only
         self.write_lock = threading.Lock()
+        # cursors in use, so that closing waits for them (DuckDB refuses to close a
+        # connection while a cursor of it runs a statement in another thread)
+        self._active = 0
+        self._closing = False
+        self._idle = threading.Condition()
 
     @property
     def path(self) -> Path:
@@ -45,11 +53,20 @@ class SharedStore:
     @contextmanager
     def reading(self) -> Iterator[Store]:
         """A store on a fresh cursor (closed afterwards)."""
-        s = self._cursor_store()
+        with self._idle:
+            if self._closing:
+                raise RuntimeError(f"{self.store.path} is being closed")
+            self._active += 1
         try:
-            yield s
+            s = self._cursor_store()
+            try:
+                yield s
+            finally:
+                s.con.close()
         finally:
-            s.con.close()
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
 
     @contextmanager
     def writing(self) -> Iterator[Store]:
@@ -69,7 +86,12 @@ class SharedStore:
         with self.writing() as s:
             return fn(s)
 
-    def close(self) -> None:
+    def close(self, timeout: float = CLOSE_WAIT_S) -> None:
+        """Refuse new uses, wait up to ``timeout`` seconds for those under way (a thread still
+        answering a request when the service stops), then close the connection."""
+        with self._idle:
+            self._closing = True
+            self._idle.wait_for(lambda: self._active == 0, timeout)
         self.store.close()
 
 
