@@ -17,7 +17,8 @@ end. Day *d* sees each vessel's positions from ``owned_from(d, m) - warmup`` to 
 (:func:`seasight.detection.warmup`: the longest look-back of any detector): it reads the
 bucket's partitions from its start minus the warm-up, and the few older rows that vessels
 with an event still going on need come carried from the previous day, so the chain never
-re-reads earlier days. It also reads all the bucket's static reports, and runs
+re-reads earlier days. It also reads the bucket's static reports up to the day's end (all of
+them on the last day: what a live run would have known then), and runs
 :func:`seasight.detection.detect_window` with the day's end as horizon (the end of the data on
 the last day).
 
@@ -103,8 +104,8 @@ class EngineParams:
     margin_deg: float = 0.5
     #: The end of the data: the last position's time in the lake.
     horizon_end: datetime | None = None
-    #: The days the lake's static table has (each task reads its bucket's static reports of
-    #: all of them, as the single-process run reads every static report).
+    #: The days the lake's static table has (each day's task reads its bucket's static
+    #: reports of the days up to its own; the last day's, of all of them).
     static_days: tuple[str, ...] = ()
 
     @property
@@ -186,8 +187,12 @@ def vessel_day(
         # each vessel from its own ownership start minus the warm-up
         positions = positions.join(owned, on="mmsi", how="left").filter(
             pl.col("ts") >= pl.col("owned_from").fill_null(start) - look).drop("owned_from")
-    static = lake.read("static", days=ep.static_days, buckets=[bucket]).filter(
-        pl.col("ts").is_not_null())
+    # the identity reports known by the day's end (all of them on the last day): what a
+    # live run at that time would have had
+    static = lake.read("static", days=ep.static_days if last else
+                       [d for d in ep.static_days if d <= day], buckets=[bucket])
+    static = static.filter(pl.col("ts").is_not_null() if last else
+                           pl.col("ts").is_not_null() & (pl.col("ts") < end))
     seconds = {"read": time.perf_counter() - t0}
     result = detect_window(positions, static, ep.zones, owned_from=None, horizon_end=horizon,
                            kinds=ep.vessel_kinds, params=ep.params)
