@@ -164,7 +164,8 @@ class StateChange(BaseModel):
     """An alert state change: who makes it and why."""
 
     note: str = Field(min_length=1, max_length=10_000, description="Why (required).")
-    by: str = Field(default="api", min_length=1, max_length=200, description="Who.")
+    by: str = Field(default="api", min_length=1, max_length=200,
+                    description="Who (recorded together with the signed-in caller).")
 
 
 class Health(BaseModel):
@@ -226,6 +227,14 @@ class _BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+def _actor(caller: Caller, stated: str) -> str:
+    """Who changed an alert: the name given (a watch officer at a shared console) with the
+    signed-in caller, so that a change cannot be put in someone else's name."""
+    if stated in ("api", caller.name):
+        return caller.name
+    return f"{stated} (as {caller.name})"
 
 
 def _body_text(data: bytes, name: str) -> bytes:
@@ -423,7 +432,8 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
                     raise QueryError(404, "not_found", f"alert_id: no alert {alert_id!r} you "
                                                        "may see", {"parameter": "alert_id"})
             try:
-                row = set_alert_state(store, alert_id, state, body.by, body.note)
+                row = set_alert_state(store, alert_id, state, _actor(caller, body.by),
+                                      body.note)
             except UnknownAlertError as exc:
                 raise QueryError(404, "not_found", f"alert_id: {exc}",
                                  {"parameter": "alert_id"}) from None
