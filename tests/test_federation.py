@@ -213,6 +213,34 @@ def test_b_pulls_exactly_what_a_grants(two: dict[str, Any]) -> None:
     assert b.write(lambda s: s.count("positions")) == before
 
 
+def test_partner_events_are_served_as_the_partners_data(two: dict[str, Any]) -> None:
+    """B serves what it pulled from A at /api/partner-events: to its own users all of it, to
+    another organisation only as an agreement granted by A (the data's owner at B) allows."""
+    a, b = two["a"], two["b"]
+    b.write(lambda s: pull(s, a.url, two["key_b"], partner="A"))
+
+    def ask(key: str, query: str = "") -> dict[str, Any]:
+        return dict(json.loads(b.request("GET", f"/api/partner-events{query}", key)))
+
+    mine = ask(two["admin_b"])
+    assert mine["total"] == 1 and mine["items"][0]["partner"] == "A"
+    assert mine["items"][0]["event_id"] == "ev-in"
+    assert ask(two["admin_b"], "?partner=nobody")["total"] == 0
+    assert ask(two["admin_b"], "?kind=gap")["total"] == 0
+
+    def fusion_key(store: Store) -> str:
+        create_organisation(store, "C")
+        return issue_key(store, "C", role="viewer", scopes=("read",)).secret
+
+    key_c = b.write(fusion_key)
+    assert ask(key_c)["total"] == 0  # nothing granted
+    b.write(lambda s: create_agreement(s, "local", "C", ["events"]))
+    assert ask(key_c)["total"] == 0  # B's own grant does not cover A's data
+    b.write(lambda s: create_agreement(s, "A", "C", ["events"]))
+    granted = ask(key_c)
+    assert granted["total"] == 1 and granted["items"][0]["partner"] == "A"
+
+
 def test_refused_key_unreachable_partner_write_nothing(two: dict[str, Any]) -> None:
     a, b = two["a"], two["b"]
     with pytest.raises(FederationError, match=r"401.*refused the key"):

@@ -414,6 +414,18 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         return q.events_features(store, caller,
                                  **_event_filters(kind, since, until, bbox, mmsi, limit, offset))
 
+    @app.get("/api/partner-events", tags=["events"])
+    def partner_events(store: S, caller: C, partner: str | None = Query(
+                           None, max_length=200, description="Only this partner's events."),
+                       kind: Kinds = None, since: str | None = None, until: str | None = None,
+                       bbox: Bbox = None, mmsi: MmsiQ = None, limit: Limit = 100,
+                       offset: Offset = 0) -> dict[str, Any]:
+        """Events pulled from partner SeaSights (``seasight federate``), newest first, each
+        with its ``partner``: ``{total, offset, limit, items}``."""
+        return q.partner_events_json(
+            store, caller, partner=partner,
+            **_event_filters(kind, since, until, bbox, mmsi, limit, offset))
+
     @app.get("/api/alerts", tags=["alerts"])
     def alerts(store: S, caller: C,
                state: Annotated[list[str] | None, Query(description="new, acknowledged, closed")]

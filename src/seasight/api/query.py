@@ -507,6 +507,50 @@ def events_page(
     return frame.height, frame.slice(offset, limit)
 
 
+#: Columns of a partner event record: its partner, then the event's.
+PARTNER_COLUMNS: Final = ("partner", *EVENTS)
+
+
+def partner_events_json(
+    store: Store, caller: Caller, *, partner: str | None = None, kinds: Sequence[str] = (),
+    since: datetime | None = None, until: datetime | None = None,
+    bbox: tuple[float, float, float, float] | None = None, mmsi: int | None = None,
+    limit: int = 100, offset: int = 0,
+) -> dict[str, Any]:
+    """``{total, offset, limit, items}``: events pulled from partner SeaSights
+    (``seasight federate``), newest first, each with its ``partner``; filtered like
+    :func:`events_page`. They are the partner's data: another organisation sees one only as
+    an agreement granted by the partner's organisation here allows (and by the owners of our
+    positions it was seen in, the most restrictive of them)."""
+    _check_limit(limit)
+    if offset < 0:
+        raise bad_parameter("offset", f"must not be negative, got {offset}")
+    if not _has_table(store, "partner_events"):
+        return {"total": 0, "offset": offset, "limit": limit, "items": []}
+    where, params = _events_where(kinds, since, until, bbox, mmsi)
+    if partner is not None:
+        where += " AND partner = ?"
+        params.append(partner)
+    frame = store.query(f"SELECT * FROM partner_events WHERE {where} "
+                        "ORDER BY start DESC, partner, event_id", params)
+    if not caller.sees_everything and frame.height:
+        from seasight.federation import SOURCE_PREFIX
+
+        owner = attach_origin(frame.select(
+            (pl.lit(SOURCE_PREFIX) + pl.col("partner")).alias("source")), _owners(caller)
+        )["origin"].alias("_owner")
+        judged = with_event_columns(store, _owners(caller), frame.with_columns(owner))
+        judged = judged.with_columns(
+            pl.concat_list(pl.col("origins").fill_null(pl.lit([], pl.List(pl.String))),
+                           pl.col("_owner")).list.unique().list.sort().alias("origins"))
+        frame = _policy_drop(visible(caller, "events", judged), list(PARTNER_COLUMNS))
+    page = frame.slice(offset, limit)
+    items = [{"partner": p, **r} for p, r in zip(page["partner"].to_list(),
+                                                  event_records(conform(page, EVENTS)),
+                                                  strict=True)]
+    return {"total": frame.height, "offset": offset, "limit": limit, "items": items}
+
+
 def events_json(store: Store, caller: Caller, **filters: Any) -> dict[str, Any]:
     """``{total, offset, limit, items}``: a page of event records."""
     total, page = events_page(store, caller, **filters)
