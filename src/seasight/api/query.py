@@ -28,6 +28,7 @@ import polars as pl
 from seasight.access.caller import Caller
 from seasight.events.formats import event_records, events_geojson
 from seasight.events.model import parse_utc
+from seasight.federation import SOURCE_PREFIX
 from seasight.risk.alerts import STATES, alert_records, list_alerts
 from seasight.risk.dossier import vessel_dossier
 from seasight.schema import EVENTS, conform
@@ -534,12 +535,11 @@ def partner_events_json(
     frame = store.query(f"SELECT * FROM partner_events WHERE {where} "
                         "ORDER BY start DESC, partner, event_id", params)
     if not caller.sees_everything and frame.height:
-        from seasight.federation import SOURCE_PREFIX
-
+        who = _owners(caller)
         owner = attach_origin(frame.select(
-            (pl.lit(SOURCE_PREFIX) + pl.col("partner")).alias("source")), _owners(caller)
+            (pl.lit(SOURCE_PREFIX) + pl.col("partner")).alias("source")), who
         )["origin"].alias("_owner")
-        judged = with_event_columns(store, _owners(caller), frame.with_columns(owner))
+        judged = with_event_columns(store, who, frame.with_columns(owner))
         judged = judged.with_columns(
             pl.concat_list(pl.col("origins").fill_null(pl.lit([], pl.List(pl.String))),
                            pl.col("_owner")).list.unique().list.sort().alias("origins"))
