@@ -86,12 +86,6 @@ def _identity_key(store: Store) -> int:
     return hash((int(got[0]), int(got[1])))
 
 
-def _has_watchlists(store: Store) -> bool:
-    got = store.con.execute("SELECT count(*) FROM information_schema.tables "
-                            "WHERE table_name = 'watchlist_entries'").fetchall()
-    return bool(got[0][0])
-
-
 def tcp_feed(endpoint: str) -> Feed:
     """A feed read as a TCP client of ``HOST:PORT`` (reconnecting)."""
     host, port = parse_endpoint(endpoint, default_host="127.0.0.1")
@@ -209,7 +203,7 @@ class LivePipeline:
             with self.shared.writing() as store:
                 done = self.detector.save(store, window)
                 key = _identity_key(store)
-                if key != self._identities and _has_watchlists(store):
+                if key != self._identities and store.has_table("watchlist_entries"):
                     rescreen_store(store)
                 self._identities = key
                 risk_store(store)

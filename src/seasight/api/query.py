@@ -134,13 +134,6 @@ def _check_limit(limit: int, name: str = "limit") -> None:
         raise bad_parameter(name, f"must be between 1 and {MAX_LIMIT}, got {limit}")
 
 
-def _has_table(store: Store, name: str) -> bool:
-    found = store.con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchall()
-    return bool(found[0][0])
-
-
 def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -205,9 +198,9 @@ def latest_positions(
            "arg_max(imo, valid_from) AS imo "
            "FROM identities WHERE mmsi IN (SELECT mmsi FROM p) GROUP BY mmsi)")
     risk = ("(SELECT mmsi, max(score) AS risk FROM risk WHERE mmsi IN (SELECT mmsi FROM p) "
-            "GROUP BY mmsi)") if _has_table(store, "risk") else (
+            "GROUP BY mmsi)") if store.has_table("risk") else (
         "(SELECT NULL::UINTEGER AS mmsi, NULL::DOUBLE AS risk WHERE FALSE)")
-    has_matches = _has_table(store, "watchlist_matches")
+    has_matches = store.has_table("watchlist_matches")
     listed = ("(SELECT mmsi, bool_or(status = 'confirmed') AS listed, list(DISTINCT list_name) "
               "AS lists FROM watchlist_matches WHERE mmsi IN (SELECT mmsi FROM p) "
               "GROUP BY mmsi)") if has_matches else (
@@ -526,7 +519,7 @@ def partner_events_json(
     _check_limit(limit)
     if offset < 0:
         raise bad_parameter("offset", f"must not be negative, got {offset}")
-    if not _has_table(store, "partner_events"):
+    if not store.has_table("partner_events"):
         return {"total": 0, "offset": offset, "limit": limit, "items": []}
     where, params = _events_where(kinds, since, until, bbox, mmsi)
     if partner is not None:

@@ -761,9 +761,7 @@ def ensure_tables(store: Store) -> None:
 
 def _optional_table(store: Store, name: str) -> pl.DataFrame | None:
     """A table written by another stage, or None when it does not exist (yet)."""
-    exists = store.query(
-        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name])
-    if not exists["n"][0]:
+    if not store.has_table(name):
         return None
     try:
         return store.query(f"SELECT * FROM {name}")

@@ -407,16 +407,10 @@ def build_dossier(query: str, resolution: Resolution, identities: pl.DataFrame,
     )
 
 
-def _has_table(store: Store, name: str) -> bool:
-    found = store.query(
-        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name])
-    return bool(found["n"][0])
-
-
 def _read(store: Store, name: str, where: str | None = None,
           params: list[Any] | None = None) -> pl.DataFrame:
     """Rows of a table that may not exist (then an empty frame without columns)."""
-    if not _has_table(store, name):
+    if not store.has_table(name):
         return pl.DataFrame()
     return store.query(f"SELECT * FROM {name}" + (f" WHERE {where}" if where else ""), params)
 
@@ -433,7 +427,7 @@ def vessel_dossier(store: Store, query: str) -> Dossier:
         identities = empty(IDENTITIES)
     known: set[int] | None = None
     text = query.strip()
-    if text.isdigit() and len(text) == 9 and _has_table(store, "positions"):
+    if text.isdigit() and len(text) == 9 and store.has_table("positions"):
         hit = store.query("SELECT count(*) AS n FROM positions WHERE mmsi = ?", [int(text)])
         known = {int(text)} if hit["n"][0] else set()
     resolution = resolve_query(query, identities, known)

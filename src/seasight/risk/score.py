@@ -569,23 +569,17 @@ def risk_store(store: Store, params: RiskParams | None = None) -> pl.DataFrame:
     """
     store.create_table("risk", RISK, key=("mmsi",))
     matches = (store.query(f"SELECT * FROM {MATCHES_TABLE}")
-               if _table_exists(store, MATCHES_TABLE) else None)
+               if store.has_table(MATCHES_TABLE) else None)
     scores = risk_scores(store.table("identities"), store.table("events"), matches, params,
                          store.zones())
     store.replace("risk", scores)
     return scores
 
 
-def _table_exists(store: Store, name: str) -> bool:
-    found = store.query("SELECT count(*) AS n FROM information_schema.tables "
-                        "WHERE table_name = ?", [name])
-    return bool(found["n"][0])
-
-
 def stored_risk(store: Store) -> pl.DataFrame:
     """The ``risk`` table as stored, by rank (empty when risk was never scored); works on a
     read-only store."""
-    if not _table_exists(store, "risk"):
+    if not store.has_table("risk"):
         return empty(RISK)
     return conform(store.query("SELECT * FROM risk ORDER BY rank"), RISK)
 

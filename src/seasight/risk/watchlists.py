@@ -401,9 +401,7 @@ def _readable(store: Store, table: str) -> bool:
     """Create the tables if possible; True when ``table`` exists."""
     if create_tables(store):
         return True
-    found = store.query("SELECT count(*) AS n FROM information_schema.tables "
-                        "WHERE table_name = ?", [table])
-    return bool(found["n"][0])
+    return store.has_table(table)
 
 
 def _write(store: Store, table: str, frame: pl.DataFrame) -> None:

@@ -272,12 +272,6 @@ def ensure_tables(store: Store) -> None:
     store.create_table("sharing_state", SHARING_STATE, key=("name",))
 
 
-def _has_table(store: Store, name: str) -> bool:
-    got = store.query("SELECT count(*) AS n FROM information_schema.tables "
-                      "WHERE table_name = ?", [name])
-    return bool(got["n"][0])
-
-
 def bump_version(store: Store) -> None:
     """Add one to the sharing version (call inside the transaction that changes something)."""
     store.con.execute(
@@ -287,7 +281,7 @@ def bump_version(store: Store) -> None:
 
 def agreements_version(store: Store) -> int:
     """A counter bumped by every change of agreements or source ownership (0: none yet)."""
-    if not _has_table(store, "sharing_state"):
+    if not store.has_table("sharing_state"):
         return 0
     got = store.con.execute(
         "SELECT value FROM sharing_state WHERE name = 'version'").fetchall()
@@ -354,7 +348,7 @@ def get_agreement(store: Store, agreement_id: str) -> Agreement:
     """
     ensure_tables(store)
     rows = (store.query("SELECT * FROM agreements WHERE agreement_id = ?", [agreement_id])
-            if _has_table(store, "agreements") else pl.DataFrame())
+            if store.has_table("agreements") else pl.DataFrame())
     if rows.height == 0:
         raise AgreementError(f"agreement_id: no agreement {agreement_id!r}")
     return _from_record(rows.row(0, named=True))
@@ -417,7 +411,7 @@ def list_agreements(store: Store, grantee: str | None = None,
     """Stored agreements (ordered by creation), optionally only those to ``grantee`` / from
     ``grantor``, and those in force at ``active_at`` (created by then and not revoked)."""
     ensure_tables(store)
-    if not _has_table(store, "agreements"):  # a read-only store without sharing yet
+    if not store.has_table("agreements"):  # a read-only store without sharing yet
         return []
     where: list[str] = ["TRUE"]
     params: list[Any] = []

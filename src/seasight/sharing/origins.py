@@ -77,9 +77,7 @@ def unassign_source(store: Store, pattern: str) -> bool:
 def list_sources(store: Store) -> pl.DataFrame:
     """The assignments (DATA_SOURCES schema), by pattern."""
     ensure_tables(store)
-    got = store.query("SELECT count(*) AS n FROM information_schema.tables "
-                      "WHERE table_name = 'data_sources'")
-    if not got["n"][0]:  # a read-only store without sharing yet
+    if not store.has_table("data_sources"):  # a read-only store without sharing yet
         return pl.DataFrame(schema=DATA_SOURCES)
     return store.query("SELECT * FROM data_sources ORDER BY pattern")
 

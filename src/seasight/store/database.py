@@ -408,15 +408,21 @@ class Store:
             self._schema(table)
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
+    def has_table(self, name: str) -> bool:
+        """Whether table ``name`` exists (tables of later stages are created on first use;
+        looked up, not tried: a failed statement would spoil an open transaction)."""
+        got = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()
+        return bool(got[0][0])
+
     def last_rowid(self, table: str) -> int:
         """The highest ``rowid`` of ``table`` (-1 when it is empty or does not exist): a
         watermark for "rows appended since" (rows are only ever appended to the tables read
         this way)."""
         if not table.isidentifier():
             raise ValueError(f"not a table name: {table!r}")
-        # looked up, not tried: a failed statement would spoil an open transaction
-        if not self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
-                                [table]).fetchall()[0][0]:
+        if not self.has_table(table):
             return -1
         got = self.con.execute(f"SELECT coalesce(max(rowid), -1) FROM {table}").fetchall()
         return int(got[0][0])

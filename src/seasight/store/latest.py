@@ -23,8 +23,7 @@ CREATE TABLE IF NOT EXISTS vessel_latest_mark (positions_rowid BIGINT)
 
 
 def _mark(store: Store) -> int | None:
-    if not store.con.execute("SELECT count(*) FROM information_schema.tables WHERE "
-                             "table_name = 'vessel_latest_mark'").fetchall()[0][0]:
+    if not store.has_table("vessel_latest_mark"):
         return None
     got = store.con.execute("SELECT max(positions_rowid) FROM vessel_latest_mark").fetchall()
     return -1 if got[0][0] is None else int(got[0][0])
