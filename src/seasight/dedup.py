@@ -136,4 +136,4 @@ def drop_duplicates(
         dup = duplicate_mask(h, t, v, sh, st, sv, window_s)
     else:
         dup = duplicate_mask(h, t, v, window_s=window_s)
-    return frame.filter(pl.Series(~dup))
+    return frame.filter(pl.Series(~dup)) if dup.any() else frame

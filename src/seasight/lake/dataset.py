@@ -32,7 +32,7 @@ import fsspec
 import polars as pl
 
 from seasight.batch import DECODED_TABLES, Batch
-from seasight.dedup import DEDUP_WINDOW_S, duplicate_mask
+from seasight.dedup import DEDUP_WINDOW_S, drop_duplicates
 from seasight.schema import DERIVED_TABLES, TABLES, conform
 
 __all__ = [
@@ -296,16 +296,7 @@ class Lake:
                 with self.fs.open(path, "rb") as fh:
                     old = pl.read_parquet(fh, columns=["msg_hash", "ts"])
                 stored.append(old.filter(pl.col("msg_hash").is_in(hashes.implode())))
-        old = (pl.concat(stored) if stored
-               else pl.DataFrame(schema={"msg_hash": pl.Int64, "ts": TABLES[table]["ts"]}))
-        ts = frame["ts"]
-        dup = duplicate_mask(
-            frame["msg_hash"].to_numpy(), ts.dt.epoch("us").fill_null(0).to_numpy(),
-            ts.is_not_null().to_numpy(), old["msg_hash"].to_numpy(),
-            old["ts"].dt.epoch("us").fill_null(0).to_numpy(), old["ts"].is_not_null().to_numpy(),
-            window_s,
-        )
-        new = frame.filter(pl.Series(~dup)) if dup.any() else frame
+        new = drop_duplicates(frame, pl.concat(stored) if stored else None, window_s)
         for (day, bucket), part in sorted(self._split(table, new).items()):
             self._write_part(table, day, bucket, part)
         return new.height

@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from seasight.batch import DECODED_TABLES, Batch
-from seasight.dedup import DEDUP_WINDOW_S, duplicate_mask
+from seasight.dedup import DEDUP_WINDOW_S, drop_duplicates
 from seasight.geo.zones import Zone, zones_from_geojson, zones_to_geojson
 from seasight.schema import DERIVED_TABLES, EVENTS, TABLES, conform
 
@@ -173,13 +173,8 @@ class Store:
     def _append_decoded(self, table: str, frame: pl.DataFrame) -> int:
         if frame.height == 0:
             return 0
-        ts = frame["ts"]
-        h = frame["msg_hash"].to_numpy()
-        t = ts.dt.epoch("us").fill_null(0).to_numpy()
-        v = ts.is_not_null().to_numpy()
-        stored = self._stored_neighbours(table, frame)
-        dup = duplicate_mask(h, t, v, stored[0], stored[1], stored[2], self.dedup_window_s)
-        new = frame.filter(pl.Series(~dup)) if dup.any() else frame
+        new = drop_duplicates(frame, self._stored_neighbours(table, frame),
+                              self.dedup_window_s)
         if new.height:
             self._insert(table, new)
         return new.height
@@ -205,8 +200,9 @@ class Store:
         finally:
             self.con.unregister("_new_rows")
 
-    def _stored_neighbours(self, table: str, frame: pl.DataFrame) -> tuple[Any, Any, Any]:
-        """(hash, ts µs, ts valid) of stored rows that could duplicate rows of ``frame``."""
+    def _stored_neighbours(self, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+        """``msg_hash`` and ``ts`` of the stored rows that could duplicate rows of
+        ``frame``."""
         window_us = int(self.dedup_window_s * 1e6)
         timed = frame["ts"].drop_nulls()
         conds = []
@@ -222,18 +218,14 @@ class Store:
         self.con.register("_batch_hashes", hashes.to_arrow())
         try:
             rows = self.con.sql(
-                f"""SELECT msg_hash, epoch_us(ts) AS t FROM {table}
+                f"""SELECT msg_hash, ts FROM {table}
                     WHERE ({' OR '.join(conds)})
                       AND msg_hash IN (SELECT msg_hash FROM _batch_hashes)""",
                 params=params,
             ).pl()
         finally:
             self.con.unregister("_batch_hashes")
-        return (
-            rows["msg_hash"].to_numpy(),
-            rows["t"].fill_null(0).to_numpy(),
-            rows["t"].is_not_null().to_numpy(),
-        )
+        return rows
 
     def _append_rejects(self, frame: pl.DataFrame) -> int:
         if frame.height == 0:
