@@ -96,7 +96,9 @@ class IngestReport:
         }
 
 
-def _source_name(path: Path) -> str:
+def source_name(path: Path) -> str:
+    """The ``source`` recorded for rows read from ``path``: its absolute path (``-`` for
+    standard input)."""
     return "-" if str(path) == "-" else str(path.resolve())
 
 
@@ -111,7 +113,7 @@ def ingest_file(
     progress: Progress | None = None,
 ) -> None:
     """Ingest one NMEA or CSV file (or ``-``) into ``store``, resuming if interrupted."""
-    source = _source_name(path)
+    source = source_name(path)
     report.sources.append(source)
     if source == "-":
         fp = ""

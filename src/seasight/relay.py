@@ -356,15 +356,13 @@ class RelayFeed:
                                            ).drop("_relay_row")
         return now_ok.drop("_relay_row")
 
-    def begin(self, store: Store) -> bytes:
+    def begin(self, store: Store) -> None:
         """Start relaying from now: rows appended from here on are relayed (all stored rows
-        with ``from_start``). Called by the first :meth:`poll` if not before; returns
-        nothing (its signature suits :class:`RelayLoop`'s reader)."""
+        with ``from_start``). Called by the first :meth:`poll` if not before."""
         if self._last is None:
             start = -1 if self._from_start else None
             self._last = {t: (start if start is not None else store.last_rowid(t))
                           for t in ("positions", "static")}
-        return b""
 
     def poll(self, store: Store, now: datetime | None = None) -> bytes:
         """The sentences of the rows appended since the last poll (and of delayed rows that
@@ -393,7 +391,7 @@ class RelayLoop:
     service), reading through ``read`` (e.g. :meth:`SharedStore.read`)."""
 
     def __init__(self, feed: RelayFeed, server: RelayServer,
-                 read: Callable[[Callable[[Store], bytes]], bytes], interval: float = 2.0
+                 read: Callable[[Callable[[Store], Any]], Any], interval: float = 2.0
                  ) -> None:
         self.feed, self.server, self.read, self.interval = feed, server, read, interval
         self._stop = threading.Event()

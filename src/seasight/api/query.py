@@ -134,6 +134,12 @@ def _check_limit(limit: int, name: str = "limit") -> None:
         raise bad_parameter(name, f"must be between 1 and {MAX_LIMIT}, got {limit}")
 
 
+def _check_page(limit: int, offset: int) -> None:
+    _check_limit(limit)
+    if offset < 0:
+        raise bad_parameter("offset", f"must not be negative, got {offset}")
+
+
 def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -489,9 +495,7 @@ def events_page(
     mmsi: int | None = None, limit: int = 100, offset: int = 0,
 ) -> tuple[int, pl.DataFrame]:
     """(total matching, one page of EVENTS rows), newest start first."""
-    _check_limit(limit)
-    if offset < 0:
-        raise bad_parameter("offset", f"must not be negative, got {offset}")
+    _check_page(limit, offset)
     where, params = _events_where(kinds, since, until, bbox, mmsi)
     frame = store.query(
         f"SELECT * FROM events WHERE {where} ORDER BY start DESC, event_id", params)
@@ -516,9 +520,7 @@ def partner_events_json(
     :func:`events_page`. They are the partner's data: another organisation sees one only as
     an agreement granted by the partner's organisation here allows (and by the owners of our
     positions it was seen in, the most restrictive of them)."""
-    _check_limit(limit)
-    if offset < 0:
-        raise bad_parameter("offset", f"must not be negative, got {offset}")
+    _check_page(limit, offset)
     if not store.has_table("partner_events"):
         return {"total": 0, "offset": offset, "limit": limit, "items": []}
     where, params = _events_where(kinds, since, until, bbox, mmsi)

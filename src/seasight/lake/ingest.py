@@ -16,7 +16,14 @@ from pathlib import Path
 
 from seasight.ais import NmeaDecoder
 from seasight.batch import Batch
-from seasight.ingest import CHUNK_BYTES, COMMIT_ROWS, CSV_SUFFIXES, IngestReport, Progress
+from seasight.ingest import (
+    CHUNK_BYTES,
+    COMMIT_ROWS,
+    CSV_SUFFIXES,
+    IngestReport,
+    Progress,
+    source_name,
+)
 from seasight.lake.dataset import Lake
 from seasight.sources.csv_tracks import read_track_csv
 from seasight.sources.files import expand_paths, fingerprint, line_chunks, open_source
@@ -40,7 +47,7 @@ def ingest_lake(
     report = IngestReport()
     done = target.ingested()
     for path in expand_paths(paths):
-        source = "-" if str(path) == "-" else str(path.resolve())
+        source = source_name(path)
         report.sources.append(source)
         fp = "" if source == "-" else fingerprint(path)
         if fp and done.get(source) == fp and not force:
