@@ -32,7 +32,6 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -42,15 +41,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import nmea_checksum
-from seasight.access import create_organisation, ensure_tables, issue_key
+from partner_world import split_feed, stock_store
+from seasight.access import issue_key
 from seasight.api import create_app
-from seasight.detection import detect_store
-from seasight.geo.zones import load_zones
-from seasight.ingest import ingest_paths
-from seasight.risk.alerts import default_rules, fire_alerts
-from seasight.risk.score import risk_store
-from seasight.risk.watchlists import add_watchlist, default_watchlists
-from seasight.sharing import assign_source, owners
+from seasight.sharing import owners
 from seasight.sharing.origins import attach_origin
 from seasight.sharing.reads import events_for_policy, ship_types, with_event_columns
 from seasight.sim import simulate, write_simulation
@@ -88,25 +82,6 @@ class World:
         return self.client.app.state.access.read(fn)  # type: ignore[attr-defined]
 
 
-def _split_feed(feed: Path, out: Path) -> dict[str, Path]:
-    """The feed's lines by receiving station: satellites to navy, half of the shore
-    stations to coastguard, the rest local (fragments of a message share a station)."""
-    parts: dict[str, list[bytes]] = {"navy": [], "coastguard": [], "local": []}
-    for line in feed.read_bytes().splitlines(keepends=True):
-        station = line.split(b"s:", 1)[1].split(b",", 1)[0] if b"s:" in line else b""
-        if station.startswith(b"sat"):
-            parts["navy"].append(line)
-        elif sum(station) % 2:
-            parts["coastguard"].append(line)
-        else:
-            parts["local"].append(line)
-    paths = {}
-    for org, lines in parts.items():
-        paths[org] = out / f"{org}.nmea"
-        paths[org].write_bytes(b"".join(lines))
-    return paths
-
-
 def _retime(lines: list[bytes], t0: int) -> list[bytes]:
     """Sentences with their tag block time set to ``t0`` (unix seconds)."""
     out = []
@@ -127,7 +102,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     start = now - LEAD - timedelta(hours=HOURS)
     scenario = dataclasses.replace(get_scenario("indo-pacific"), start=start)
     write_simulation(simulate(scenario, hours=HOURS, vessels=40, seed=5), folder)
-    paths = _split_feed(folder / "feed.nmea", folder)
+    paths = split_feed(folder / "feed.nmea", folder)
     live_dir = folder / "live"
     write_simulation(simulate(scenario, hours=0.5, vessels=40, seed=6), live_dir)
     live = [ln for ln in (live_dir / "feed.nmea").read_bytes().splitlines(keepends=True)
@@ -135,17 +110,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     db = folder / "sharing.duckdb"
     keys: dict[str, str] = {}
     with Store(db) as store:
-        ingest_paths(list(paths.values()), store=store)
-        assign_source(store, str(paths["navy"]), NAVY)
-        assign_source(store, str(paths["coastguard"]), ME)
-        assign_source(store, "api:navy-*", NAVY)
-        detect_store(store, load_zones([folder / "zones.geojson"]))
-        add_watchlist(store, default_watchlists()[0])
-        risk_store(store)
-        fire_alerts(store, default_rules())
-        ensure_tables(store)
-        for org in (NAVY, ME, "outsider"):
-            create_organisation(store, org)
+        stock_store(store, paths.values(), {str(paths["navy"]): NAVY,
+                                            str(paths["coastguard"]): ME, "api:navy-*": NAVY},
+                    folder / "zones.geojson", (NAVY, ME, "outsider"))
         keys["local"] = issue_key(store, "local", role="admin",
                                   scopes=("read", "ingest", "admin")).secret
         keys["me"] = issue_key(store, ME, role="viewer").secret

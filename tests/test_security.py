@@ -32,20 +32,14 @@ from hypothesis import HealthCheck, given, settings
 from starlette.websockets import WebSocketDisconnect
 
 import seasight.api.app as app_module
-from seasight.access import create_organisation, create_user, ensure_tables, issue_key
+from partner_world import split_feed, stock_store
+from seasight.access import create_user, issue_key
 from seasight.access.keys import revoke_key
 from seasight.api import create_app
-from seasight.detection import detect_store
-from seasight.geo.zones import load_zones
-from seasight.ingest import ingest_paths
-from seasight.risk.alerts import default_rules, fire_alerts
-from seasight.risk.score import risk_store
-from seasight.risk.watchlists import add_watchlist, default_watchlists
-from seasight.sharing import assign_source, owners
+from seasight.sharing import owners
 from seasight.sharing.origins import attach_origin
 from seasight.sim import simulate, write_simulation
 from seasight.store import Store
-from test_api_sharing import _split_feed
 
 CG, NAVY = "coastguard", "navy"
 INGEST_RATE, INGEST_BURST = 5.0, 30.0  # the module's app: a tighter ingest limit
@@ -79,22 +73,15 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("security")
     write_simulation(simulate("indo-pacific", hours=4, vessels=40, seed=8), folder)
-    paths = _split_feed(folder / "feed.nmea", folder)
+    paths = split_feed(folder / "feed.nmea", folder)
     db = folder / "security.duckdb"
     keys: dict[str, str] = {}
     ids: dict[str, str] = {}
     now = datetime.now(UTC)
     with Store(db) as store:
-        ingest_paths(list(paths.values()), store=store)
-        assign_source(store, str(paths["navy"]), NAVY)
-        assign_source(store, str(paths["coastguard"]), CG)
-        detect_store(store, load_zones([folder / "zones.geojson"]))
-        add_watchlist(store, default_watchlists()[0])
-        risk_store(store)
-        fire_alerts(store, default_rules())
-        ensure_tables(store)
-        for org in (NAVY, CG, "outsider"):
-            create_organisation(store, org)
+        stock_store(store, paths.values(), {str(paths["navy"]): NAVY,
+                                            str(paths["coastguard"]): CG},
+                    folder / "zones.geojson", (NAVY, CG, "outsider"))
         create_user(store, CG, "cg_officer", "viewer", "correct horse battery")
 
         def key(name: str, org: str, role: str, scopes: tuple[str, ...] = ("read",),
