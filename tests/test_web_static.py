@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -214,10 +215,20 @@ def _post(url: str, body: bytes, content_type: str, key: str) -> Any:
         return json.loads(r.read())
 
 
-def _launch(pw: Any) -> Any:
-    return pw.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader"])
+@contextmanager
+def _browser_page(errors: list[str]) -> Iterator[Any]:
+    """A 1400 x 900 page of headless Chromium whose script errors are added to ``errors``."""
+    sync_playwright = _playwright_or_skip()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            yield page
+        finally:
+            browser.close()
 
 
 def test_service_requires_credentials(server: Service) -> None:
@@ -250,7 +261,6 @@ def _moved_position_line(feature: dict[str, Any]) -> tuple[str, tuple[float, flo
 
 
 def test_map_in_chromium(server: Service) -> None:
-    sync_playwright = _playwright_or_skip()
     SHOTS.mkdir(parents=True, exist_ok=True)
     base = server.base
     vessels = server.get("/api/vessels")["features"]
@@ -259,138 +269,132 @@ def test_map_in_chromium(server: Service) -> None:
     errors: list[str] = []
     external: list[str] = []
 
-    with sync_playwright() as pw:
-        browser = _launch(pw)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("request", lambda r: None if r.url.startswith(base)
-                    or r.url.startswith(base.replace("http", "ws"))
-                    or r.url.startswith(("data:", "blob:")) else external.append(r.url))
-            # Signed in by the key in the address, as `seasight demo` prints it.
-            page.goto(f"{base}/#key={server.key}")
+    with _browser_page(errors) as page:
+        page.on("request", lambda r: None if r.url.startswith(base)
+                or r.url.startswith(base.replace("http", "ws"))
+                or r.url.startswith(("data:", "blob:")) else external.append(r.url))
+        # Signed in by the key in the address, as `seasight demo` prints it.
+        page.goto(f"{base}/#key={server.key}")
 
-            # The map renders and the vessel layer is loaded with every vessel.
-            page.wait_for_function("window.seasight && window.seasight.vesselsLoaded",
-                                   timeout=60_000)
-            # The key was traded for a session and taken out of the address; no dialog.
-            assert page.evaluate("window.seasight.user.organisation") == "local"
-            assert "key=" not in page.url
-            assert page.locator("#signin-dialog").is_hidden()
-            assert page.locator("#account").is_visible()
-            assert page.locator("#map canvas.maplibregl-canvas").count() == 1
-            assert page.evaluate("window.seasight.vesselCount") == len(vessels)
-            assert f"{len(vessels):,} vessels" in page.inner_text("#vessel-count")
-            page.wait_for_function(
-                "window.seasight.map.loaded() && window.seasight.map.queryRenderedFeatures("
-                "{layers: ['vessels']}).length > 0", timeout=60_000)
-            assert page.evaluate("window.seasight.map.queryRenderedFeatures("
-                                 "{layers: ['land']}).length") > 0, "no land drawn"
-            page.screenshot(path=str(SHOTS / "01-map.png"))
+        # The map renders and the vessel layer is loaded with every vessel.
+        page.wait_for_function("window.seasight && window.seasight.vesselsLoaded",
+                               timeout=60_000)
+        # The key was traded for a session and taken out of the address; no dialog.
+        assert page.evaluate("window.seasight.user.organisation") == "local"
+        assert "key=" not in page.url
+        assert page.locator("#signin-dialog").is_hidden()
+        assert page.locator("#account").is_visible()
+        assert page.locator("#map canvas.maplibregl-canvas").count() == 1
+        assert page.evaluate("window.seasight.vesselCount") == len(vessels)
+        assert f"{len(vessels):,} vessels" in page.inner_text("#vessel-count")
+        page.wait_for_function(
+            "window.seasight.map.loaded() && window.seasight.map.queryRenderedFeatures("
+            "{layers: ['vessels']}).length > 0", timeout=60_000)
+        assert page.evaluate("window.seasight.map.queryRenderedFeatures("
+                             "{layers: ['land']}).length") > 0, "no land drawn"
+        page.screenshot(path=str(SHOTS / "01-map.png"))
 
-            # Search by name flies to the vessel and opens its dossier.
-            page.fill("#search-input", named["properties"]["name"])
-            page.click("#search-button")
-            mmsi = named["properties"]["mmsi"]
-            page.wait_for_function(f"window.seasight.selected === {mmsi}")
-            page.wait_for_selector("#dossier:not([hidden]) h2", timeout=30_000)
-            assert str(mmsi) in page.inner_text("#dossier-body")
-            assert page.evaluate("window.seasight.lastSearch.mmsi") == mmsi
-            page.wait_for_function("window.seasight.trackPoints > 1", timeout=30_000)
-            page.screenshot(path=str(SHOTS / "02-search-dossier.png"))
+        # Search by name flies to the vessel and opens its dossier.
+        page.fill("#search-input", named["properties"]["name"])
+        page.click("#search-button")
+        mmsi = named["properties"]["mmsi"]
+        page.wait_for_function(f"window.seasight.selected === {mmsi}")
+        page.wait_for_selector("#dossier:not([hidden]) h2", timeout=30_000)
+        assert str(mmsi) in page.inner_text("#dossier-body")
+        assert page.evaluate("window.seasight.lastSearch.mmsi") == mmsi
+        page.wait_for_function("window.seasight.trackPoints > 1", timeout=30_000)
+        page.screenshot(path=str(SHOTS / "02-search-dossier.png"))
 
-            # Search by MMSI works too.
-            other = next(f for f in vessels if f["properties"]["mmsi"] != mmsi)
-            page.fill("#search-input", str(other["properties"]["mmsi"]))
-            page.click("#search-button")
-            page.wait_for_function(f"window.seasight.selected === {other['properties']['mmsi']}")
+        # Search by MMSI works too.
+        other = next(f for f in vessels if f["properties"]["mmsi"] != mmsi)
+        page.fill("#search-input", str(other["properties"]["mmsi"]))
+        page.click("#search-button")
+        page.wait_for_function(f"window.seasight.selected === {other['properties']['mmsi']}")
 
-            # ... and by IMO number, written as analysts write it.
-            with_imo = next(f for f in vessels if f["properties"].get("imo")
-                            and f["properties"]["mmsi"] != other["properties"]["mmsi"])
-            page.fill("#search-input", f"IMO {with_imo['properties']['imo']}")
-            page.click("#search-button")
-            page.wait_for_function(
-                f"window.seasight.selected === {with_imo['properties']['mmsi']}")
+        # ... and by IMO number, written as analysts write it.
+        with_imo = next(f for f in vessels if f["properties"].get("imo")
+                        and f["properties"]["mmsi"] != other["properties"]["mmsi"])
+        page.fill("#search-input", f"IMO {with_imo['properties']['imo']}")
+        page.click("#search-button")
+        page.wait_for_function(
+            f"window.seasight.selected === {with_imo['properties']['mmsi']}")
 
-            # Clicking a vessel on the map opens its dossier.
-            page.click("#dossier-close")
-            page.wait_for_function("window.seasight.selected === null")
-            page.wait_for_function(
-                "!window.seasight.map.isMoving() && window.seasight.map.loaded()", timeout=30_000)
-            target = page.evaluate("""() => {
-                const m = window.seasight.map;
-                const fs = m.queryRenderedFeatures({layers: ['vessels']});
-                const c = m.getCanvas().getBoundingClientRect();
-                for (const f of fs) {
-                  const p = m.project(f.geometry.coordinates);
-                  if (p.x > 20 && p.y > 20 && p.x < c.width - 400 && p.y < c.height - 60)
-                    return {x: c.left + p.x, y: c.top + p.y, mmsi: f.properties.mmsi};
-                }
-                return null; }""")
-            assert target is not None, "no vessel drawn away from the edges"
-            page.mouse.click(target["x"], target["y"])
-            page.wait_for_function("window.seasight.selected !== null", timeout=10_000)
-            page.wait_for_selector("#dossier:not([hidden]) h2", timeout=30_000)
-            page.screenshot(path=str(SHOTS / "03-click-dossier.png"))
+        # Clicking a vessel on the map opens its dossier.
+        page.click("#dossier-close")
+        page.wait_for_function("window.seasight.selected === null")
+        page.wait_for_function(
+            "!window.seasight.map.isMoving() && window.seasight.map.loaded()", timeout=30_000)
+        target = page.evaluate("""() => {
+            const m = window.seasight.map;
+            const fs = m.queryRenderedFeatures({layers: ['vessels']});
+            const c = m.getCanvas().getBoundingClientRect();
+            for (const f of fs) {
+              const p = m.project(f.geometry.coordinates);
+              if (p.x > 20 && p.y > 20 && p.x < c.width - 400 && p.y < c.height - 60)
+                return {x: c.left + p.x, y: c.top + p.y, mmsi: f.properties.mmsi};
+            }
+            return null; }""")
+        assert target is not None, "no vessel drawn away from the edges"
+        page.mouse.click(target["x"], target["y"])
+        page.wait_for_function("window.seasight.selected !== null", timeout=10_000)
+        page.wait_for_selector("#dossier:not([hidden]) h2", timeout=30_000)
+        page.screenshot(path=str(SHOTS / "03-click-dossier.png"))
 
-            # Filtering events by kind leaves only that kind in the list.
-            page.wait_for_function("window.seasight.eventCount > 0", timeout=30_000)
-            kinds = page.eval_on_selector_all("#event-list li[data-kind]",
-                                              "els => els.map(e => e.dataset.kind)")
-            kind = kinds[0]
-            page.select_option("#event-kind", kind)
-            page.wait_for_function(
-                f"[...document.querySelectorAll('#event-list li[data-kind]')].every("
-                f"e => e.dataset.kind === '{kind}')")
-            assert page.locator("#event-list li[data-kind]").count() > 0
-            page.screenshot(path=str(SHOTS / "04-events-filtered.png"))
+        # Filtering events by kind leaves only that kind in the list.
+        page.wait_for_function("window.seasight.eventCount > 0", timeout=30_000)
+        kinds = page.eval_on_selector_all("#event-list li[data-kind]",
+                                          "els => els.map(e => e.dataset.kind)")
+        kind = kinds[0]
+        page.select_option("#event-kind", kind)
+        page.wait_for_function(
+            f"[...document.querySelectorAll('#event-list li[data-kind]')].every("
+            f"e => e.dataset.kind === '{kind}')")
+        assert page.locator("#event-list li[data-kind]").count() > 0
+        page.screenshot(path=str(SHOTS / "04-events-filtered.png"))
 
-            # Acknowledging an alert moves it out of the "new" list.
-            assert server.get("/api/alerts?state=new")["items"], "the demo store has no alerts"
-            page.wait_for_function("window.seasight.alertCount > 0", timeout=30_000)
-            first = page.locator("#alert-list form.ack-form").first
-            alert_id = first.get_attribute("data-alert")
-            first.locator("input[name=note]").fill("seen by the browser test")
-            first.locator("button[type=submit]").click()
-            page.wait_for_function(
-                f"!document.querySelector('#alert-list li[data-alert=\"{alert_id}\"]')",
-                timeout=15_000)
-            acked = server.get("/api/alerts?state=acknowledged")["items"]
-            got = next(a for a in acked if a["alert_id"] == alert_id)
-            assert got["note"] == "seen by the browser test"
-            page.screenshot(path=str(SHOTS / "05-alert-acknowledged.png"))
+        # Acknowledging an alert moves it out of the "new" list.
+        assert server.get("/api/alerts?state=new")["items"], "the demo store has no alerts"
+        page.wait_for_function("window.seasight.alertCount > 0", timeout=30_000)
+        first = page.locator("#alert-list form.ack-form").first
+        alert_id = first.get_attribute("data-alert")
+        first.locator("input[name=note]").fill("seen by the browser test")
+        first.locator("button[type=submit]").click()
+        page.wait_for_function(
+            f"!document.querySelector('#alert-list li[data-alert=\"{alert_id}\"]')",
+            timeout=15_000)
+        acked = server.get("/api/alerts?state=acknowledged")["items"]
+        got = next(a for a in acked if a["alert_id"] == alert_id)
+        assert got["note"] == "seen by the browser test"
+        page.screenshot(path=str(SHOTS / "05-alert-acknowledged.png"))
 
-            # A live update (NMEA posted to the service) moves a vessel on the map.
-            page.wait_for_function("window.seasight.streamState === 'live'", timeout=15_000)
-            mover = vessels[-1]
-            line, (lon, lat) = _moved_position_line(mover)
-            report = server.post("/api/ingest?source=browser-test", line.encode(),
-                                 "text/plain")
-            assert report, "ingest answered nothing"
-            m = mover["properties"]["mmsi"]
-            page.wait_for_function(
-                f"(() => {{ const f = window.seasight.state.vessels.get({m});"
-                f" return f && Math.abs(f.geometry.coordinates[0] - {lon}) < 1e-3"
-                f" && Math.abs(f.geometry.coordinates[1] - {lat}) < 1e-3; }})()",
-                timeout=20_000)
-            # ... and the map holds it there: the vessels source's data (in MapLibre's worker,
-            # where the stream's changes go as diffs) has the new position
-            probe = (f"async () => {{ const d = await window.seasight.state.map"
-                     f".getSource('vessels').getData(); const f = d.features.find("
-                     f"(x) => x.properties.mmsi === {m}); return f ? f.geometry.coordinates"
-                     f" : null; }}")
-            deadline = time.monotonic() + 20
-            while True:
-                drawn = page.evaluate(probe)
-                if drawn and abs(drawn[0] - lon) < 1e-6 and abs(drawn[1] - lat) < 1e-6:
-                    break
-                assert time.monotonic() < deadline, f"the map still has {drawn}"
-                time.sleep(0.2)
-            assert page.evaluate("window.seasight.state.redraws.some((r) => r.diff)")
-            page.screenshot(path=str(SHOTS / "06-live-update.png"))
-        finally:
-            browser.close()
+        # A live update (NMEA posted to the service) moves a vessel on the map.
+        page.wait_for_function("window.seasight.streamState === 'live'", timeout=15_000)
+        mover = vessels[-1]
+        line, (lon, lat) = _moved_position_line(mover)
+        report = server.post("/api/ingest?source=browser-test", line.encode(),
+                             "text/plain")
+        assert report, "ingest answered nothing"
+        m = mover["properties"]["mmsi"]
+        page.wait_for_function(
+            f"(() => {{ const f = window.seasight.state.vessels.get({m});"
+            f" return f && Math.abs(f.geometry.coordinates[0] - {lon}) < 1e-3"
+            f" && Math.abs(f.geometry.coordinates[1] - {lat}) < 1e-3; }})()",
+            timeout=20_000)
+        # ... and the map holds it there: the vessels source's data (in MapLibre's worker,
+        # where the stream's changes go as diffs) has the new position
+        probe = (f"async () => {{ const d = await window.seasight.state.map"
+                 f".getSource('vessels').getData(); const f = d.features.find("
+                 f"(x) => x.properties.mmsi === {m}); return f ? f.geometry.coordinates"
+                 f" : null; }}")
+        deadline = time.monotonic() + 20
+        while True:
+            drawn = page.evaluate(probe)
+            if drawn and abs(drawn[0] - lon) < 1e-6 and abs(drawn[1] - lat) < 1e-6:
+                break
+            assert time.monotonic() < deadline, f"the map still has {drawn}"
+            time.sleep(0.2)
+        assert page.evaluate("window.seasight.state.redraws.some((r) => r.diff)")
+        page.screenshot(path=str(SHOTS / "06-live-update.png"))
     assert errors == [], errors
     assert external == [], f"the page requested other hosts: {external}"
 
@@ -398,56 +402,49 @@ def test_map_in_chromium(server: Service) -> None:
 def test_sign_in_in_chromium(server: Service) -> None:
     """Without a key the page asks for credentials; a user name and password sign in (the
     map then loads), a wrong password is refused in the dialog, and signing out asks again."""
-    sync_playwright = _playwright_or_skip()
     SHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = _launch(pw)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(server.base + "/")
-            page.wait_for_selector("#signin-dialog[open]", state="visible", timeout=30_000)
-            assert page.evaluate("window.seasight.authRequired") is True
-            assert page.evaluate("window.seasight.user") is None
-            assert not page.evaluate("window.seasight.vesselsLoaded")
-            assert page.locator("#account").is_hidden()
-            page.screenshot(path=str(SHOTS / "07-sign-in-dialog.png"))
+    with _browser_page(errors) as page:
+        page.goto(server.base + "/")
+        page.wait_for_selector("#signin-dialog[open]", state="visible", timeout=30_000)
+        assert page.evaluate("window.seasight.authRequired") is True
+        assert page.evaluate("window.seasight.user") is None
+        assert not page.evaluate("window.seasight.vesselsLoaded")
+        assert page.locator("#account").is_hidden()
+        page.screenshot(path=str(SHOTS / "07-sign-in-dialog.png"))
 
-            # A wrong password is refused in the dialog, which stays open.
-            page.fill("#signin-username", USER)
-            page.fill("#signin-password", "not-the-password")
-            page.click("#signin-form button[type=submit]")
-            page.wait_for_function(
-                "document.querySelector('#signin-error').textContent.includes('Wrong')",
-                timeout=15_000)
-            assert page.locator("#signin-dialog").is_visible()
-            # Escape does not dismiss it.
-            page.keyboard.press("Escape")
-            assert page.locator("#signin-dialog").is_visible()
+        # A wrong password is refused in the dialog, which stays open.
+        page.fill("#signin-username", USER)
+        page.fill("#signin-password", "not-the-password")
+        page.click("#signin-form button[type=submit]")
+        page.wait_for_function(
+            "document.querySelector('#signin-error').textContent.includes('Wrong')",
+            timeout=15_000)
+        assert page.locator("#signin-dialog").is_visible()
+        # Escape does not dismiss it.
+        page.keyboard.press("Escape")
+        assert page.locator("#signin-dialog").is_visible()
 
-            # The right one signs in: the dialog closes and the map loads the vessels.
-            page.fill("#signin-password", PASSWORD)
-            page.click("#signin-form button[type=submit]")
-            page.wait_for_selector("#signin-dialog", state="hidden", timeout=15_000)
-            page.wait_for_function("window.seasight.vesselsLoaded", timeout=60_000)
-            assert page.evaluate("window.seasight.user.user") == USER
-            assert USER in page.inner_text("#account-user")
-            assert page.evaluate("window.seasight.vesselCount") > 0
-            page.wait_for_function("window.seasight.streamState === 'live'", timeout=15_000)
-            page.wait_for_function(
-                "window.seasight.map.loaded() && window.seasight.map.queryRenderedFeatures("
-                "{layers: ['vessels']}).length > 0", timeout=60_000)
-            page.screenshot(path=str(SHOTS / "08-signed-in.png"))
+        # The right one signs in: the dialog closes and the map loads the vessels.
+        page.fill("#signin-password", PASSWORD)
+        page.click("#signin-form button[type=submit]")
+        page.wait_for_selector("#signin-dialog", state="hidden", timeout=15_000)
+        page.wait_for_function("window.seasight.vesselsLoaded", timeout=60_000)
+        assert page.evaluate("window.seasight.user.user") == USER
+        assert USER in page.inner_text("#account-user")
+        assert page.evaluate("window.seasight.vesselCount") > 0
+        page.wait_for_function("window.seasight.streamState === 'live'", timeout=15_000)
+        page.wait_for_function(
+            "window.seasight.map.loaded() && window.seasight.map.queryRenderedFeatures("
+            "{layers: ['vessels']}).length > 0", timeout=60_000)
+        page.screenshot(path=str(SHOTS / "08-signed-in.png"))
 
-            # Signing out ends the session (the cookie no longer works) and asks again.
-            page.click("#sign-out")
-            page.wait_for_selector("#signin-dialog[open]", state="visible", timeout=15_000)
-            page.wait_for_function("window.seasight.vesselCount === 0", timeout=5_000)
-            assert page.evaluate("window.seasight.streamState") == "offline"
-            status = page.evaluate("fetch('/api/me').then(r => r.status)")
-            assert status == 401
-            page.screenshot(path=str(SHOTS / "09-signed-out.png"))
-        finally:
-            browser.close()
+        # Signing out ends the session (the cookie no longer works) and asks again.
+        page.click("#sign-out")
+        page.wait_for_selector("#signin-dialog[open]", state="visible", timeout=15_000)
+        page.wait_for_function("window.seasight.vesselCount === 0", timeout=5_000)
+        assert page.evaluate("window.seasight.streamState") == "offline"
+        status = page.evaluate("fetch('/api/me').then(r => r.status)")
+        assert status == 401
+        page.screenshot(path=str(SHOTS / "09-signed-out.png"))
     assert errors == [], errors
