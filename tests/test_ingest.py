@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from seasight.ais import decode_nmea
+from seasight.ais import NmeaDecoder, decode_nmea
 from seasight.dedup import drop_duplicates
 from seasight.ingest import ingest_paths
 from seasight.schema import TABLES
@@ -114,6 +114,33 @@ def test_chunk_size_does_not_change_result(tmp_path: Path) -> None:
         assert chunked[name].equals(whole[name]), name
 
 
+@pytest.mark.parametrize("commit_rows", [1, 40, 10_000_000])
+def test_bulk_ingest_drops_the_same_repeats_as_append(tmp_path: Path, commit_rows: int) -> None:
+    """Bulk ingest finds repeats in its decoding thread (committed rows through a cursor,
+    uncommitted ones from memory); whatever the commit interval, it must keep exactly the rows
+    that appending the same batches one by one keeps. Here the first round's receptions by
+    one station are in the database before the file is ingested, and the second round's
+    pairs of receptions are cut apart by chunk boundaries."""
+    lines = feed_with_duplicates(2).splitlines(keepends=True)
+    stored, feed = tmp_path / "stored.nmea", tmp_path / "feed.nmea"
+    stored.write_bytes(b"".join(lines[: len(lines) // 2 : 2]))  # round 1, station rxA
+    feed.write_bytes(b"".join(lines))
+    db, reference = tmp_path / "bulk.duckdb", tmp_path / "reference.duckdb"
+    ingest_paths([stored], db)
+    ingest_paths([feed], db, chunk_bytes=2048, commit_rows=commit_rows)
+    with Store(reference) as store:
+        for path in (stored, feed):
+            decoder = NmeaDecoder(str(path.resolve()))
+            for i in range(0, len(data := path.read_bytes()), 2048):
+                store.append(decoder.feed(data[i:i + 2048]))
+            store.append(decoder.finish())
+    got, want = table_rows(db), table_rows(reference)
+    for name in ("positions", "static", "base_stations", "aids_to_navigation",
+                 "other_messages"):
+        assert got[name].equals(want[name]), name
+        assert set(got[name]["station"].drop_nulls()) <= {"rxA"}, name
+
+
 def test_bad_lines_kept_and_good_lines_survive(tmp_path: Path) -> None:
     good = REAL_FILES[0].read_bytes().splitlines()
     noisy = []
@@ -140,27 +167,26 @@ KILL_SCRIPT = textwrap.dedent(
     import os, signal, sys
     from pathlib import Path
     from seasight.ingest import ingest_paths
-    from seasight.store import Store
+    from seasight.store import Appender, Store
 
     feed, db, chunk, kill_at, where = sys.argv[1:6]
-    calls = 0
-    append = Store.append
+    commits = 0
+    commit = Appender.commit
     rejects = Store._append_rejects
 
-    def counting_append(self, *args, **kwargs):
-        global calls
-        calls += 1
-        result = append(self, *args, **kwargs)
-        if where == "between" and calls == int(kill_at):
+    def counting_commit(self, *args, **kwargs):
+        global commits
+        commit(self, *args, **kwargs)
+        commits += 1
+        if where == "between" and commits == int(kill_at):
             os.kill(os.getpid(), signal.SIGKILL)  # just after a commit
-        return result
 
     def dying_rejects(self, *args, **kwargs):
-        if where == "inside" and calls == int(kill_at):
+        if where == "inside" and commits + 1 == int(kill_at):
             os.kill(os.getpid(), signal.SIGKILL)  # rows inserted, transaction not committed
         return rejects(self, *args, **kwargs)
 
-    Store.append = counting_append
+    Appender.commit = counting_commit
     Store._append_rejects = dying_rejects
     ingest_paths([Path(feed)], Path(db), chunk_bytes=int(chunk), commit_rows=1)
     """

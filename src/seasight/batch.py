@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from seasight.schema import TABLES, conform, empty
@@ -44,11 +45,11 @@ class Batch:
         message type, such as CSV fixes of unknown transceiver class, under 0)."""
         counts: Counter[int] = Counter()
         for name in DECODED_TABLES:
-            frame = getattr(self, name)
+            types = getattr(self, name)["msg_type"]
             if name == "static":
-                frame = frame.filter(pl.col("msg_type") != 19)
-            for msg_type, n in frame.group_by("msg_type").len().iter_rows():
-                counts[int(msg_type or 0)] += int(n)
+                types = types.filter(types != 19)
+            tally = np.bincount(types.fill_null(0).to_numpy(), minlength=1)
+            counts.update({t: int(n) for t, n in enumerate(tally) if n})
         return counts
 
     def rejects_by_reason(self) -> Counter[str]:

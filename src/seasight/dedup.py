@@ -101,7 +101,9 @@ def duplicate_mask(
     return dup[len(h) - len(msg_hash):]
 
 
-def _hash_ts(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def hash_ts(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``msg_hash``, ``ts`` in microseconds (0 where null) and whether ``ts`` is set: the
+    arguments of :func:`duplicate_mask`."""
     ts = frame["ts"]
     return (
         frame["msg_hash"].to_numpy(),
@@ -130,9 +132,9 @@ def drop_duplicates(
     """
     if frame.height == 0:
         return frame
-    h, t, v = _hash_ts(frame)
+    h, t, v = hash_ts(frame)
     if stored is not None and stored.height:
-        sh, st, sv = _hash_ts(stored)
+        sh, st, sv = hash_ts(stored)
         dup = duplicate_mask(h, t, v, sh, st, sv, window_s)
     else:
         dup = duplicate_mask(h, t, v, window_s=window_s)

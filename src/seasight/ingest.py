@@ -24,17 +24,25 @@ from seasight.prefetch import prefetched, with_idle_ticks
 from seasight.sources.csv_tracks import read_track_csv
 from seasight.sources.files import expand_paths, fingerprint, line_chunks, open_source
 from seasight.sources.live import LiveChunk
-from seasight.store import DEFAULT_DB, Checkpoint, Store
+from seasight.store import DEFAULT_DB, Checkpoint, RepeatFilter, Store
 
 #: Bytes of text decoded at a time.
 CHUNK_BYTES = 16 * 1024 * 1024
 
+#: DuckDB threads while a file is ingested: the decoding thread has the other core.
+STORE_THREADS = 1
+
+#: Bytes of the first chunk: storing starts once it is decoded.
+FIRST_CHUNK_BYTES = 2 * 1024 * 1024
+
 #: Chunks decoded ahead while the database writes (each holds about 200,000 decoded rows).
 PREFETCH_CHUNKS = 3
 
-#: Decoded rows committed together (with the checkpoint of the last chunk among them). Large
-#: commits are what DuckDB writes fastest; this, not the file size, bounds memory.
-COMMIT_ROWS = 500_000
+#: Rows stored in one transaction, committed with the checkpoint of the last chunk among them:
+#: an ingest killed and run again redoes at most this many rows. Large transactions are what
+#: DuckDB writes fastest; rows beyond a full row group go to disk before the commit, so this
+#: does not bound memory, the chunk size does.
+COMMIT_ROWS = 2_000_000
 
 #: File name endings read as CSV tracks (MarineCadastre, DMA, generic), the rest as NMEA.
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -67,16 +75,20 @@ class IngestReport:
         """Lines rejected."""
         return sum(self.rejects.values())
 
-    def add(self, batch: Batch, added: dict[str, int], *, csv: bool = False) -> None:
-        """Account for one stored batch (``csv``: rows of a CSV track, not AIS messages)."""
+    def add(self, batch: Batch, added: dict[str, int], *, csv: bool = False,
+            counts: tuple[Counter[int], Counter[str]] | None = None) -> None:
+        """Account for one stored batch (``csv``: rows of a CSV track, not AIS messages;
+        ``counts``: its messages by type and rejects by reason, if counted before repeats were
+        dropped from it)."""
+        by_type, by_reason = counts or (batch.messages_by_type(), batch.rejects_by_reason())
         if csv:
             self.csv_rows += sum(
                 getattr(batch, t).height
                 for t in ("positions", "base_stations", "aids_to_navigation")
             )
         else:
-            self.messages.update(batch.messages_by_type())
-        self.rejects.update(batch.rejects_by_reason())
+            self.messages.update(by_type)
+        self.rejects.update(by_reason)
         self.skipped.update({k: v for k, v in batch.skipped.items() if v})
         self.added.update({k: v for k, v in added.items() if v})
 
@@ -139,47 +151,65 @@ def ingest_file(
     if cp is not None:
         offset = cp.offset
         decoder = NmeaDecoder(source, state=DecoderState.from_json(cp.state))
-    with open_source(path) as fh:
+    with open_source(path) as fh, store.threads(STORE_THREADS), store.appending() as appender:
         if offset:
             fh.seek(offset)
-        pending: list[Batch] = []
-        pending_rows = 0
-        pending_bytes = 0
-        chunks = prefetched(
-            _decoded_chunks(fh, decoder, source, fp, offset, chunk_bytes), depth=PREFETCH_CHUNKS
-        )
-        for batch, checkpoint, nbytes in chunks:
-            pending.append(batch)
-            pending_rows += batch.n_rows()
-            pending_bytes += nbytes
-            # Store as soon as the database would otherwise wait: what is decoded already goes
-            # in together (up to commit_rows), so decoding and storing overlap from the start.
-            if pending_rows < commit_rows and not checkpoint.completed and chunks.ready():
-                continue
-            whole = Batch.concat(pending)
-            added = store.append(whole, checkpoint)
-            report.bytes_read += pending_bytes
-            report.add(whole, added)
-            pending, pending_rows, pending_bytes = [], 0, 0
-            if progress:
-                progress(report.bytes_read, report.n_messages)
+        repeats = RepeatFilter(store)
+        try:
+            chunks = prefetched(
+                _decoded_chunks(fh, decoder, repeats, source, fp, offset, chunk_bytes),
+                depth=PREFETCH_CHUNKS,
+            )
+            for chunk in chunks:
+                added = appender.add(chunk.batch, checked=True)
+                if appender.uncommitted >= commit_rows or chunk.checkpoint.completed:
+                    appender.commit(chunk.checkpoint)
+                    repeats.committed(chunk.number)
+                report.bytes_read += chunk.nbytes
+                report.add(chunk.batch, added, counts=chunk.counts)
+                if progress:
+                    progress(report.bytes_read, report.n_messages)
+        finally:
+            repeats.close()
+
+
+@dataclass
+class _Decoded:
+    """One decoded chunk, ready to store: its new rows, the counts of what was decoded, and
+    the checkpoint that holds once it is stored."""
+
+    number: int
+    batch: Batch
+    counts: tuple[Counter[int], Counter[str]]
+    checkpoint: Checkpoint
+    nbytes: int
 
 
 def _decoded_chunks(
-    fh: BinaryIO, decoder: NmeaDecoder, source: str, fp: str, offset: int, chunk_bytes: int
-) -> Iterator[tuple[Batch, Checkpoint, int]]:
-    """Decoded chunks of ``fh``, each with the checkpoint to commit alongside it; the last
-    one finishes the decoder and marks the source complete.
+    fh: BinaryIO, decoder: NmeaDecoder, repeats: RepeatFilter, source: str, fp: str,
+    offset: int, chunk_bytes: int
+) -> Iterator[_Decoded]:
+    """Decoded chunks of ``fh`` without repeated receptions, each with the checkpoint to commit
+    alongside it; the last one finishes the decoder and marks the source complete.
 
-    Meant to run beside the thread that stores: it decodes on one core (numba's thread count
-    is per thread) while the database writes on the other.
+    Meant to run beside the thread that stores, which then has nothing to do but write. The
+    first chunk is small, so that writing starts early.
     """
-    for chunk in line_chunks(fh, chunk_bytes):
+    first = min(chunk_bytes, FIRST_CHUNK_BYTES)
+    for chunk in line_chunks(fh, chunk_bytes, first_bytes=first):
         offset += len(chunk)
         batch = decoder.feed(chunk)
-        yield batch, Checkpoint(source, fp, offset, decoder.state.to_json(), False), len(chunk)
+        yield _ready(batch, repeats,
+                     Checkpoint(source, fp, offset, decoder.state.to_json(), False), len(chunk))
     batch = decoder.finish()
-    yield batch, Checkpoint(source, fp, offset, decoder.state.to_json(), True), 0
+    yield _ready(batch, repeats, Checkpoint(source, fp, offset, decoder.state.to_json(), True), 0)
+
+
+def _ready(batch: Batch, repeats: RepeatFilter, checkpoint: Checkpoint, nbytes: int
+           ) -> _Decoded:
+    counts = (batch.messages_by_type(), batch.rejects_by_reason())
+    number, new = repeats.check(batch)
+    return _Decoded(number, new, counts, checkpoint, nbytes)
 
 
 def ingest_paths(

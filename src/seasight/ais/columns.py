@@ -227,11 +227,6 @@ def coded_strings(codes: np.ndarray, names: tuple[str, ...],
     )
 
 
-def constant_strings(value: str, n: int) -> pa.Array:
-    """``n`` copies of ``value``."""
-    return coded_strings(np.zeros(n, np.int64), (value,))
-
-
 _ONE_CHAR = tuple(chr(i) for i in range(128))
 
 

@@ -26,7 +26,6 @@ from seasight.ais.columns import (
     armored_payloads,
     characters,
     coded_strings,
-    constant_strings,
     decode_columns,
     layout_plan,
     numeric,
@@ -126,7 +125,6 @@ class _Context:
             "ts": pa.array(ts, type=pa.int64(), mask=ts == NO_TS).cast(pa.timestamp("us", "UTC")),
             "msg_type": numeric(self.msg_type[rows], all_valid, "u8"),
             "repeat": numeric(self.repeat[rows], all_valid, "u8"),
-            "source": constant_strings(self.source, n),
             "line_no": pa.array(self.line_no[rows], type=pa.int64()),
             "station": slices(self.buf, self.st_start[rows], st_len, st_len > 0),
             "channel": characters(self.channel[rows]),
@@ -149,8 +147,13 @@ def _header(payloads: Payloads, rows: np.ndarray) -> tuple[np.ndarray, ...]:
     return ints[0], ints[1], ints[2], ints[3], valid[3]
 
 
-def _frame(columns: dict[str, pa.Array], table: str) -> pl.DataFrame:
-    return conform(cast(pl.DataFrame, pl.from_arrow(pa.table(columns))), TABLES[table])
+def _frame(columns: dict[str, pa.Array], table: str, source: str,
+           *derived: pl.Expr) -> pl.DataFrame:
+    """The table's frame: ``columns``, then the ``derived`` ones, and ``source`` on every row
+    (added by Polars as one value, not built as a column of copies)."""
+    frame = cast(pl.DataFrame, pl.from_arrow(pa.table(columns)))
+    return conform(frame.with_columns(*derived, source=pl.lit(source, pl.String)),
+                   TABLES[table])
 
 
 def _rows(mask: np.ndarray) -> np.ndarray:
@@ -168,7 +171,7 @@ def _table(ctx: _Context, rows: np.ndarray, variant: np.ndarray,
         valid = ~np.asarray(raw.is_null())
         rot, ok = rate_of_turn(np.asarray(raw.fill_null(0)), valid)
         cols["rot"] = numeric(rot, ok, "f32")
-    return _frame(cols, table)
+    return _frame(cols, table, ctx.source)
 
 
 _POSITION_VARIANTS = [layouts.POSITION_A, layouts.POSITION_SAR, layouts.POSITION_B,
@@ -224,12 +227,10 @@ def _aids(ctx: _Context) -> pl.DataFrame:
     cols = {**ctx.provenance(rows),
             **decode_columns(ctx.payloads, rows, np.zeros(len(rows), np.int64),
                              [(*layouts.AID_TO_NAVIGATION, layouts.NAME_EXTENSION)], _KINDS)}
-    frame = cast(pl.DataFrame, pl.from_arrow(pa.table(cols))).with_columns(
-        name=pl.when(pl.col("name_ext").is_not_null())
-        .then(pl.concat_str(pl.col("name").fill_null(""), pl.col("name_ext")))
-        .otherwise(pl.col("name"))
-    )
-    return conform(frame, TABLES["aids_to_navigation"])
+    name = (pl.when(pl.col("name_ext").is_not_null())
+            .then(pl.concat_str(pl.col("name").fill_null(""), pl.col("name_ext")))
+            .otherwise(pl.col("name")).alias("name"))
+    return _frame(cols, "aids_to_navigation", ctx.source, name)
 
 
 def _other(ctx: _Context, rows: np.ndarray) -> pl.DataFrame:
@@ -239,7 +240,7 @@ def _other(ctx: _Context, rows: np.ndarray) -> pl.DataFrame:
     payload = armored_payloads(p.sixbits, p.start, p.nchars, rows)
     cols = {**ctx.provenance(rows), "payload": payload,
             "fill_bits": numeric(p.fill_bits[rows], np.ones(len(rows), bool), "u8")}
-    return _frame(cols, "other_messages")
+    return _frame(cols, "other_messages", ctx.source)
 
 
 @dataclass
@@ -421,13 +422,11 @@ class NmeaDecoder:
         starts = fr.start[rows]
         raw = slices(buf, starts, _raw_ends(buf, fr.start, rows) - starts,
                      np.ones(len(rows), bool), binary=True)
-        table = pa.table({
-            "source": constant_strings(self.source, len(rows)),
+        return _frame({
             "line_no": pa.array(line_no[rows], type=pa.int64()),
             "raw": raw,
             "reason": coded_strings(fr.reason[rows], _REASON_LOOKUP),
-        })
-        return conform(cast(pl.DataFrame, pl.from_arrow(table)), TABLES["rejects"])
+        }, "rejects", self.source)
 
 
 def _raw_ends(buf: np.ndarray, line_starts: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -46,11 +46,15 @@ def open_source(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
-def line_chunks(fh: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
-    """Chunks of whole lines (the last may lack its newline)."""
+def line_chunks(fh: BinaryIO, chunk_bytes: int, *, first_bytes: int | None = None
+                ) -> Iterator[bytes]:
+    """Chunks of whole lines (the last may lack its newline), the first read ``first_bytes``
+    at a time if given."""
     tail = b""
+    size = first_bytes or chunk_bytes
     while True:
-        block = fh.read(chunk_bytes)
+        block = fh.read(size)
+        size = chunk_bytes
         if not block:
             if tail:
                 yield tail

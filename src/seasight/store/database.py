@@ -9,6 +9,7 @@ table is deduplicated on append (see :mod:`seasight.dedup`); rejects are kept on
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from seasight.batch import DECODED_TABLES, Batch
-from seasight.dedup import DEDUP_WINDOW_S, drop_duplicates
+from seasight.dedup import DEDUP_WINDOW_S, duplicate_mask, hash_ts
 from seasight.geo.zones import Zone, zones_from_geojson, zones_to_geojson
 from seasight.schema import DERIVED_TABLES, EVENTS, TABLES, conform
 
@@ -46,6 +49,9 @@ _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
     pl.Datetime: "TIMESTAMPTZ",
 }
 
+
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""``msg_hash``, time in µs and whether timed, of some rows (:func:`seasight.dedup.hash_ts`)."""
 
 #: Text columns that are often one value for a whole append.
 _CONSTANT_CANDIDATES = frozenset({"source", "ts_source"})
@@ -88,6 +94,121 @@ class Checkpoint:
     completed: bool
 
 
+class Appender:
+    """Adds batches to a :class:`Store` inside one open transaction (from
+    :meth:`Store.appending`); :meth:`commit` makes what was added durable, with the checkpoint
+    of the source it came from, and the next :meth:`add` opens the next transaction.
+
+    Large transactions are what DuckDB writes fastest: each commit leaves a partly filled row
+    group in every table that the next checkpoint writes again. Rows of the open transaction
+    count as stored for deduplication.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.ended = False
+        self.in_transaction = False
+        self.uncommitted = 0
+
+    def _begin(self) -> None:
+        if self.ended:
+            raise RuntimeError("the appending block has ended")
+        if not self.in_transaction:
+            self.store.con.execute("BEGIN TRANSACTION")
+            self.in_transaction = True
+
+    def add(self, batch: Batch, *, checked: bool = False) -> dict[str, int]:
+        """Store ``batch``'s new rows (duplicates of stored rows and of each other dropped);
+        returns the rows added to each table. ``checked``: the batch has been through a
+        :class:`RepeatFilter` of this appender, so its decoded rows are all new."""
+        self._begin()
+        st = self.store
+        added: dict[str, int] = {}
+        for name in DECODED_TABLES:
+            frame = getattr(batch, name)
+            if not checked:
+                added[name] = st._append_decoded(name, frame)
+            elif frame.height:
+                st._insert(name, frame)
+                added[name] = frame.height
+            else:
+                added[name] = 0
+        added["rejects"] = st._append_rejects(batch.rejects)
+        self.uncommitted += sum(added.values())
+        return added
+
+    def commit(self, checkpoint: Checkpoint | None = None) -> None:
+        """Commit everything added so far, together with ``checkpoint``."""
+        self._begin()
+        if checkpoint is not None:
+            self.store._save_checkpoint(checkpoint)
+        self.in_transaction = False
+        self.store.con.execute("COMMIT")
+        self.uncommitted = 0
+
+    def rollback(self) -> None:
+        """Forget what was added since the last commit, and end the block."""
+        self.ended = True
+        if self.in_transaction:
+            self.in_transaction = False
+            self.store.con.execute("ROLLBACK")
+
+
+class RepeatFilter:
+    """Drops the repeated receptions from batches on their way to an :class:`Appender`, in
+    another thread than the one that writes (a bulk ingest's decoding thread).
+
+    A row is judged against the committed rows, read through a cursor of its own, and against
+    the rows passed on since the last commit the writer reported (:meth:`committed`), kept in
+    memory: together these are exactly the rows the appender's transaction sees, so the result
+    is the same as :meth:`Store.append`'s.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.reader = store.cursor()
+        self.window_s = store.dedup_window_s
+        self._passed: list[tuple[int, dict[str, Rows]]] = []
+        self._committed = -1
+        self._next = 0
+
+    def committed(self, through: int) -> None:
+        """The writer has committed the batches numbered up to ``through`` (called from the
+        writing thread)."""
+        self._committed = through
+
+    def check(self, batch: Batch) -> tuple[int, Batch]:
+        """The batch's number (for :meth:`committed`) and the batch without repeats."""
+        number, self._next = self._next, self._next + 1
+        done = self._committed  # read once: batches up to it are visible to the query below
+        self._passed = [(n, rows) for n, rows in self._passed if n > done]
+        kept: dict[str, pl.DataFrame] = {}
+        passed: dict[str, Rows] = {}
+        for name in DECODED_TABLES:
+            frame = getattr(batch, name)
+            if frame.height:
+                frame, passed[name] = self._new_rows(name, frame)
+            kept[name] = frame
+        self._passed.append((number, passed))
+        return number, Batch(**kept, rejects=batch.rejects, skipped=batch.skipped)
+
+    def _new_rows(self, table: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, Rows]:
+        h, t, v = hash_ts(frame)
+        stored = [self.reader._stored_near(table, h, t, v)]
+        stored += [rows[table] for _, rows in self._passed if table in rows]
+        sh, st, sv = (np.concatenate(parts) for parts in zip(*stored, strict=True))
+        if len(sh):  # only stored rows with a hash of the batch matter
+            near = pl.Series(sh).is_in(pl.Series(h).implode()).to_numpy()
+            sh, st, sv = sh[near], st[near], sv[near]
+        new = ~duplicate_mask(h, t, v, sh, st, sv, self.window_s)
+        if new.all():
+            return frame, (h, t, v)
+        return frame.filter(pl.Series(new)), (h[new], t[new], v[new])
+
+    def close(self) -> None:
+        """Close the reading cursor."""
+        self.reader.close()
+
+
 class Store:
     """A SeaSight database file.
 
@@ -117,6 +238,9 @@ class Store:
         # Fold the write-ahead log into the file every 256 MB rather than every 16 MB: bulk
         # ingest commits then cost a log append, not a rewrite of the tables' open row groups.
         self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+        # Compress and write each row group of a large append as soon as it is full, rather
+        # than five at a time: the work then overlaps with decoding instead of coming in bursts.
+        self.con.execute("SET write_buffer_row_group_count = 1")
         if not read_only:
             self._create()
 
@@ -129,6 +253,25 @@ class Store:
     def close(self) -> None:
         """Close the connection (idempotent)."""
         self.con.close()
+
+    @contextmanager
+    def threads(self, n: int) -> Iterator[None]:
+        """Let DuckDB use ``n`` threads inside the block (a database-wide setting: a bulk
+        ingest leaves the other core to its decoding thread)."""
+        before = self.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+        self.con.execute(f"SET threads = {int(n)}")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET threads = {int(before)}")
+
+    def cursor(self) -> Store:
+        """This store on a new cursor: its own connection to the same database, for another
+        thread (close it when done)."""
+        other = copy.copy(self)
+        other.con = self.con.cursor()
+        other.con.execute("SET TimeZone = 'UTC'")
+        return other
 
     def _create(self) -> None:
         for name, schema in {**TABLES, **DERIVED_TABLES}.items():
@@ -161,20 +304,27 @@ class Store:
 
         Returns the number of rows added to each table.
         """
-        added: dict[str, int] = {}
-        with self.transaction():
-            for name in DECODED_TABLES:
-                added[name] = self._append_decoded(name, getattr(batch, name))
-            added["rejects"] = self._append_rejects(batch.rejects)
-            if checkpoint is not None:
-                self._save_checkpoint(checkpoint)
+        with self.appending() as appender:
+            added = appender.add(batch)
+            appender.commit(checkpoint)
         return added
+
+    @contextmanager
+    def appending(self) -> Iterator[Appender]:
+        """One transaction for many batches (a bulk ingest): see :class:`Appender`. Rows added
+        and not yet committed when the block ends, normally or not, are rolled back."""
+        appender = Appender(self)
+        try:
+            yield appender
+        finally:
+            appender.rollback()
 
     def _append_decoded(self, table: str, frame: pl.DataFrame) -> int:
         if frame.height == 0:
             return 0
-        new = drop_duplicates(frame, self._stored_neighbours(table, frame),
-                              self.dedup_window_s)
+        h, t, v = hash_ts(frame)
+        dup = duplicate_mask(h, t, v, *self._stored_near(table, h, t, v), self.dedup_window_s)
+        new = frame.filter(pl.Series(~dup)) if dup.any() else frame
         if new.height:
             self._insert(table, new)
         return new.height
@@ -200,32 +350,31 @@ class Store:
         finally:
             self.con.unregister("_new_rows")
 
-    def _stored_neighbours(self, table: str, frame: pl.DataFrame) -> pl.DataFrame:
-        """``msg_hash`` and ``ts`` of the stored rows that could duplicate rows of
-        ``frame``."""
+    def _stored_near(self, table: str, h: np.ndarray, t: np.ndarray, v: np.ndarray) -> Rows:
+        """The stored rows that could repeat rows (``msg_hash``, time in µs, whether timed:
+        see :func:`~seasight.dedup.hash_ts`): those with one of their hashes, within the
+        deduplication window of their times (or without a time, if some rows have none)."""
         window_us = int(self.dedup_window_s * 1e6)
-        timed = frame["ts"].drop_nulls()
         conds = []
         params: list[Any] = []
-        if len(timed):
-            lo = int(timed.dt.epoch("us").min()) - window_us  # type: ignore[arg-type]
-            hi = int(timed.dt.epoch("us").max()) + window_us  # type: ignore[arg-type]
+        if v.any():
+            timed = t[v]
             conds.append("(ts BETWEEN make_timestamptz(?) AND make_timestamptz(?))")
-            params += [lo, hi]
-        if timed.len() < frame.height:
+            params += [int(timed.min()) - window_us, int(timed.max()) + window_us]
+        if not v.all():
             conds.append("ts IS NULL")
-        hashes = frame.select(pl.col("msg_hash").unique())
-        self.con.register("_batch_hashes", hashes.to_arrow())
+        self.con.register("_batch_hashes", pa.table({"msg_hash": h}))
         try:
-            rows = self.con.sql(
-                f"""SELECT msg_hash, ts FROM {table}
-                    WHERE ({' OR '.join(conds)})
+            got = self.con.execute(
+                f"""SELECT msg_hash, coalesce(epoch_us(ts), 0) AS t, ts IS NOT NULL AS v
+                    FROM {table} WHERE ({' OR '.join(conds)})
                       AND msg_hash IN (SELECT msg_hash FROM _batch_hashes)""",
-                params=params,
-            ).pl()
+                params,
+            ).fetchnumpy()
         finally:
             self.con.unregister("_batch_hashes")
-        return rows
+        return (np.asarray(got["msg_hash"], np.int64), np.asarray(got["t"], np.int64),
+                np.asarray(got["v"], np.bool_))
 
     def _append_rejects(self, frame: pl.DataFrame) -> int:
         if frame.height == 0:

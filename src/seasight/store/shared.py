@@ -8,7 +8,6 @@ cursor a consistent snapshot).
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,12 +43,6 @@ class SharedStore:
     def path(self) -> Path:
         return Path(self.store.path)
 
-    def _cursor_store(self) -> Store:
-        s = copy.copy(self.store)
-        s.con = self.store.con.cursor()
-        s.con.execute("SET TimeZone = 'UTC'")
-        return s
-
     @contextmanager
     def reading(self) -> Iterator[Store]:
         """A store on a fresh cursor (closed afterwards)."""
@@ -58,7 +51,7 @@ class SharedStore:
                 raise RuntimeError(f"{self.store.path} is being closed")
             self._active += 1
         try:
-            s = self._cursor_store()
+            s = self.store.cursor()
             try:
                 yield s
             finally:
