@@ -90,20 +90,20 @@ def gather_payloads(
 
 
 @nb.njit(cache=True, parallel=True, nogil=True)
-def decode_numeric(six, start, nbits, rows, variant, bit, width, signed, na, lo, hi, scale):  # type: ignore[no-untyped-def]
+def decode_numeric(six, start, nbits, rows, variant, bit, width, signed, na, lo, hi):  # type: ignore[no-untyped-def]
     """Decode numeric fields of a table in one pass over its messages.
 
     Message ``rows[r]`` has layout ``variant[r]``; for layout ``v`` and output column ``f``,
-    ``bit[v, f]``/``width[v, f]`` locate the field (width 0: the layout has no such field),
-    ``signed`` says two's complement, raw values equal to ``na[v, f, 0]`` or ``na[v, f, 1]``
-    or outside ``[lo[v, f], hi[v, f]]`` are not available, and the value is
-    ``raw / scale[v, f]``.
+    ``bit[v, f]``/``width[v, f]`` locate the field (width 0: the layout has no such field; at
+    most 31 bits), ``signed`` says two's complement, and raw values equal to ``na[v, f, 0]`` or
+    ``na[v, f, 1]`` or outside ``[lo[v, f], hi[v, f]]`` are not available.
 
-    Returns (values float64[n_columns, n], valid bool[n_columns, n]).
+    Returns (raw values int32[n_columns, n], valid bool[n_columns, n]); a value that is not
+    valid is undefined.
     """
     nf = bit.shape[1]
     n = len(rows)
-    out = np.zeros((nf, n), np.float64)
+    out = np.empty((nf, n), np.int32)
     ok = np.zeros((nf, n), np.bool_)
     for r in nb.prange(n):
         m = rows[r]
@@ -128,7 +128,7 @@ def decode_numeric(six, start, nbits, rows, variant, bit, width, signed, na, lo,
                 x -= np.int64(1) << w
             if x == na[v, f, 0] or x == na[v, f, 1] or x < lo[v, f] or x > hi[v, f]:
                 continue
-            out[f, r] = x / scale[v, f]
+            out[f, r] = x
             ok[f, r] = True
     return out, ok
 

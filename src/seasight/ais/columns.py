@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import cast
 
 import numba as nb
 import numpy as np
@@ -20,7 +21,12 @@ _ARROW_TYPES = {
     "i64": pa.int64(),
     "f32": pa.float32(),
     "f64": pa.float64(),
+    "ts": pa.timestamp("us", "UTC"),  # from microseconds since the epoch
 }
+
+
+_NUMPY_TYPES = {kind: np.dtype("int64" if kind == "ts" else typ.to_pandas_dtype())
+                for kind, typ in _ARROW_TYPES.items()}
 
 
 def _validity(valid: np.ndarray) -> tuple[pa.Buffer | None, int]:
@@ -30,20 +36,56 @@ def _validity(valid: np.ndarray) -> tuple[pa.Buffer | None, int]:
     return pa.py_buffer(np.packbits(valid, bitorder="little")), nulls
 
 
+#: Bytes of a string kept inside its 16-byte view (Arrow's string view layout).
+_INLINE = 12
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _view_kernel(src, starts, lens):  # type: ignore[no-untyped-def]
+    """Arrow string views of ``src[starts[i]:starts[i]+lens[i]]``: 16 bytes per string (length,
+    then the bytes if they fit in 12, else a 4-byte prefix, buffer 0 and the offset of a copy in
+    the returned data buffer)."""
+    n = len(lens)
+    at = np.empty(n, np.int64)  # where each long string's copy starts
+    total = 0
+    for i in range(n):
+        at[i] = total
+        if lens[i] > _INLINE:
+            total += lens[i]
+    views = np.zeros((n, 16), np.uint8)
+    data = np.empty(total, np.uint8)
+    for i in nb.prange(n):
+        ln = lens[i]
+        s = starts[i]
+        for k in range(4):
+            views[i, k] = (ln >> (8 * k)) & 255
+        if ln <= _INLINE:
+            for k in range(ln):
+                views[i, 4 + k] = src[s + k]
+            continue
+        p = at[i]
+        for k in range(4):
+            views[i, 4 + k] = src[s + k]
+            views[i, 12 + k] = (p >> (8 * k)) & 255
+        for k in range(ln):
+            data[p + k] = src[s + k]
+    return views, data
+
+
+def _string_views(views: np.ndarray, data: np.ndarray, valid: np.ndarray | None) -> pa.Array:
+    bitmap, nulls = _validity(valid) if valid is not None else (None, 0)
+    return pa.Array.from_buffers(
+        pa.string_view(), len(views), [bitmap, pa.py_buffer(views), pa.py_buffer(data)], nulls
+    )
+
+
 def strings_from_matrix(chars: np.ndarray, lens: np.ndarray, valid: np.ndarray) -> pa.Array:
     """An Arrow string array from a (rows, width) byte matrix and per-row lengths."""
-    n = len(lens)
-    lens = np.where(valid, lens, 0)
-    offsets = np.zeros(n + 1, np.int32)
-    np.cumsum(lens, out=offsets[1:])
-    if chars.shape[1]:
-        data = chars[np.arange(chars.shape[1])[None, :] < lens[:, None]]
-    else:
-        data = np.zeros(0, np.uint8)
-    bitmap, nulls = _validity(valid)
-    return pa.StringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data)), bitmap, nulls
-    )
+    n, width = chars.shape
+    lens = np.where(valid, lens, 0).astype(np.int64)
+    starts = np.arange(n, dtype=np.int64) * width
+    views, data = _view_kernel(np.ascontiguousarray(chars).reshape(-1), starts, lens)
+    return _string_views(views, data, valid)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -68,12 +110,15 @@ def slices(
 ) -> pa.Array:
     """An Arrow string (or binary) array of ``buf[starts[i]:starts[i]+lens[i]]``."""
     lens = np.where(valid, lens, 0).astype(np.int64)
+    if not binary:
+        views, data = _view_kernel(buf, starts.astype(np.int64), lens)
+        return _string_views(views, data, valid)
     data, offsets = _gather_slices(buf, starts.astype(np.int64), lens)
     bitmap, nulls = _validity(valid)
     if offsets[-1] < 2**31:
-        typ, off = (pa.binary() if binary else pa.string()), offsets.astype(np.int32)
+        typ, off = pa.binary(), offsets.astype(np.int32)
     else:  # pragma: no cover - chunks are far smaller
-        typ, off = (pa.large_binary() if binary else pa.large_string()), offsets
+        typ, off = pa.large_binary(), offsets
     return pa.Array.from_buffers(
         typ, len(lens), [bitmap, pa.py_buffer(off), pa.py_buffer(data)], nulls
     )
@@ -82,10 +127,16 @@ def slices(
 def numeric(values: np.ndarray, valid: np.ndarray, kind: str) -> pa.Array:
     """An Arrow array of ``values`` cast to ``kind`` (see ``_ARROW_TYPES``), null where invalid."""
     typ = _ARROW_TYPES[kind]
-    arr = values.astype(typ.to_pandas_dtype(), copy=False)
-    if valid.all():
-        return pa.array(arr, type=typ)
-    return pa.array(arr, type=typ, mask=~valid)
+    arr = np.ascontiguousarray(values.astype(_NUMPY_TYPES[kind], copy=False))
+    bitmap, nulls = _validity(valid)
+    return pa.Array.from_buffers(typ, len(arr), [bitmap, pa.py_buffer(arr)], nulls)
+
+
+def flags(values: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """An Arrow boolean array, true where ``values`` is not zero, null where not ``valid``."""
+    bits = pa.py_buffer(np.packbits(values != 0, bitorder="little"))
+    bitmap, nulls = _validity(valid)
+    return pa.Array.from_buffers(pa.bool_(), len(values), [bitmap, bits], nulls)
 
 
 _NEVER = -(2**62)
@@ -160,14 +211,19 @@ def decode_columns(
     """
     p = payloads
     plan = layout_plan(tuple(variants))
-    values, valid = decode_numeric(p.sixbits, p.start, p.nbits, rows, variant, plan.bit,
-                                   plan.width, plan.signed, plan.na, plan.lo, plan.hi, plan.scale)
+    raw, valid = decode_numeric(p.sixbits, p.start, p.nbits, rows, variant, plan.bit,
+                                plan.width, plan.signed, plan.na, plan.lo, plan.hi)
     out: dict[str, pa.Array] = {}
     for i, f in enumerate(plan.numeric):
         if f.kind == "b":
-            out[f.name] = pa.array(values[i] != 0, type=pa.bool_(), mask=~valid[i])
+            out[f.name] = flags(raw[i], valid[i])
+            continue
+        scale = plan.scale[:, i]
+        if (scale != 1).any():  # per layout: a long-range report's lat is in 1/10 minutes
+            value = raw[i] / (scale[variant] if (scale != scale[0]).any() else scale[0])
         else:
-            out[f.name] = numeric(values[i], valid[i], kinds.get(f.name, "u8"))
+            value = raw[i]
+        out[f.name] = numeric(value, valid[i], kinds.get(f.name, "u8"))
     n = len(rows)
     for name, width, parts in plan.text:
         chars = np.zeros((n, width), np.uint8)
@@ -196,35 +252,22 @@ def rate_of_turn(rot_raw: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np
     return rot, valid & (np.abs(rot_raw) < 127)
 
 
-@nb.njit(cache=True, nogil=True)
-def _coded_kernel(codes, name_bytes, name_offsets):  # type: ignore[no-untyped-def]
-    n = len(codes)
-    offsets = np.zeros(n + 1, np.int32)
-    for i in range(n):
-        c = codes[i]
-        offsets[i + 1] = offsets[i] + name_offsets[c + 1] - name_offsets[c]
-    data = np.empty(offsets[n], np.uint8)
-    for i in range(n):
-        c = codes[i]
-        a = name_offsets[c]
-        p = offsets[i]
-        for k in range(name_offsets[c + 1] - a):
-            data[p + k] = name_bytes[a + k]
-    return data, offsets
+@cache
+def _name_views(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    encoded = [name.encode() for name in names]
+    lens = np.array([len(b) for b in encoded], np.int64)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    src = np.frombuffer(b"".join(encoded) or b"\0", np.uint8)
+    return cast(tuple[np.ndarray, np.ndarray], _view_kernel(src, starts, lens))
 
 
 def coded_strings(codes: np.ndarray, names: tuple[str, ...],
                   valid: np.ndarray | None = None) -> pa.Array:
-    """The strings ``names[codes[i]]`` as a plain Arrow string array (null where not valid)."""
-    encoded = [name.encode() for name in names]
-    name_offsets = np.zeros(len(encoded) + 1, np.int64)
-    np.cumsum([len(b) for b in encoded], out=name_offsets[1:])
-    name_bytes = np.frombuffer(b"".join(encoded) or b"\0", np.uint8)
-    data, offsets = _coded_kernel(codes.astype(np.int64), name_bytes, name_offsets)
-    bitmap, nulls = _validity(valid) if valid is not None else (None, 0)
-    return pa.Array.from_buffers(
-        pa.string(), len(codes), [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)], nulls
-    )
+    """The strings ``names[codes[i]]`` as an Arrow string array (null where not valid): each
+    name's view is made once and copied to its rows."""
+    views, data = _name_views(names)
+    rows = np.take(views.view(np.uint64), codes, axis=0)  # 16 bytes a row, as two words
+    return _string_views(rows, data, valid)
 
 
 _ONE_CHAR = tuple(chr(i) for i in range(128))

@@ -122,7 +122,7 @@ class _Context:
         st_len = self.st_len[rows]
         return {
             "mmsi": numeric(self.mmsi[rows], all_valid, "u32"),
-            "ts": pa.array(ts, type=pa.int64(), mask=ts == NO_TS).cast(pa.timestamp("us", "UTC")),
+            "ts": numeric(ts, ts != NO_TS, "ts"),
             "msg_type": numeric(self.msg_type[rows], all_valid, "u8"),
             "repeat": numeric(self.repeat[rows], all_valid, "u8"),
             "line_no": pa.array(self.line_no[rows], type=pa.int64()),
@@ -142,7 +142,7 @@ def _header(payloads: Payloads, rows: np.ndarray) -> tuple[np.ndarray, ...]:
     plan = layout_plan(_HEADER)
     values, valid = decode_numeric(payloads.sixbits, payloads.start, payloads.nbits, rows,
                                    np.zeros(len(rows), np.int64), plan.bit, plan.width,
-                                   plan.signed, plan.na, plan.lo, plan.hi, plan.scale)
+                                   plan.signed, plan.na, plan.lo, plan.hi)
     ints = values.astype(np.int64)
     return ints[0], ints[1], ints[2], ints[3], valid[3]
 

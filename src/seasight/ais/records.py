@@ -112,8 +112,8 @@ def to_records(batch: Batch) -> list[dict[str, Any]]:
     Example:
         >>> from seasight.ais import decode_nmea
         >>> rec = to_records(decode_nmea(b"!AIVDM,1,1,,A,15NPOOPP00o?b=bE`UNv4?w428D;,0*24\\n"))
-        >>> rec[0]["mmsi"], rec[0]["speed"], rec[0]["heading"], rec[0]["lat"]
-        (367533950, 0.0, None, 37.80841833333333)
+        >>> rec[0]["mmsi"], rec[0]["speed"], rec[0]["heading"], round(rec[0]["lat"], 6)
+        (367533950, 0.0, None, 37.808418)
     """
     records: list[dict[str, Any]] = []
     for part in _parts(batch):

@@ -53,6 +53,9 @@ _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
 """``msg_hash``, time in µs and whether timed, of some rows (:func:`seasight.dedup.hash_ts`)."""
 
+#: Arrow as Polars holds it (text as string views, which DuckDB reads without a conversion).
+_ARROW_LEVEL = pl.CompatLevel.newest()
+
 #: Text columns that are often one value for a whole append.
 _CONSTANT_CANDIDATES = frozenset({"source", "ts_source"})
 
@@ -194,7 +197,9 @@ class RepeatFilter:
     def _new_rows(self, table: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, Rows]:
         h, t, v = hash_ts(frame)
         stored = [self.reader._stored_near(table, h, t, v)]
-        stored += [rows[table] for _, rows in self._passed if table in rows]
+        window_us = int(self.window_s * 1e6)
+        stored += [_within(rows[table], t, v, window_us)
+                   for _, rows in self._passed if table in rows]
         sh, st, sv = (np.concatenate(parts) for parts in zip(*stored, strict=True))
         if len(sh):  # only stored rows with a hash of the batch matter
             near = pl.Series(sh).is_in(pl.Series(h).implode()).to_numpy()
@@ -207,6 +212,21 @@ class RepeatFilter:
     def close(self) -> None:
         """Close the reading cursor."""
         self.reader.close()
+
+
+def _within(rows: Rows, t: np.ndarray, v: np.ndarray, window_us: int) -> Rows:
+    """The ``rows`` that could repeat rows timed ``t`` (timed where ``v``): as
+    :meth:`Store._stored_near` selects them, but from rows in memory."""
+    rh, rt, rv = rows
+    near = np.zeros(len(rh), np.bool_)
+    if v.any():
+        timed = t[v]
+        near |= rv & (rt >= timed.min() - window_us) & (rt <= timed.max() + window_us)
+    if not v.all():
+        near |= ~rv
+    if near.all():
+        return rows
+    return rh[near], rt[near], rv[near]
 
 
 class Store:
@@ -342,7 +362,7 @@ class Store:
             else:
                 columns.append(f'"{name}"')
                 arrow.append(name)
-        self.con.register("_new_rows", frame.select(arrow).to_arrow())
+        self.con.register("_new_rows", frame.select(arrow).to_arrow(compat_level=_ARROW_LEVEL))
         try:
             self.con.execute(
                 f"INSERT INTO {table} SELECT {', '.join(columns)} FROM _new_rows", params
