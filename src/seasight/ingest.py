@@ -32,6 +32,11 @@ CHUNK_BYTES = 16 * 1024 * 1024
 #: DuckDB threads while a file is ingested: the decoding thread has the other core.
 STORE_THREADS = 1
 
+#: DuckDB's checkpoint threshold while a file is ingested: a commit that adds more than this
+#: writes its rows straight to the database file instead of to the write-ahead log first
+#: (from where the next checkpoint would copy them again).
+BULK_CHECKPOINT_THRESHOLD = "1MiB"
+
 #: Bytes of the first chunk: storing starts once it is decoded.
 FIRST_CHUNK_BYTES = 2 * 1024 * 1024
 
@@ -151,7 +156,8 @@ def ingest_file(
     if cp is not None:
         offset = cp.offset
         decoder = NmeaDecoder(source, state=DecoderState.from_json(cp.state))
-    with open_source(path) as fh, store.threads(STORE_THREADS), store.appending() as appender:
+    bulk = store.settings(threads=STORE_THREADS, checkpoint_threshold=BULK_CHECKPOINT_THRESHOLD)
+    with open_source(path) as fh, bulk, store.appending() as appender:
         if offset:
             fh.seek(offset)
         repeats = RepeatFilter(store)

@@ -214,6 +214,12 @@ class RepeatFilter:
         self.reader.close()
 
 
+def _identifier(name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError(f"not a setting name: {name!r}")
+    return name
+
+
 def _within(rows: Rows, t: np.ndarray, v: np.ndarray, window_us: int) -> Rows:
     """The ``rows`` that could repeat rows timed ``t`` (timed where ``v``): as
     :meth:`Store._stored_near` selects them, but from rows in memory."""
@@ -275,15 +281,19 @@ class Store:
         self.con.close()
 
     @contextmanager
-    def threads(self, n: int) -> Iterator[None]:
-        """Let DuckDB use ``n`` threads inside the block (a database-wide setting: a bulk
-        ingest leaves the other core to its decoding thread)."""
-        before = self.con.execute("SELECT current_setting('threads')").fetchall()[0][0]
-        self.con.execute(f"SET threads = {int(n)}")
+    def settings(self, **values: int | str) -> Iterator[None]:
+        """DuckDB settings for the block, restored after it (they are database-wide). A bulk
+        ingest, for example, sets ``threads`` to leave the other core to its decoding thread.
+        """
+        before = {name: self.con.execute("SELECT current_setting(?)", [name]).fetchall()[0][0]
+                  for name in values}
+        for name, value in values.items():
+            self.con.execute(f"SET {_identifier(name)} = ?", [value])
         try:
             yield
         finally:
-            self.con.execute(f"SET threads = {int(before)}")
+            for name, value in before.items():
+                self.con.execute(f"SET {_identifier(name)} = ?", [value])
 
     def cursor(self) -> Store:
         """This store on a new cursor: its own connection to the same database, for another
