@@ -60,6 +60,8 @@ SETTINGS: tuple[Setting, ...] = (
             "DuckDB threads while a file is ingested (decoding has the other core)"),
     Setting("CHECKPOINT_THRESHOLD", database.CHECKPOINT_THRESHOLD, "",
             "DuckDB write-ahead log size at which it is folded into the database file"),
+    Setting("BULK_CHECKPOINT_THRESHOLD", ingest.BULK_CHECKPOINT_THRESHOLD, "",
+            "the same while a file is ingested: its commits write straight to the file"),
 )
 
 
