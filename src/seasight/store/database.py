@@ -220,14 +220,23 @@ def _identifier(name: str) -> str:
     return name
 
 
+def _near_times(t: np.ndarray, v: np.ndarray, window_us: int) -> tuple[int, int] | None:
+    """The times (µs) within ``window_us`` of the rows timed ``t`` (where ``v``), as one range;
+    None if no row is timed. Rows that could repeat them lie in it (or are untimed, if some of
+    them are)."""
+    if not v.any():
+        return None
+    timed = t[v]
+    return int(timed.min()) - window_us, int(timed.max()) + window_us
+
+
 def _within(rows: Rows, t: np.ndarray, v: np.ndarray, window_us: int) -> Rows:
     """The ``rows`` that could repeat rows timed ``t`` (timed where ``v``): as
     :meth:`Store._stored_near` selects them, but from rows in memory."""
     rh, rt, rv = rows
     near = np.zeros(len(rh), np.bool_)
-    if v.any():
-        timed = t[v]
-        near |= rv & (rt >= timed.min() - window_us) & (rt <= timed.max() + window_us)
+    if (span := _near_times(t, v, window_us)) is not None:
+        near |= rv & (rt >= span[0]) & (rt <= span[1])
     if not v.all():
         near |= ~rv
     if near.all():
@@ -261,8 +270,9 @@ class Store:
         # Rows carry their own order (ts, source, line_no); not keeping insertion order lets
         # DuckDB write large appends straight to the file, about twice as fast.
         self.con.execute("SET preserve_insertion_order = false")
-        # Fold the write-ahead log into the file every 256 MB rather than every 16 MB: bulk
-        # ingest commits then cost a log append, not a rewrite of the tables' open row groups.
+        # Fold the write-ahead log into the file every 256 MB rather than every 16 MB: frequent
+        # small commits (live feeds, Store.append) then cost a log append, not a rewrite of the
+        # tables' open row groups. A file's bulk ingest sets its own threshold (see ingest).
         self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         # Compress and write each row group of a large append as soon as it is full, rather
         # than five at a time: the work then overlaps with decoding instead of coming in bursts.
@@ -387,10 +397,9 @@ class Store:
         window_us = int(self.dedup_window_s * 1e6)
         conds = []
         params: list[Any] = []
-        if v.any():
-            timed = t[v]
+        if (span := _near_times(t, v, window_us)) is not None:
             conds.append("(ts BETWEEN make_timestamptz(?) AND make_timestamptz(?))")
-            params += [int(timed.min()) - window_us, int(timed.max()) + window_us]
+            params += list(span)
         if not v.all():
             conds.append("ts IS NULL")
         self.con.register("_batch_hashes", pa.table({"msg_hash": h}))
