@@ -156,8 +156,7 @@ def ingest_file(
     if cp is not None:
         offset = cp.offset
         decoder = NmeaDecoder(source, state=DecoderState.from_json(cp.state))
-    bulk = store.settings(threads=STORE_THREADS, checkpoint_threshold=BULK_CHECKPOINT_THRESHOLD)
-    with open_source(path) as fh, bulk, store.appending() as appender:
+    with open_source(path) as fh, bulk_settings(store), store.appending() as appender:
         if offset:
             fh.seek(offset)
         repeats = RepeatFilter(store)
@@ -177,6 +176,12 @@ def ingest_file(
                     progress(report.bytes_read, report.n_messages)
         finally:
             repeats.close()
+
+
+def bulk_settings(store: Store) -> AbstractContextManager[None]:
+    """The DuckDB settings a file's rows are written with, for the block: see
+    :data:`STORE_THREADS` and :data:`BULK_CHECKPOINT_THRESHOLD`."""
+    return store.settings(threads=STORE_THREADS, checkpoint_threshold=BULK_CHECKPOINT_THRESHOLD)
 
 
 @dataclass
@@ -313,5 +318,5 @@ def ingest_live(
     return report
 
 
-__all__ = ["CHUNK_BYTES", "IngestReport", "expand_paths", "ingest_file", "ingest_live",
-           "ingest_paths"]
+__all__ = ["CHUNK_BYTES", "IngestReport", "bulk_settings", "expand_paths", "ingest_file",
+           "ingest_live", "ingest_paths"]

@@ -19,6 +19,11 @@ What is timed, and how (printed with the results as well):
 * Ingest: :func:`seasight.ingest.ingest_paths` of the corpus file into a fresh DuckDB file
   (reading the file is part of ingest and included). Its speed-up is against pyais's checked
   decode, which stores nothing.
+* Store alone (a reference, not a target): the rows that ingest stores, already decoded and
+  deduplicated in memory, written into a fresh DuckDB file the way a file's ingest writes them
+  (:meth:`seasight.store.Store.appending`, the ingest's DuckDB settings, one commit). Its rate
+  is the corpus's messages over that time: what ingest would reach if decoding and dropping
+  repeats cost nothing, the ceiling of any ingest that writes through DuckDB on this machine.
 * Messages are complete AIS messages (a two-sentence type 5 counts once, duplicate receptions
   count each time), counted from each tool's own output.
 * Each decoder and the ingest (each time into a fresh database) run ``--repeat`` times
@@ -61,6 +66,9 @@ PYAIS_API = (
 PYAIS_UNCHECKED_API = "pyais.stream.ByteStream(lines) -> AISSentence.decode(), no checks"
 SEASIGHT_DECODE_API = "seasight.ais.decode_nmea(data)"
 SEASIGHT_INGEST_API = "seasight.ingest.ingest_paths([file], fresh .duckdb)"
+SEASIGHT_STORE_API = ("Store.appending().add(decoded rows without repeats) + commit, fresh "
+                      ".duckdb, ingest's DuckDB settings")
+STORE_STEP = "seasight store alone (ref.)"
 
 _T = TypeVar("_T")
 
@@ -274,6 +282,31 @@ def _ingest_once(ingest: Callable[..., Any], corpus: Path, workdir: Path) -> Any
         shutil.rmtree(db.parent, ignore_errors=True)
 
 
+def _without_repeats(batch: Any) -> Any:
+    """``batch`` with only the rows ingest would store (repeated receptions dropped)."""
+    from seasight.batch import DECODED_TABLES, Batch
+    from seasight.dedup import drop_duplicates
+
+    kept = {name: drop_duplicates(getattr(batch, name)) for name in DECODED_TABLES}
+    return Batch(**kept, rejects=batch.rejects, skipped=batch.skipped)
+
+
+def _store_once(batch: Any, workdir: Path) -> dict[str, int]:
+    """Write ``batch`` (rows without repeats) into a fresh database as a file's ingest does:
+    its DuckDB settings, one transaction. Rows added per table."""
+    from seasight.ingest import bulk_settings
+    from seasight.store import Store
+
+    db = Path(tempfile.mkdtemp(prefix="store-", dir=workdir)) / "bench.duckdb"
+    try:
+        with Store(db) as store, bulk_settings(store), store.appending() as appender:
+            added = appender.add(batch, checked=True)
+            appender.commit()
+        return added
+    finally:
+        shutil.rmtree(db.parent, ignore_errors=True)
+
+
 def _ingest_child(corpus: Path, workdir: Path) -> int:
     """Subprocess mode: ingest ``corpus`` only, print JSON with time and memory."""
     decode, ingest, error = _import_seasight()
@@ -472,8 +505,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                           dict(sorted(batch.messages_by_type().items())),
                           {"warm_up_seconds": round(warm, 3),
                            "rejects": dict(sorted(batch.rejects_by_reason().items()))})
-        del batch
         timings.append(decode_t)
+
+        print("running seasight store alone (reference) ...", flush=True)
+        rows = _without_repeats(batch)
+        del batch
+        best, cpu, runs, added = best_of(args.ingest_repeat,
+                                         lambda: _store_once(rows, args.dir))
+        del rows
+        timings.append(Timing(STORE_STEP, SEASIGHT_STORE_API, best, cpu, runs,
+                              decode_t.by_type, {"added": added}))
 
         print("running seasight ingest_paths ...", flush=True)
         best, cpu, runs, report = best_of(args.ingest_repeat,
@@ -511,6 +552,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for t in timings:
         print(f"  {t.name}: {t.api}; runs {', '.join(f'{r:.2f}' for r in t.runs)} s")
+    store_t = next((t for t in timings if t.name == STORE_STEP), None)
+    if store_t is not None and ingest_t is not None:
+        rows = sum(store_t.extra["added"].values())
+        print(f"  {STORE_STEP}: writing the {rows:,} rows ingest stores takes DuckDB "
+              f"{store_t.seconds:.2f} s by itself ({store_t.cpu_seconds:.2f} CPU-s); "
+              f"ingest ran at {ingest_t.rate / store_t.rate:.0%} of that ceiling")
     unchecked = [t for t in pyais_timings if "unchecked" in t.name]
     if unchecked:
         vs = [f"{t.name} {t.rate / unchecked[0].rate:.1f}x" for t in (decode_t, ingest_t) if t]
@@ -524,7 +571,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
 
     # message counts side by side
-    checked = [t for t in timings if "unchecked" not in t.name]
+    checked = [t for t in timings if "unchecked" not in t.name and t.name != STORE_STEP]
     types = sorted(set(corpus.n_messages).union(*(t.by_type for t in checked)))
     count_rows = [[str(mt), f"{corpus.n_messages.get(mt, 0):,}",
                    *(f"{t.by_type.get(mt, 0):,}" for t in checked)] for mt in types]
@@ -588,6 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratios={
             "decode": decode_t.rate / pyais_rate if decode_t and pyais_rate else None,
             "ingest": ingest_t.rate / pyais_rate if ingest_t and pyais_rate else None,
+            "store_alone": store_t.rate / pyais_rate if store_t and pyais_rate else None,
         },
         targets={"decode": DECODE_TARGET, "ingest": INGEST_TARGET},
         memory={"process_peak_rss": peak_rss_bytes(), "ingest_child": child,
