@@ -7,6 +7,8 @@ then times on the same bytes:
 
 * pyais decoding every message to message objects (its fastest correct streaming API),
 * :func:`seasight.ais.decode_nmea`,
+* DuckDB alone writing the rows ingest stores, decoded and deduplicated beforehand (a
+  reference: the ceiling of any ingest through DuckDB),
 * :func:`seasight.ingest.ingest_paths` into a fresh DuckDB file,
 
 and prints messages per second, the speed-up over pyais against SeaSight's targets (decode at

@@ -508,11 +508,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         timings.append(decode_t)
 
         print("running seasight store alone (reference) ...", flush=True)
-        rows = _without_repeats(batch)
+        new_rows = _without_repeats(batch)
         del batch
         best, cpu, runs, added = best_of(args.ingest_repeat,
-                                         lambda: _store_once(rows, args.dir))
-        del rows
+                                         lambda: _store_once(new_rows, args.dir))
+        del new_rows
         timings.append(Timing(STORE_STEP, SEASIGHT_STORE_API, best, cpu, runs,
                               decode_t.by_type, {"added": added}))
 
@@ -554,8 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {t.name}: {t.api}; runs {', '.join(f'{r:.2f}' for r in t.runs)} s")
     store_t = next((t for t in timings if t.name == STORE_STEP), None)
     if store_t is not None and ingest_t is not None:
-        rows = sum(store_t.extra["added"].values())
-        print(f"  {STORE_STEP}: writing the {rows:,} rows ingest stores takes DuckDB "
+        n_stored = sum(store_t.extra["added"].values())
+        print(f"  {STORE_STEP}: writing the {n_stored:,} rows ingest stores takes DuckDB "
               f"{store_t.seconds:.2f} s by itself ({store_t.cpu_seconds:.2f} CPU-s); "
               f"ingest ran at {ingest_t.rate / store_t.rate:.0%} of that ceiling")
     unchecked = [t for t in pyais_timings if "unchecked" in t.name]
