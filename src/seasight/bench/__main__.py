@@ -48,7 +48,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -274,12 +275,20 @@ def _report_added(report: Any) -> dict[str, int]:
     return {str(k): int(v) for k, v in added.items()} if isinstance(added, dict) else {}
 
 
-def _ingest_once(ingest: Callable[..., Any], corpus: Path, workdir: Path) -> Any:
-    db = Path(tempfile.mkdtemp(prefix="ingest-", dir=workdir)) / "bench.duckdb"
+@contextmanager
+def _fresh_database(workdir: Path) -> Iterator[Path]:
+    """The path of a database file not yet created, in a folder of its own under ``workdir``
+    that is removed afterwards."""
+    db = Path(tempfile.mkdtemp(prefix="bench-", dir=workdir)) / "bench.duckdb"
     try:
-        return ingest([corpus], db)
+        yield db
     finally:
         shutil.rmtree(db.parent, ignore_errors=True)
+
+
+def _ingest_once(ingest: Callable[..., Any], corpus: Path, workdir: Path) -> Any:
+    with _fresh_database(workdir) as db:
+        return ingest([corpus], db)
 
 
 def _without_repeats(batch: Any) -> Any:
@@ -297,14 +306,11 @@ def _store_once(batch: Any, workdir: Path) -> dict[str, int]:
     from seasight.ingest import bulk_settings
     from seasight.store import Store
 
-    db = Path(tempfile.mkdtemp(prefix="store-", dir=workdir)) / "bench.duckdb"
-    try:
-        with Store(db) as store, bulk_settings(store), store.appending() as appender:
-            added = appender.add(batch, checked=True)
-            appender.commit()
-        return added
-    finally:
-        shutil.rmtree(db.parent, ignore_errors=True)
+    with (_fresh_database(workdir) as db, Store(db) as store, bulk_settings(store),
+          store.appending() as appender):
+        added = appender.add(batch, checked=True)
+        appender.commit()
+    return added
 
 
 def _ingest_child(corpus: Path, workdir: Path) -> int:
@@ -491,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pyais_rate = pyais_timings[0].rate if pyais_timings else None
 
     # -- SeaSight ------------------------------------------------------------------------------
-    decode_t = ingest_t = None
+    decode_t = store_t = ingest_t = None
     child: dict[str, Any] = {}
     child_big: dict[str, Any] = {}
     big: CorpusInfo | None = None
@@ -513,8 +519,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         best, cpu, runs, added = best_of(args.ingest_repeat,
                                          lambda: _store_once(new_rows, args.dir))
         del new_rows
-        timings.append(Timing(STORE_STEP, SEASIGHT_STORE_API, best, cpu, runs,
-                              decode_t.by_type, {"added": added}))
+        store_t = Timing(STORE_STEP, SEASIGHT_STORE_API, best, cpu, runs, decode_t.by_type,
+                         {"added": added})
+        timings.append(store_t)
 
         print("running seasight ingest_paths ...", flush=True)
         best, cpu, runs, report = best_of(args.ingest_repeat,
@@ -552,7 +559,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for t in timings:
         print(f"  {t.name}: {t.api}; runs {', '.join(f'{r:.2f}' for r in t.runs)} s")
-    store_t = next((t for t in timings if t.name == STORE_STEP), None)
     if store_t is not None and ingest_t is not None:
         n_stored = sum(store_t.extra["added"].values())
         print(f"  {STORE_STEP}: writing the {n_stored:,} rows ingest stores takes DuckDB "
