@@ -43,11 +43,14 @@ def test_solent_events_are_plausible(solent_db: Path) -> None:
     events = _events(solent_db)
     kinds = Counter(e["kind"] for e in events)
     # Pinned: 61 vessels in Portsmouth Harbour (the naval base, ferry berths, Gosport) make port
-    # visits; 9 ships anchored in St Helens Roads and the Nab anchorage east of the Isle of
-    # Wight loiter (slow for over an hour, more than 5 km from a port point). Nothing else: 84
-    # minutes hold no 12-hour gap, no two-hour encounter, and these are honest transmitters.
-    assert kinds == {"port_visit": 61, "loitering": 9}
-    assert {e["zone"] for e in events if e["kind"] == "port_visit"} == {"Portsmouth"}
+    # visits; 3 ships at anchor in St Helens Roads, within 3 km of Global Fishing Watch's
+    # SAINT HELENS anchorages, visit that port; 6 ships anchored farther out (the Nab anchorage
+    # east of the Isle of Wight, beyond every named anchorage) loiter: slow for over an hour,
+    # outside every port area. Nothing else: 84 minutes hold no 12-hour gap, no two-hour
+    # encounter, and these are honest transmitters.
+    assert kinds == {"port_visit": 64, "loitering": 6}
+    visits = Counter(e["zone"] for e in events if e["kind"] == "port_visit")
+    assert visits == {"Portsmouth": 61, "Saint Helens": 3}
     for e in events:
         if e["kind"] == "loitering":
             assert 50.55 < e["lat"] < 50.85 and -1.10 < e["lon"] < -0.95, e
@@ -68,7 +71,7 @@ def test_detecting_again_adds_nothing(solent_db: Path) -> None:
 
 def test_events_filters_and_formats(solent_db: Path) -> None:
     loiter = _events(solent_db, "--kind", "loitering")
-    assert len(loiter) == 9 and all(len(e["mmsi"]) == 1 for e in loiter)
+    assert len(loiter) == 6 and all(len(e["mmsi"]) == 1 for e in loiter)
     late = _events(solent_db, "--since", "2016-01-12T14:25:00Z")
     assert 0 < len(late) < 70
     assert all(e["end"] >= "2016-01-12T14:25:00Z" for e in late)

@@ -69,7 +69,7 @@ def test_ships_anchored_together_inside_a_port_are_not_an_encounter() -> None:
     b = still(563000002, 0, 8, north_of(lat, 200), lon, sog=0.0, seed=2)
     assert encounter.detect(DetectionInputs(points=join(a, b))).height == 0
     # the same pair away from port would be one
-    far = encounter.Params(min_port_distance_km=1.0, in_port_km=0.0)
+    far = encounter.Params(min_port_distance_km=0.0, in_port_km=0.0, in_anchorage_km=0.0)
     assert encounter.detect(DetectionInputs(points=join(a, b)), far).height == 1
 
 

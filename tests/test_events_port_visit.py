@@ -29,15 +29,16 @@ def test_ship_calls_at_singapore() -> None:
     ev = events.row(0, named=True)
     assert ev["kind"] == "port_visit" and ev["zone"] == "Singapore"
     assert not ev["is_open"]
-    # the entry is on the approach (within 5 km), before the berth; the exit after it
+    # the entry is on the approach (within 5 km), before the berth; the exit after it, out
+    # past the anchorages east of the port (GFW's SINGAPORE cells), about 6 km from the berth
     assert at(1.0) < ev["start"] < at(1.55)
-    assert at(7.55) < ev["end"] < at(8.2)
+    assert at(8.1) < ev["end"] < at(8.6)
     evidence = json.loads(ev["evidence"])
     assert evidence["locode"] == "SGSIN" and evidence["country"] == "SG"
     assert evidence["entry_observed"] and evidence["exit_observed"]
     assert 5.9 <= evidence["stop_duration_h"] <= 6.1
     assert evidence["min_speed_kn"] == 0.0
-    assert evidence["min_distance_km"] < 3
+    assert evidence["min_area_excess_km"] < -2  # well inside the port area
     assert ev["score"] > 0.9
 
 
@@ -87,28 +88,6 @@ def test_hysteresis_keeps_a_vessel_at_the_edge_in_one_visit() -> None:
     params = port_visit.Params(ports=ports)
     events = port_visit.detect(DetectionInputs(points=points), params)
     assert events.height == 1 and events["zone"][0] == "Test"
-    no_hysteresis = port_visit.Params(ports=ports, exit_radius_km=5.0)
+    no_hysteresis = port_visit.Params(ports=ports, exit_margin_km=0.0)
     # without it the vessel flickers in and out: no stay is long enough to count
     assert port_visit.detect(DetectionInputs(points=points), no_hysteresis).height == 0
-
-
-def test_port_prefilter_never_misses_a_point_in_port() -> None:
-    """Points within the radius of a port (any latitude) are always looked up exactly."""
-    import numpy as np
-
-    from seasight.geo.distance import destination
-    from seasight.geo.ports import load_ports, nearest_port
-
-    ports = load_ports()
-    rng = np.random.default_rng(11)
-    pick = rng.integers(0, ports.height, 3000)
-    lat, lon = destination(
-        ports["lat"].to_numpy()[pick], ports["lon"].to_numpy()[pick],
-        rng.uniform(0, 360, pick.size), rng.uniform(0, 6.0, pick.size),
-    )
-    idx, dist = port_visit.nearest_port_within(lat, lon, 6.0)
-    ref_idx, ref_dist = nearest_port(lat, lon)
-    assert np.array_equal(idx, ref_idx)
-    assert np.allclose(dist, ref_dist)
-    far_idx, far_dist = port_visit.nearest_port_within(np.array([0.0]), np.array([-140.0]), 5.0)
-    assert far_idx[0] == -1 and np.isinf(far_dist[0])

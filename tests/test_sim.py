@@ -25,6 +25,7 @@ from seasight.cli import app
 from seasight.dedup import drop_duplicates
 from seasight.geo.distance import KM_PER_NM, haversine_km, unit_vectors
 from seasight.geo.land import distance_to_shore_km, on_land
+from seasight.geo.port_areas import port_areas
 from seasight.geo.ports import PORT_RADIUS_KM, nearest_port
 from seasight.geo.zones import load_zones, zone_membership
 from seasight.schema import POSITIONS, STATIC
@@ -201,8 +202,7 @@ def test_encounters_are_the_only_slow_meetings_at_sea(sim: Simulation) -> None:
         for m in e["mmsi"]:
             tr = tracks[m].filter((pl.col("t") >= a) & (pl.col("t") <= b))
             assert tr["sog"].median() < 2.0
-        _, d = nearest_port(e["lat"], e["lon"])
-        assert d >= 10.0
+        assert port_areas().distance_km(e["lat"], e["lon"])[0] >= 10.0
 
 
 def test_loitering_is_complete(sim: Simulation) -> None:
@@ -217,8 +217,8 @@ def test_loitering_is_complete(sim: Simulation) -> None:
                        for a, b in by_mmsi[m])
     # every run of slow reports away from ports lasting an hour is a listed loitering
     for mmsi, tr in _tracks(sim).items():
-        _, d = nearest_port(tr["lat"].to_numpy(), tr["lon"].to_numpy())
-        slow = (tr["sog"].to_numpy() < 2.0) & (d > PORT_RADIUS_KM)
+        in_port = port_areas().in_port(tr["lat"].to_numpy(), tr["lon"].to_numpy())
+        slow = (tr["sog"].to_numpy() < 2.0) & ~in_port
         t = tr["t"].to_numpy()
         edges = np.diff(np.concatenate([[0], slow.astype(np.int8), [0]]))
         for i, j in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1,
@@ -256,14 +256,19 @@ def test_zone_crossings_match_the_data(sim: Simulation, tmp_path: Path) -> None:
 def test_port_visits_are_stays_in_port(sim: Simulation) -> None:
     visits = _events(sim, "port_visit")
     assert len(visits) > 20
-    names = {p.name for p in _scenario_ports(sim)}
+    areas = port_areas()
+    ports = _scenario_ports(sim)
+    # a visit is to a scenario port, or to the port whose area holds a scenario port's berth
+    # (a neighbouring port's anchorages can reach a berth: Xiamen's and Zhangzhou's)
+    at_berths, _ = areas.lookup([p.berth_lat for p in ports], [p.berth_lon for p in ports])
+    names = {p.name for p in ports} | {areas.ports["name"][int(i)] for i in at_berths if i >= 0}
     tracks = _tracks(sim)
     for v in visits:
         assert v["zone"] in names
         tr = tracks[v["mmsi"][0]].filter((pl.col("t") >= _t(v["start"]))
                                          & (pl.col("t") <= _t(v["end"])))
-        _, d = nearest_port(tr["lat"].to_numpy(), tr["lon"].to_numpy())
-        assert d[0] <= PORT_RADIUS_KM and (d <= PORT_RADIUS_KM + 1.0).all()  # hysteresis
+        _, excess = areas.lookup(tr["lat"].to_numpy(), tr["lon"].to_numpy(), 1.0)
+        assert excess[0] <= 0 and (excess <= 1.0).all()  # entered the area; hysteresis
         assert (tr["sog"] < 1.0).any() and _t(v["end"]) - _t(v["start"]) >= 1800
 
 

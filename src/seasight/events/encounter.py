@@ -3,8 +3,9 @@
 Definition (Global Fishing Watch's encounter events, same defaults): two vessels (different
 MMSIs) within ``max_distance_m`` (500 m) of each other for at least ``min_duration_h`` (2 h),
 both slow (median speed over the encounter below ``max_median_speed_kn``, 2 kn), and at least
-``min_port_distance_km`` (10 km) from the nearest port, so that ships at anchor together inside
-a port are not reported.
+``min_port_distance_km`` (10 km) from the nearest port point or named anchorage of the port
+layer (:mod:`seasight.geo.port_areas`), so that ships at anchor together inside a port or at
+its outer anchorages are not reported.
 
 How it scales (10,000 vessels over a day, millions of positions, in about a second):
 
@@ -13,8 +14,9 @@ How it scales (10,000 vessels over a day, millions of positions, in about a seco
    only when the points around it are at most ``max_interp_gap_min`` apart (or a point falls on
    it), so a vessel is never invented across a long hole. Longitude is interpolated across the
    antimeridian. The speed is the reported SOG (or the implied speed where SOG is missing),
-   interpolated the same way. Samples within ``in_port_km`` of a port are left out: ships at
-   berth or at anchor in port are not at sea, and busy ports would otherwise hold most pairs.
+   interpolated the same way. Samples inside a port's area (within ``in_port_km`` of a port
+   point or ``in_anchorage_km`` of a named anchorage) are left out: ships at berth or at anchor
+   in port are not at sea, and busy ports and anchorages would otherwise hold most pairs.
 2. **Bin.** Each sample goes into a space-time cell: its grid step, a latitude row of
    ``cell_km`` and a longitude column at least ``cell_km`` wide at the row's poleward edge.
    With ``cell_km`` >= ``max_distance_m`` every pair within range is in the same or an adjacent
@@ -67,7 +69,8 @@ from seasight.events.model import (
     tracks,
 )
 from seasight.geo.distance import haversine_km_scalar
-from seasight.geo.ports import PORT_RADIUS_KM, nearest_port, nearest_port_within
+from seasight.geo.port_areas import ANCHORAGE_RADIUS_KM, port_areas, port_areas_with
+from seasight.geo.ports import PORT_RADIUS_KM
 
 KIND = "encounter"
 VERSION = 1
@@ -85,12 +88,15 @@ class Params:
     min_duration_h: float = 2.0
     #: Both vessels' median speed over the encounter must be below this, knots (GFW: 2 kn).
     max_median_speed_kn: float = 2.0
-    #: Minimum distance of the encounter from the nearest port, km (GFW: 10 km from an
-    #: anchorage).
+    #: Minimum distance of the encounter from the nearest port point or named anchorage, km
+    #: (GFW: 10 km from an anchorage).
     min_port_distance_km: float = 10.0
-    #: Grid samples this close to a port are not paired, km: a vessel at berth or at anchor in
-    #: port is not at sea (this also keeps the search fast in crowded ports).
+    #: Grid samples this close to a port point are not paired, km: a vessel at berth or at
+    #: anchor in port is not at sea (this also keeps the search fast in crowded ports); 0 (with
+    #: ``in_anchorage_km`` 0) pairs samples in ports too.
     in_port_km: float = PORT_RADIUS_KM
+    #: Grid samples this close to a named anchorage are not paired, km (GFW's port entry).
+    in_anchorage_km: float = ANCHORAGE_RADIUS_KM
     #: Time step of the resampling grid, minutes.
     step_min: float = 10.0
     #: Longest hole between two reports that is interpolated across, minutes.
@@ -115,9 +121,9 @@ def detect(inputs: DetectionInputs, params: Params = Params()) -> pl.DataFrame:
     samples = resample(
         arrays, speeds(inputs), step_us, round(params.max_interp_gap_min * US_PER_MIN)
     )
-    if params.in_port_km > 0:
-        _, port_km = nearest_port_within(samples["lat"], samples["lon"], params.in_port_km)
-        at_sea = port_km > params.in_port_km
+    if params.in_port_km > 0 or params.in_anchorage_km > 0:
+        areas = port_areas_with(params.in_port_km, params.in_anchorage_km)
+        at_sea = ~areas.in_port(samples["lat"], samples["lon"])
         samples = {name: column[at_sea] for name, column in samples.items()}
     pairs = close_pairs(samples, params.max_distance_m, params.cell_km)
     if pairs["i"].size == 0:
@@ -427,8 +433,7 @@ def _encounters(
         return empty_events()
     ev_lat = runs["lat"].to_numpy()[idx]
     ev_lon = runs["lon"].to_numpy()[idx]
-    _, port_km = nearest_port(ev_lat, ev_lon)
-    port_km = np.asarray(port_km, dtype=np.float64)
+    port_km = port_areas().distance_km(ev_lat, ev_lon)
     far = port_km >= params.min_port_distance_km
     idx, ev_lat, ev_lon, port_km = idx[far], ev_lat[far], ev_lon[far], port_km[far]
     if idx.size == 0:

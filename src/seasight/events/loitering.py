@@ -14,9 +14,10 @@ cannot join or break a run):
 
 * a point is *slow* when its speed (reported SOG, or the implied speed where SOG is missing) is
   below ``max_point_speed_kn``, and it is *eligible* when slow, not flagged ``on_land`` (a
-  spoofed or bad fix) and at least ``port_radius_km``
-  (default :data:`seasight.geo.ports.PORT_RADIUS_KM`) from every port: a vessel at berth or at
-  anchor in port is on a port visit, not loitering;
+  spoofed or bad fix) and outside every port's area (:mod:`seasight.geo.port_areas`: farther
+  than ``port_radius_km`` from every port point and ``anchorage_radius_km`` from every named
+  anchorage): a vessel at berth, or waiting at an outer anchorage, is on a port visit, not
+  loitering;
 * runs of consecutive eligible points, split where two reports are more than ``max_hole_h``
   (2 h) apart, are candidates; a run lasts from its first to its last point;
 * a run is loitering when it lasts ``min_duration_h`` or more and its time-weighted average
@@ -30,7 +31,8 @@ reaches the segment's last point and that point is less than ``max_hole_h`` befo
 median position. Evidence: ``avg_speed_kn``, ``max_speed_kn``, ``duration_h``, ``n_points``,
 start and end points, ``distance_to_shore_nm`` (mean over the run's points when a shore rule
 applies to the vessel, else at the run's median position),
-``port_distance_km`` (of the median position), ``ship_type``, ``carrier`` and the segment.
+``port_distance_km`` (of the median position, to the nearest port point or anchorage),
+``ship_type``, ``carrier`` and the segment.
 
 Score: 0.5 at the thresholds, up to +0.3 with duration (full at ``full_score_duration_h``)
 and up to +0.2 with slowness (average speed 0).
@@ -58,7 +60,8 @@ from seasight.events.model import (
 )
 from seasight.geo.distance import KM_PER_NM
 from seasight.geo.land import distance_to_shore_km
-from seasight.geo.ports import PORT_RADIUS_KM, nearest_port, nearest_port_within
+from seasight.geo.port_areas import ANCHORAGE_RADIUS_KM, port_areas_with
+from seasight.geo.ports import PORT_RADIUS_KM
 
 KIND = "loitering"
 VERSION = 1
@@ -74,8 +77,10 @@ class Params:
     max_point_speed_kn: float = 2.0
     #: Minimum duration of the run, hours (GFW: 1 h).
     min_duration_h: float = 1.0
-    #: Points closer than this to a port are in port, not loitering, km.
+    #: Points closer than this to a port point are in port, not loitering, km.
     port_radius_km: float = PORT_RADIUS_KM
+    #: Points closer than this to a named anchorage are in port, not loitering, km (GFW: 3 km).
+    anchorage_radius_km: float = ANCHORAGE_RADIUS_KM
     #: Reports further apart than this split a run, hours.
     max_hole_h: float = 2.0
     #: Minimum mean distance from shore for every vessel, nautical miles.
@@ -99,10 +104,8 @@ def detect(inputs: DetectionInputs, params: Params = Params()) -> pl.DataFrame:
     slow_idx = np.flatnonzero(eligible)
     if slow_idx.size == 0:
         return empty_events()
-    _, port_km_slow = nearest_port_within(
-        arrays.lat[slow_idx], arrays.lon[slow_idx], params.port_radius_km
-    )
-    eligible[slow_idx[port_km_slow < params.port_radius_km]] = False
+    areas = port_areas_with(params.port_radius_km, params.anchorage_radius_km)
+    eligible[slow_idx[areas.in_port(arrays.lat[slow_idx], arrays.lon[slow_idx])]] = False
 
     max_hole_us = params.max_hole_h * US_PER_H
     joined = (arrays.seg[1:] == arrays.seg[:-1]) & (arrays.ts[1:] - arrays.ts[:-1] <= max_hole_us)
@@ -160,8 +163,7 @@ def detect(inputs: DetectionInputs, params: Params = Params()) -> pl.DataFrame:
         return empty_events()
     cand, carrier, stype, shore_nm = cand[ok], carrier[ok], stype[ok], shore_nm[ok]
     lat_med, lon_med, count = lat_med[ok], lon_med[ok], count[ok]
-    _, port_km = nearest_port(lat_med, lon_med)
-    port_km = np.asarray(port_km, np.float64)
+    port_km = areas.distance_km(lat_med, lon_med)
 
     f, g = first[cand], last[cand]
     seg_last = arrays.seg_start[arrays.seg[g] + 1] - 1

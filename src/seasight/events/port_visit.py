@@ -1,14 +1,17 @@
 """Port visits: a vessel enters a port, stops there, and leaves.
 
-Definition (after Global Fishing Watch's port visits, which enter a port within 3 km of an
-anchorage, exit beyond 4 km, and need a stop below 0.2 kn; SeaSight's ports are points, see
-:mod:`seasight.geo.ports`):
+Definition (after Global Fishing Watch's port visits, which enter a port within 3 km of one of
+its named anchorages and exit beyond 4 km; the port layer is :mod:`seasight.geo.port_areas`:
+UN/LOCODE port points, GFW's named anchorages and the World Port Index, joined into named
+ports):
 
-* a vessel **enters** a port when it comes within ``entry_radius_km`` (default
-  :data:`seasight.geo.ports.PORT_RADIUS_KM`) of it (the nearest port at that moment), and
-  **exits** when it is more than ``exit_radius_km`` (entry radius + 1 km, the same hysteresis as
-  GFW's 3 km / 4 km) from *that* port, so a vessel lying near the edge does not flap in and
-  out, and a vessel moving straight from one port to a neighbouring one makes two visits;
+* a vessel **enters** a port when it comes into the port's area: within ``port_radius_km``
+  (5 km) of one of its port points or ``anchorage_radius_km`` (3 km, GFW's entry distance) of
+  one of its anchorages, outer anchorages included; it **exits** when it is more than
+  ``exit_margin_km`` (1 km, GFW's 3 km / 4 km hysteresis) beyond the area of every port, so a
+  vessel lying near the edge does not flap in and out. A vessel that sails into another
+  port's area starts a visit there; a vessel waiting at an outer anchorage is visiting the
+  anchorage's port;
 * the visit counts when the vessel stayed at least ``min_duration_min`` (30 min) and slowed down
   inside (some point below ``stop_speed_kn``, 1 kn): a vessel passing a port at speed is not
   visiting it;
@@ -22,9 +25,12 @@ A vessel first seen already inside a port gets a visit starting at its first poi
 segment's last point, less than ``max_hole_h`` before ``horizon_end``, is open.
 
 ``zone`` is the port's name; ``lat``/``lon`` the vessel's median position during the visit.
-Evidence: ``locode``, ``port``, ``country``, port position, ``duration_h``,
+Evidence: ``locode`` (null for a port known only to GFW or the World Port Index), ``port``,
+``country``, ``iso3``, ``port_sources``, the port's position, ``duration_h``,
 ``stop_duration_h`` (time between consecutive reports both below ``stop_speed_kn``),
-``min_speed_kn``, ``min_distance_km``, entry and exit points (the first and last points inside),
+``min_speed_kn``, ``min_area_excess_km`` (how deep inside the port's area the vessel came:
+the least distance to one of its points or anchorages minus that one's radius, negative
+inside), entry and exit points (the first and last points inside),
 ``entry_observed`` / ``exit_observed`` and the reports just before / after the visit
 (``previous_point`` / ``next_point``).
 
@@ -36,7 +42,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numba as nb
 import numpy as np
 import polars as pl
 
@@ -53,23 +58,31 @@ from seasight.events.model import (
     speeds,
     tracks,
 )
-from seasight.geo.distance import haversine_km, haversine_km_scalar
-from seasight.geo.ports import PORT_RADIUS_KM, load_ports, nearest_port_within
+from seasight.geo.port_areas import (
+    ANCHORAGE_RADIUS_KM,
+    PortAreas,
+    port_areas_with,
+    port_stays,
+)
+from seasight.geo.ports import PORT_RADIUS_KM
 
 KIND = "port_visit"
-VERSION = 1
-
-#: Size of the coarse grid used to skip points far from every port, degrees.
+VERSION = 2
 
 
 @dataclass(frozen=True)
 class Params:
     """Thresholds of the port-visit detector."""
 
-    #: A vessel within this distance of a port is inside it, km.
-    entry_radius_km: float = PORT_RADIUS_KM
-    #: A vessel inside a port leaves it beyond this distance from it, km.
-    exit_radius_km: float = PORT_RADIUS_KM + 1.0
+    #: A vessel within this distance of a port point (UN/LOCODE, World Port Index) is in
+    #: that port, km.
+    port_radius_km: float = PORT_RADIUS_KM
+    #: A vessel within this distance of one of a port's named anchorages is in that port, km
+    #: (GFW: 3 km).
+    anchorage_radius_km: float = ANCHORAGE_RADIUS_KM
+    #: A vessel in a port leaves it when it is this much farther than the entry distance
+    #: from every point and anchorage of every port, km (GFW: 4 km - 3 km).
+    exit_margin_km: float = 1.0
     #: Minimum time inside (first to last point inside), minutes.
     min_duration_min: float = 30.0
     #: The vessel must report a speed below this inside the port, knots; also the speed below
@@ -79,33 +92,43 @@ class Params:
     max_hole_h: float = 24.0
     #: Stop duration at which the stop part of the score is full, hours.
     full_score_stop_h: float = 2.0
-    #: Ports to use (columns locode, name, country, lat, lon); None: :func:`load_ports`.
+    #: Port points to use instead of the shipped layer (columns name, lat, lon, optionally
+    #: locode, country), each a port of ``port_radius_km``; None: the shipped port layer
+    #: (:func:`seasight.geo.port_areas.port_areas`).
     ports: pl.DataFrame | None = field(default=None, compare=False, hash=False)
+
+    def areas(self) -> PortAreas:
+        """The port layer these parameters describe."""
+        if self.ports is not None:
+            return PortAreas.from_points(self.ports, self.port_radius_km)
+        return port_areas_with(self.port_radius_km, self.anchorage_radius_km)
 
 
 def detect(inputs: DetectionInputs, params: Params = Params()) -> pl.DataFrame:
     """Port-visit events (EVENTS schema) of every segment in ``inputs.points``."""
-    if params.exit_radius_km < params.entry_radius_km:
-        raise ValueError("exit_radius_km must be at least entry_radius_km")
+    if params.exit_margin_km < 0:
+        raise ValueError("exit_margin_km must be >= 0")
     arrays = tracks(inputs)
     horizon = horizon_end_us(inputs)
     if arrays.n == 0 or horizon is None:
         return empty_events()
-    ports = params.ports if params.ports is not None else load_ports()
+    areas = params.areas()
+    ports = areas.ports
     if ports.height == 0:
         return empty_events()
     port_lat = ports["lat"].to_numpy().astype(np.float64)
     port_lon = ports["lon"].to_numpy().astype(np.float64)
 
-    # nearest port, only for points in grid cells near some port (the rest are far from all)
-    near_idx, near_km = nearest_port_within(
-        arrays.lat, arrays.lon, params.entry_radius_km, params.ports
-    )
+    # the port area each point is in or near (only points near some port are searched)
+    near_port, excess = areas.lookup(arrays.lat, arrays.lon, params.exit_margin_km)
     max_hole_us = round(params.max_hole_h * US_PER_H)
-    visit, vport = _visit_kernel(
-        arrays.seg, arrays.ts, arrays.lat, arrays.lon, near_idx, near_km, port_lat, port_lon,
-        params.entry_radius_km, params.exit_radius_km, np.int64(max_hole_us),
-    )
+    new_stay = np.ones(arrays.n, np.bool_)
+    new_stay[1:] = (arrays.seg[1:] != arrays.seg[:-1]) | (
+        np.diff(arrays.ts) > max_hole_us)
+    vport = port_stays(new_stay, near_port, excess, params.exit_margin_km)
+    inside = vport >= 0
+    starts = inside & (new_stay | np.r_[True, vport[1:] != vport[:-1]])
+    visit = np.where(inside, np.cumsum(starts) - 1, -1)
     pts = np.flatnonzero(visit >= 0)
     if pts.size == 0:
         return empty_events()
@@ -127,10 +150,10 @@ def detect(inputs: DetectionInputs, params: Params = Params()) -> pl.DataFrame:
     stop_us = np.bincount(
         vid[legs], weights=np.where(stopped, arrays.ts[b] - arrays.ts[a], 0), minlength=n_vis
     )
-    dist_in = np.asarray(haversine_km(arrays.lat[pts], arrays.lon[pts], port_lat[vport[pts]],
-                                      port_lon[vport[pts]]), dtype=np.float64)
-    min_dist = np.full(n_vis, np.inf)
-    np.fmin.at(min_dist, vid, dist_in)
+    # how deep inside the port's area (distance to its nearest point or anchorage minus that
+    # one's radius; negative inside): the least, over the visit
+    min_excess = np.full(n_vis, np.inf)
+    np.fmin.at(min_excess, vid, excess[pts])
 
     keep = (duration_us >= params.min_duration_min * US_PER_MIN) & (
         min_speed < params.stop_speed_kn
@@ -152,15 +175,10 @@ def detect(inputs: DetectionInputs, params: Params = Params()) -> pl.DataFrame:
     dur_h = duration_us[idx] / US_PER_H
     score = 0.6 + 0.2 * entry_observed + 0.2 * ramp(stop_h, 0.0, params.full_score_stop_h)
     names = ports["name"].to_list()
-    locodes = ports["locode"].to_list() if "locode" in ports.columns else [None] * ports.height
-    countries = (
-        ports["country"].to_list() if "country" in ports.columns else [None] * ports.height
-    )
-    country_names = (
-        ports["country_name"].to_list()
-        if "country_name" in ports.columns
-        else [None] * ports.height
-    )
+    locodes = ports["locode"].to_list()
+    countries = ports["country"].to_list()
+    iso3s = ports["iso3"].to_list()
+    sources = ports["sources"].to_list()
     evidence = []
     for q in range(idx.size):
         p = int(port[q])
@@ -170,13 +188,15 @@ def detect(inputs: DetectionInputs, params: Params = Params()) -> pl.DataFrame:
                 "locode": locodes[p],
                 "port": names[p],
                 "country": countries[p],
-                "country_name": country_names[p],
-                "port_lat": float(port_lat[p]),
-                "port_lon": float(port_lon[p]),
+                "country_name": ports["country_name"][p],
+                "iso3": iso3s[p],
+                "port_sources": sources[p],
+                "port_lat": round(float(port_lat[p]), 6),
+                "port_lon": round(float(port_lon[p]), 6),
                 "duration_h": round(float(dur_h[q]), 3),
                 "stop_duration_h": round(float(stop_h[q]), 3),
                 "min_speed_kn": round(float(min_speed[idx[q]]), 3),
-                "min_distance_km": round(float(min_dist[idx[q]]), 3),
+                "min_area_excess_km": round(float(min_excess[idx[q]]), 3),
                 "entry": point_evidence(arrays, i),
                 "exit": point_evidence(arrays, j),
                 "entry_observed": bool(entry_observed[q]),
@@ -201,28 +221,3 @@ def detect(inputs: DetectionInputs, params: Params = Params()) -> pl.DataFrame:
         },
         detector=f"{KIND}/{VERSION}",
     )
-
-
-@nb.njit(cache=True, nogil=True)
-def _visit_kernel(  # type: ignore[no-untyped-def]
-    seg, ts, lat, lon, near_idx, near_km, port_lat, port_lon, r_in, r_out, max_hole
-):
-    n = len(ts)
-    visit = np.full(n, -1, np.int64)
-    vport = np.full(n, -1, np.int64)
-    cur = -1  # port of the visit in progress
-    v = -1
-    for i in range(n):
-        if i > 0 and (seg[i] != seg[i - 1] or ts[i] - ts[i - 1] > max_hole):
-            cur = -1
-        if cur >= 0:
-            d = haversine_km_scalar(lat[i], lon[i], port_lat[cur], port_lon[cur])
-            if d > r_out:
-                cur = -1
-        if cur < 0 and near_idx[i] >= 0 and near_km[i] <= r_in:
-            cur = near_idx[i]
-            v += 1
-        if cur >= 0:
-            visit[i] = v
-            vport[i] = cur
-    return visit, vport

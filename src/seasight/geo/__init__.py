@@ -4,7 +4,11 @@
 - :mod:`seasight.geo.land`: :func:`on_land` (1 km global land grid) and
   :func:`distance_to_shore_km` (Natural Earth 1:50 m shorelines; 0 on land) and
   :func:`shoreline_distance_km` (the same, also inland).
-- :mod:`seasight.geo.ports`: the world port layer, nearest port and ports within a radius.
+- :mod:`seasight.geo.ports`: the UN/LOCODE port points, nearest port and ports within a radius.
+- :mod:`seasight.geo.anchorages`: Global Fishing Watch's named anchorages and the World Port
+  Index.
+- :mod:`seasight.geo.port_areas`: the joined port layer (ports, their points and anchorages):
+  is a position in a port's area, and which port (import it from its module).
 - :mod:`seasight.geo.zones`: named polygons from GeoJSON and point-in-zone tests.
 - :mod:`seasight.geo.lanes`: the MARNET sea-lane network and routes along it (import it from
   its module).

@@ -15,20 +15,28 @@ Two reference layers, each loaded lazily on first use and cached for the life of
   flag positions far inland (spoofing, bad fixes), not to decide which side of a quay a ship is.
 
   The grid counts inland water as land: lakes, rivers and estuaries upstream of the coast (the
-  Great Lakes, the St Lawrence above Quebec, the Rhine at Rotterdam, the Elbe at Hamburg, the
-  Danube) are "on land", so a ship there is on land as far as this function knows. The one
-  exception SeaSight makes is the Caspian Sea, which the Natural Earth land layer leaves out as
-  water: positions inside Natural Earth's land-polygon holes are not on land.
+  Great Lakes, the St Lawrence above Quebec, river ports). SeaSight corrects it with the water
+  where ships are known to be (:func:`inland_water`, :func:`anchorage_water_cells`):
+
+  * the Natural Earth 1:50 m lakes (405 lakes and reservoirs: the Great Lakes, Ladoga, Vänern,
+    the IJsselmeer...) and the holes of its land polygons (the Caspian Sea);
+  * Global Fishing Watch's named anchorage cells (:mod:`seasight.geo.anchorages`), places
+    where ships are seen stopped, river and estuary ports included: every grid cell within
+    :data:`ANCHORAGE_WATER_KM` of an anchorage's position is water.
+
+  Rivers with no anchorage on them (and narrow channels) remain land in the grid.
 
 - :func:`distance_to_shore_km` measures the great-circle distance to the nearest point of the
   Natural Earth 1:50 m land polygons' boundaries (coastlines, islands, and the shores of the
-  Caspian Sea, the layer's one hole). The boundaries are sampled every :data:`SHORE_SAMPLE_KM`
-  or closer and put in a k-d tree of 3-D unit vectors (no trouble at the antimeridian or the
-  poles); the nearest sample is at most half a sample spacing farther than the true nearest
-  boundary point. The map's own generalisation at 1:50 m is of the same order (a few hundred
-  metres to a couple of km), so the result is good to about 1-2 km near the coast and far
-  better than that as a fraction of the distance away from it. Building the index takes well
-  under a second; queries run at 200,000 to 900,000 points per second (fastest near coasts).
+  Caspian Sea, the layer's one hole) and of its 1:50 m lakes (so a ship on Lake Superior is
+  near the lake's shore, not hundreds of km from the sea). The boundaries are sampled every
+  :data:`SHORE_SAMPLE_KM` or closer and put in a k-d tree of 3-D unit vectors (no trouble at
+  the antimeridian or the poles); the nearest sample is at most half a sample spacing farther
+  than the true nearest boundary point. The map's own generalisation at 1:50 m is of the same
+  order (a few hundred metres to a couple of km), so the result is good to about 1-2 km near
+  the coast and far better than that as a fraction of the distance away from it. Building the
+  index takes well under a second; queries run at 200,000 to 900,000 points per second
+  (fastest near coasts).
 
   Points that :func:`on_land` puts on land are at distance 0, so both functions agree on what is
   land. The artificial edges where Natural Earth cuts polygons at the antimeridian or closes
@@ -60,6 +68,9 @@ from seasight.geo.distance import chord_to_km, haversine_km, unit_vectors
 #: Largest spacing, in km, between consecutive shoreline samples in the distance-to-shore index.
 #: The index overestimates a distance by at most half of it (for points right at the coast).
 SHORE_SAMPLE_KM = 2.0
+
+#: A land-grid cell within this distance (km) of a GFW anchorage cell's position is water.
+ANCHORAGE_WATER_KM = 0.35
 
 #: Threads used by the k-d tree query (-1: all cores).
 QUERY_WORKERS = -1
@@ -165,9 +176,10 @@ def on_land(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
 
     Broadcasts ``lat`` and ``lon``; returns a bool array of their broadcast shape. For
     longitudes in ``[-180, 180)`` the answer is exactly ``global_land_mask.globe.is_land``'s
-    (checked on 2 million random positions and on cell edges) except in the Caspian Sea, which
-    is water here; other longitudes are wrapped into that range first (``globe`` refuses them,
-    and puts 180 in the last column, not the first).
+    (checked on 2 million random positions and on cell edges) except on the inland water of
+    :func:`inland_water` and :func:`anchorage_water_cells` (lakes, the Caspian Sea, anchorages),
+    which is water here; other longitudes are wrapped into that range first (``globe`` refuses
+    them, and puts 180 in the last column, not the first).
     """
     la, lo = np.broadcast_arrays(np.asarray(lat, dtype=np.float64), np.asarray(lon, np.float64))
     shape = la.shape
@@ -177,44 +189,74 @@ def on_land(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
     out = np.zeros(la.shape, dtype=bool)
     if ok.any():
         g = _land_grid()
-        la_ok = np.clip(la[ok], g.lat_min, g.lat_max)
-        lo_ok = np.clip(lo[ok], g.lon_min, g.lon_max)
-        row = ((la_ok - g.lat0) / g.dlat).astype(np.int64)
-        col = ((lo_ok - g.lon0) / g.dlon).astype(np.int64)
-        np.clip(row, 0, g.n_rows - 1, out=row)
-        np.clip(col, 0, g.n_cols - 1, out=col)
-        cell = (row * g.n_cols + col).astype(np.uint32)
+        cell = _grid_cells(g, la[ok], lo[ok])
         # the grid marks ocean cells; an even number of changes up to a cell means "not ocean"
         land = (np.searchsorted(g.changes, cell, side="right") & 1) == 0
+        water_cells = anchorage_water_cells()
+        if water_cells.size:
+            pos = np.minimum(np.searchsorted(water_cells, cell), water_cells.size - 1)
+            land &= water_cells[pos] != cell
         out[ok] = land
-        for water in _inland_seas():
-            min_lon, min_lat, max_lon, max_lat = water.bounds
-            cand = np.flatnonzero(
-                out & (la >= min_lat) & (la <= max_lat) & (lo >= min_lon) & (lo <= max_lon)
-            )
-            if cand.size:
-                out[cand] &= ~shapely.contains_xy(water, lo[cand], la[cand])
+        cand = np.flatnonzero(out)
+        if cand.size:
+            pairs = inland_water().query(shapely.points(lo[cand], la[cand]), predicate="within")
+            out[cand[np.unique(pairs[0])]] = False
     return out.reshape(shape)
 
 
-@cache
-def _inland_seas() -> tuple[shapely.Polygon, ...]:
-    """Water the land grid counts as land but Natural Earth does not, prepared for point tests.
+def _grid_cells(g: _LandGrid, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Flat indices (uint32) of the grid cells holding valid, wrapped positions."""
+    row = ((np.clip(lat, g.lat_min, g.lat_max) - g.lat0) / g.dlat).astype(np.int64)
+    col = ((np.clip(lon, g.lon_min, g.lon_max) - g.lon0) / g.dlon).astype(np.int64)
+    np.clip(row, 0, g.n_rows - 1, out=row)
+    np.clip(col, 0, g.n_cols - 1, out=col)
+    return (row * g.n_cols + col).astype(np.uint32)
 
-    These are the holes in the Natural Earth land polygons: at 1:50 m, only the Caspian Sea.
-    """
-    holes = []
+
+@cache
+def inland_water() -> shapely.STRtree:
+    """Water the land grid counts as land, as an STR tree of polygons: the Natural Earth
+    1:50 m lakes (with their islands as holes) and the holes of its land polygons (the
+    Caspian Sea)."""
+    polygons = [
+        shapely.Polygon(np.asarray(polygon[0], np.float64)[:, :2],
+                        [np.asarray(r, np.float64)[:, :2] for r in polygon[1:]])
+        for polygon in _lake_polygons()
+    ]
     for polygon in _land_polygons(_land_geojson()):
-        for ring in polygon[1:]:
-            hole = shapely.Polygon(np.asarray(ring, dtype=np.float64)[:, :2])
-            shapely.prepare(hole)
-            holes.append(hole)
-    return tuple(holes)
+        polygons.extend(shapely.Polygon(np.asarray(ring, dtype=np.float64)[:, :2])
+                        for ring in polygon[1:])
+    return shapely.STRtree(polygons)
+
+
+@cache
+def anchorage_water_cells() -> np.ndarray:
+    """Sorted flat indices of the land-grid cells that hold water because a GFW anchorage is
+    within about :data:`ANCHORAGE_WATER_KM` (its position and four points that far north,
+    south, east and west of it, roughly the anchorage's S2 cell)."""
+    from seasight.geo.anchorages import load_anchorages
+
+    anchorages = load_anchorages()
+    lat = anchorages["lat"].to_numpy().astype(np.float64)
+    lon = anchorages["lon"].to_numpy().astype(np.float64)
+    dlat = ANCHORAGE_WATER_KM / 111.2
+    dlon = dlat / np.maximum(np.cos(np.radians(lat)), 1e-3)
+    g = _land_grid()
+    cells = [_grid_cells(g, np.clip(lat + a * dlat, -90, 90), _wrap_lon(lon + b * dlon))
+             for a, b in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))]
+    return np.unique(np.concatenate(cells))
 
 
 def _land_geojson() -> dict[str, Any]:
     ref = resources.files("seasight") / "data" / "geo" / "ne_50m_land.json"
     return json.loads(ref.read_text(encoding="utf-8"))
+
+
+@cache
+def _lake_polygons() -> tuple[list[Any], ...]:
+    """The Natural Earth 1:50 m lakes (GeoJSON coordinate lists: outer ring, then islands)."""
+    ref = resources.files("seasight") / "data" / "geo" / "ne_50m_lakes.json"
+    return tuple(_land_polygons(json.loads(ref.read_text(encoding="utf-8"))))
 
 
 def _land_polygons(data: dict[str, Any]) -> list[list[Any]]:
@@ -244,7 +286,8 @@ def _land_rings(data: dict[str, Any]) -> list[np.ndarray]:
 
 
 def shoreline_samples(sample_km: float = SHORE_SAMPLE_KM) -> tuple[np.ndarray, np.ndarray]:
-    """Points along the Natural Earth 1:50 m shorelines, at most ``sample_km`` apart.
+    """Points along the Natural Earth 1:50 m shorelines (sea and lakes), at most ``sample_km``
+    apart.
 
     Returns ``(lat, lon)`` arrays in degrees. Segments are interpolated linearly in latitude
     and longitude (the polygons' own edges are straight in those coordinates); the artificial
@@ -252,7 +295,9 @@ def shoreline_samples(sample_km: float = SHORE_SAMPLE_KM) -> tuple[np.ndarray, n
     """
     if not sample_km > 0:
         raise ValueError(f"sample_km must be positive, got {sample_km}")
-    rings = _land_rings(_land_geojson())
+    rings = _land_rings(_land_geojson()) + [
+        np.asarray(ring, dtype=np.float64)[:, :2] for polygon in _lake_polygons()
+        for ring in polygon]
     coords = np.concatenate(rings)
     ring = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
     lon, lat = coords[:, 0], coords[:, 1]

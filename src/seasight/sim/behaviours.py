@@ -33,6 +33,7 @@ import numpy as np
 
 from seasight.geo.distance import KM_PER_NM, destination, haversine_km
 from seasight.geo.land import distance_to_shore_km, on_land
+from seasight.geo.port_areas import port_areas
 from seasight.geo.ports import PORT_RADIUS_KM, nearest_port
 from seasight.geo.zones import Zone, zone_membership
 from seasight.sim.fleet import (
@@ -85,7 +86,8 @@ class PlantParams:
     Attributes:
         edge_s: planted windows keep this far from the span's ends, seconds.
         exempt_pad_s: satellite thinning is off this long around planted windows, seconds.
-        min_port_km: planted meetings and loitering keep this far from any port, km.
+        min_port_km: planted meetings and loitering keep this far from any port point or
+            named anchorage, km.
         dropout_hours: (low, high) short dropout length, hours.
         dropout_min_shore_nm: a short dropout starts at least this far from shore.
         passing_offset_s: the second passing vessel reaches the meeting point this much later
@@ -292,7 +294,7 @@ class Planter:
         return float(self.rng.uniform(a, b))
 
     def _check_far_from_ports(self, lat: float, lon: float, what: str) -> None:
-        _, d = nearest_port(lat, lon)
+        d = port_areas().distance_km(lat, lon)[0]
         if float(d) < self.p.min_port_km:
             raise PlantingError(f"{what} at ({lat}, {lon}) is {float(d):.1f} km from a port")
 
@@ -477,8 +479,7 @@ class Planter:
             lat_s, lon_s, _ = _at(track, times)
             if float(haversine_km(lat_r, lon_r, lat_s, lon_s).min()) < self.p.spoof_min_km:
                 continue
-            _, dport = nearest_port(lat_s, lon_s)
-            if float(dport.min()) < PORT_RADIUS_KM + 3.0:
+            if float(port_areas().distance_km(lat_s, lon_s).min()) < PORT_RADIUS_KM + 3.0:
                 continue
             if self.zones and zone_membership(self.zones, lat_s, lon_s).any():
                 continue
@@ -551,7 +552,7 @@ class Planter:
             ok = np.flatnonzero((cum >= min_end_km) & (cum <= cum[-1] - min_end_km))
             if not len(ok):
                 return None
-            _, d = nearest_port(route[ok, 0], route[ok, 1])
+            d = port_areas().distance_km(route[ok, 0], route[ok, 1])
             ok = ok[d >= self.p.min_port_km]
             return int(self.rng.choice(ok)) if len(ok) else None
         return pick

@@ -5,9 +5,9 @@ here they are fitted to the reports actually generated (after satellite thinning
 starts at the first report inside its window and ends at the last. Events that any traffic
 produces are found in the data itself, per transmitter, exactly as defined:
 
-* **port_visit** -- a run of consecutive reports in one port (entered within
-  :data:`~seasight.geo.ports.PORT_RADIUS_KM` of the nearest port point, left beyond
-  :attr:`TruthParams.port_exit_km` from it) lasting at least
+* **port_visit** -- a run of consecutive reports in one port (entered in the port's area of
+  the port layer, :mod:`seasight.geo.port_areas`, left beyond :attr:`TruthParams.exit_margin_km`
+  outside every port's area) lasting at least
   :attr:`TruthParams.visit_minutes` with a report below :attr:`TruthParams.stop_kn` (the vessel
   stopped there); start = first report inside, end = last report inside; ``zone`` = the port's
   name. Stays cut by the start or end of the data count when what is seen of them qualifies.
@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numba as nb
 import numpy as np
 
-from seasight.geo.distance import EARTH_RADIUS_KM, KM_PER_NM
-from seasight.geo.ports import PORT_RADIUS_KM, load_ports, nearest_port
+from seasight.geo.distance import KM_PER_NM
+from seasight.geo.port_areas import ANCHORAGE_RADIUS_KM, port_areas_with, port_stays
+from seasight.geo.ports import PORT_RADIUS_KM
 from seasight.geo.zones import Zone, zone_membership
 from seasight.sim.model import Plan
 
@@ -44,7 +44,9 @@ class TruthParams:
 
     Attributes:
         port_radius_km: a report this close to a port point enters that port, km.
-        port_exit_km: ... and the vessel stays in it until it is further than this, km.
+        anchorage_radius_km: ... or this close to one of its named anchorages, km.
+        exit_margin_km: ... and the vessel stays in it until it is this much farther than
+            those from every port, km.
         stop_kn: a port visit has a report below this speed, knots; the visit's
             ``stop_hours`` is the longest run of such reports.
         visit_minutes: a port visit lasts at least this long (first to last report in port),
@@ -55,7 +57,8 @@ class TruthParams:
     """
 
     port_radius_km: float = PORT_RADIUS_KM
-    port_exit_km: float = PORT_RADIUS_KM + 1.0
+    anchorage_radius_km: float = ANCHORAGE_RADIUS_KM
+    exit_margin_km: float = 1.0
     stop_kn: float = 1.0
     visit_minutes: float = 30.0
     gap_hours: float = 12.0
@@ -81,48 +84,6 @@ class _Reports:
 
     def of(self, tr: int) -> slice:
         return slice(int(self.starts[tr]), int(self.starts[tr + 1]))
-
-
-def _in_port(lat: np.ndarray, lon: np.ndarray, radius_km: float) -> np.ndarray:
-    """Index of the nearest port within ``radius_km`` of each position, -1 when none. Only
-    positions in 0.1 degree cells that can hold such a point are searched exactly."""
-    cell = 0.1
-    key = np.round(lat / cell).astype(np.int64) * 10_000 + np.round(lon / cell).astype(np.int64)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    _, d_cell = nearest_port(np.round(lat[first] / cell) * cell,
-                             np.round(lon[first] / cell) * cell)
-    half_diagonal_km = cell * 111.2 * 0.75
-    maybe = np.flatnonzero((d_cell <= radius_km + half_diagonal_km)[inverse.ravel()])
-    out = np.full(len(lat), -1, np.int64)
-    if len(maybe):
-        idx, dist = nearest_port(lat[maybe], lon[maybe])
-        out[maybe] = np.where(dist <= radius_km, idx, -1)
-    return out
-
-
-@nb.njit(cache=True, nogil=True)
-def _visit_ports(track, lat, lon, near, port_lat, port_lon, exit_km):  # type: ignore[no-untyped-def]
-    """The port each report is in, with hysteresis: a vessel enters the nearest port within
-    the port radius (``near``, -1 when none) and stays in it until it is more than ``exit_km``
-    from that port."""
-    n = len(track)
-    out = np.full(n, -1, np.int64)
-    cur = -1
-    for i in range(n):
-        if i > 0 and track[i] != track[i - 1]:
-            cur = -1
-        if cur >= 0:
-            p1, p2 = np.radians(lat[i]), np.radians(port_lat[cur])
-            h = (np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2)
-                 * np.sin(np.radians(port_lon[cur] - lon[i]) / 2) ** 2)
-            if 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(min(h, 1.0))) <= exit_km:
-                out[i] = cur
-                continue
-            cur = -1
-        if near[i] >= 0:
-            cur = near[i]
-            out[i] = cur
-    return out
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -303,18 +264,17 @@ class _Builder:
                     cause="unplanned"))
 
     def port_visits(self) -> None:
-        ports = load_ports()
-        names = ports["name"].to_list()
-        locodes = ports["locode"].to_list()
+        areas = port_areas_with(self.p.port_radius_km, self.p.anchorage_radius_km)
+        names = areas.ports["name"].to_list()
+        locodes = areas.ports["locode"].to_list()
         r = self.r
         n = len(r.t)
         if not n:
             return
-        near = _in_port(r.lat, r.lon, self.p.port_radius_km)
-        port = _visit_ports(r.track, r.lat, r.lon, near, ports["lat"].to_numpy(),
-                            ports["lon"].to_numpy(), self.p.port_exit_km)
         new_track = np.ones(n, bool)
         new_track[1:] = r.track[1:] != r.track[:-1]
+        near, excess = areas.lookup(r.lat, r.lon, self.p.exit_margin_km)
+        port = port_stays(new_track, near, excess, self.p.exit_margin_km)
         # runs of consecutive reports of one track near one port
         brk = new_track.copy()
         brk[1:] |= port[1:] != port[:-1]
@@ -408,7 +368,9 @@ def build_truth(*, scenario: str, seed: int, start: datetime, span_s: float, pla
         "lookalikes": lookalikes,
         "watchlist": plan.watchlist,
         "definitions": {
-            "port_radius_km": params.port_radius_km, "port_exit_km": params.port_exit_km,
+            "port_radius_km": params.port_radius_km,
+            "anchorage_radius_km": params.anchorage_radius_km,
+            "exit_margin_km": params.exit_margin_km,
             "stop_kn": params.stop_kn,
             "visit_minutes": params.visit_minutes, "gap_hours": params.gap_hours,
             "gap_shore_nm": params.gap_shore_nm, "encounter_m": 500, "encounter_hours": 2,
