@@ -199,9 +199,33 @@ def on_land(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
         out[ok] = land
         cand = np.flatnonzero(out)
         if cand.size:
+            # only positions inside some lake's bounding box are tested exactly
+            boxes = _inland_water_boxes()
+            row = np.floor((la[cand] + 90.0) / _BOX_DEG).astype(np.int64)
+            col = np.floor((lo[cand] + 180.0) / _BOX_DEG).astype(np.int64) % boxes.shape[1]
+            cand = cand[boxes[np.clip(row, 0, boxes.shape[0] - 1), col]]
+        if cand.size:
             pairs = inland_water().query(shapely.points(lo[cand], la[cand]), predicate="within")
             out[cand[np.unique(pairs[0])]] = False
     return out.reshape(shape)
+
+
+#: Cell size (degrees) of the bitmap of inland-water bounding boxes.
+_BOX_DEG = 0.1
+
+
+@cache
+def _inland_water_boxes() -> np.ndarray:
+    """(rows, cols) bitmap of the cells touched by the bounding box of an inland-water polygon:
+    positions elsewhere cannot be in one."""
+    n_rows, n_cols = round(180 / _BOX_DEG) + 1, round(360 / _BOX_DEG)
+    boxes = np.zeros((n_rows, n_cols), dtype=bool)
+    tree = inland_water()
+    for min_lon, min_lat, max_lon, max_lat in shapely.bounds(tree.geometries):
+        r0, r1 = (int(np.floor((v + 90.0) / _BOX_DEG)) for v in (min_lat, max_lat))
+        c0, c1 = (int(np.floor((v + 180.0) / _BOX_DEG)) for v in (min_lon, max_lon))
+        boxes[max(r0, 0):min(r1, n_rows - 1) + 1, max(c0, 0):min(c1, n_cols - 1) + 1] = True
+    return boxes
 
 
 def _grid_cells(g: _LandGrid, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
