@@ -14,7 +14,7 @@ import inspect
 import re
 from types import ModuleType
 
-from seasight import dedup, ingest, polygon_repair
+from seasight import dedup, federation, ingest, polygon_repair
 from seasight.ais import assembly, decoder, framing
 from seasight.events.run import DETECTORS
 from seasight.geo import zones
@@ -78,6 +78,14 @@ SETTINGS: tuple[Setting, ...] = (
             "(in a separate process, killed at the limit)"),
     Setting("REPAIRS_AT_ONCE", polygon_repair.REPAIRS_AT_ONCE, "processes",
             "polygon repairs running at once; more wait up to the time limit, then 503"),
+    Setting("MAX_REPLY_BYTES", federation.MAX_REPLY_BYTES, "bytes",
+            "largest answer accepted from a federation partner (streamed, refused beyond)"),
+    Setting("MAX_REPLY_ROWS", federation.MAX_REPLY_ROWS, "rows",
+            "most rows of one partner export read in one pull (from the Parquet footer)"),
+    Setting("PULL_DEADLINE_S", federation.PULL_DEADLINE_S, "seconds",
+            "longest a whole federation pull may take, however slowly the partner answers"),
+    Setting("FUTURE_TOLERANCE_S", federation.FUTURE_TOLERANCE_S, "seconds",
+            "partner rows dated further ahead of this clock are rejects (bad_timestamp)"),
 )
 
 
