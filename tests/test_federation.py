@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -366,3 +366,139 @@ def test_a_failure_while_writing_rolls_the_whole_pull_back(
     monkeypatch.undo()
     report = b.write(lambda s: pull(s, a.url, two["key_b"], partner="A"))
     assert report.positions_added > 0 and report.since is None
+
+
+# --------------------------------------------------------------------------- hostile partners
+# (security issue 15: a partner must not be able to exhaust memory, hold a pull forever, or
+# stop every later pull with one row from the future)
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """A partner that answers /api/me and /api/agreements like SeaSight, then its exports as
+    ``mode`` says: ``huge`` (a body streamed without end and without Content-Length),
+    ``declared`` (a Content-Length of 1.5 GB), ``drip`` (one byte every 0.2 s) or ``served``
+    (the class's ``files``)."""
+
+    mode = "served"
+    files: ClassVar[dict[str, bytes]] = {}
+    sent: ClassVar[list[int]] = []
+
+    def do_GET(self) -> None:
+        try:
+            if self.path.startswith(("/api/me", "/api/agreements")):
+                body = json.dumps({"organisation": "B"} if "me" in self.path
+                                  else {"items": []}).encode()
+                self._answer(body)
+            elif self.mode == "served":
+                kind = self.path.split("/api/export/")[1].split("?")[0]
+                self._answer(self.files[kind])
+            elif self.mode == "declared":
+                self.send_response(200)
+                self.send_header("Content-Length", str(1_500_000_000))
+                self.end_headers()
+                self.wfile.write(b"PAR1")
+            elif self.mode == "huge":
+                self.send_response(200)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                chunk = b"PAR1" + b"\0" * 65_532
+                for _ in range(100_000):  # 6.5 GB if nobody stops reading
+                    self.wfile.write(chunk)
+                    self.sent.append(len(chunk))
+            else:  # drip
+                self.send_response(200)
+                self.send_header("Content-Length", "1000000")
+                self.end_headers()
+                for _ in range(1_000_000):
+                    self.wfile.write(b"P")
+                    self.wfile.flush()
+                    self.sent.append(1)
+                    time.sleep(0.2)
+        except OSError:  # the client hung up: what we want
+            pass
+
+    def _answer(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile() -> Iterator[Any]:
+    """Start a :class:`_Hostile` partner with the given class attributes; its URL."""
+    servers = []
+
+    def start(**attrs: Any) -> str:
+        handler = type("H", (_Hostile,), {"sent": [], **attrs})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append((server, handler))
+        return f"http://127.0.0.1:{server.server_address[1]}"
+    yield start
+    for server, _ in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _parquet(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["huge", "declared"])
+def test_a_huge_answer_is_refused_without_reading_it(tmp_path: Path, hostile: Any,
+                                                     mode: str) -> None:
+    url = hostile(mode=mode)
+    with Store(tmp_path / "b.duckdb") as store:
+        with pytest.raises(FederationError, match="more than 1,048,576 bytes"):
+            pull(store, url, "ss_key", partner="A", timeout=5, max_bytes=1024 * 1024)
+        assert store.count("positions") == 0 and partners(store).height == 0
+
+
+def test_a_dripping_partner_is_cut_at_the_pull_deadline(tmp_path: Path, hostile: Any) -> None:
+    """Each byte comes well within the per-read timeout, so only the whole pull's deadline
+    can stop it (the old client waited for the whole body: a byte every 20 s kept it 163 s
+    despite a 60 s timeout)."""
+    url = hostile(mode="drip")
+    started = time.monotonic()
+    with Store(tmp_path / "b.duckdb") as store:
+        with pytest.raises(FederationError, match="deadline of 2 s"):
+            pull(store, url, "ss_key", partner="A", timeout=1, deadline_s=2)
+        assert store.count("positions") == 0
+    assert time.monotonic() - started < 10
+
+
+def test_rows_from_the_future_are_rejects_and_do_not_stop_later_pulls(
+        tmp_path: Path, hostile: Any) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    good = positions(3, 4, now - timedelta(hours=1), seed=7)
+    bad = good.head(1).with_columns(
+        pl.lit(datetime(2999, 1, 1, tzinfo=UTC)).cast(pl.Datetime("us", "UTC")).alias("ts"),
+        pl.lit(123, pl.Int64).alias("msg_hash"))
+    evs = events(now - timedelta(hours=3))
+    evs = evs.with_columns(pl.when(pl.col("event_id") == "ev-out")
+                           .then(pl.lit(datetime(2999, 1, 1, tzinfo=UTC)))
+                           .otherwise(pl.col("end")).cast(pl.Datetime("us", "UTC")).alias("end"))
+    url = hostile(mode="served", files={"positions": _parquet(pl.concat([good, bad])),
+                                        "events": _parquet(evs)})
+    with Store(tmp_path / "b.duckdb") as store:
+        report = pull(store, url, "ss_key", partner="A")
+        assert (report.positions_received, report.positions_rejected) == (13, 1)
+        assert report.positions_added == 12 and store.count("positions") == 12
+        assert (report.events_rejected, report.events_added) == (1, 2)
+        assert report.positions_until == good["ts"].max()  # not 2999
+        assert report.events_until is not None and report.events_until.year < 2999
+        assert "future" in " ".join(report.warnings)
+        rejects = store.query("SELECT * FROM rejects WHERE source = 'federation:A'")
+        assert rejects.height == 2 and set(rejects["reason"]) == {"bad_timestamp"}
+        assert any(b"2999" in raw for raw in rejects["raw"])
+        # the next pull continues from the real watermark, not from 2999
+        later = pull(store, url, "ss_key", partner="A")
+        assert later.since == good["ts"].max() - timedelta(minutes=15)
+        assert later.positions_received == 13

@@ -33,6 +33,8 @@ from typing import Any, Final
 
 import polars as pl
 
+from seasight.csv_cells import safe_text_columns
+
 #: What can be exported, and how.
 KINDS: Final = ("events", "tracks", "positions")
 FORMATS: Final = ("geojson", "csv", "kml", "parquet")
@@ -144,7 +146,7 @@ def _csv(frame: pl.DataFrame, kind: str) -> bytes:
         frame = t.select("mmsi", "start", "end", "n_points").with_columns(
             pl.Series("wkt", wkt, pl.String))
     buf = io.BytesIO()
-    _flat(frame).write_csv(buf, datetime_format="%Y-%m-%dT%H:%M:%S%.fZ")
+    safe_text_columns(_flat(frame)).write_csv(buf, datetime_format="%Y-%m-%dT%H:%M:%S%.fZ")
     return buf.getvalue()
 
 

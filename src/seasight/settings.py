@@ -14,9 +14,10 @@ import inspect
 import re
 from types import ModuleType
 
-from seasight import dedup, ingest
+from seasight import dedup, federation, ingest, polygon_repair
 from seasight.ais import assembly, decoder, framing
 from seasight.events.run import DETECTORS
+from seasight.geo import zones
 from seasight.risk import score
 from seasight.store import database
 from seasight.tracks import clean, identity, segment
@@ -62,6 +63,29 @@ SETTINGS: tuple[Setting, ...] = (
             "DuckDB write-ahead log size at which it is folded into the database file"),
     Setting("BULK_CHECKPOINT_THRESHOLD", ingest.BULK_CHECKPOINT_THRESHOLD, "",
             "the same while a file is ingested: its commits write straight to the file"),
+    Setting("MAX_ZONE_VERTICES", zones.MAX_ZONE_VERTICES, "vertices",
+            "most vertices of one zone posted to /api/zones (all rings, closing ones included)"),
+    Setting("MAX_ZONES_PER_REQUEST", zones.MAX_ZONES_PER_REQUEST, "zones",
+            "most zones in one POST /api/zones"),
+    Setting("MAX_REQUEST_VERTICES", zones.MAX_REQUEST_VERTICES, "vertices",
+            "most vertices of all zones in one POST /api/zones"),
+    Setting("MAX_ZONES_PER_ORGANISATION", zones.MAX_ZONES_PER_ORGANISATION, "zones",
+            "most zones one organisation may keep"),
+    Setting("MAX_ORGANISATION_VERTICES", zones.MAX_ORGANISATION_VERTICES, "vertices",
+            "most vertices of all zones one organisation keeps"),
+    Setting("REPAIR_TIMEOUT_S", polygon_repair.REPAIR_TIMEOUT_S, "seconds",
+            "time limit of repairing the self-intersecting polygons of one request or file "
+            "(in a separate process, killed at the limit)"),
+    Setting("REPAIRS_AT_ONCE", polygon_repair.REPAIRS_AT_ONCE, "processes",
+            "polygon repairs running at once; more wait up to the time limit, then 503"),
+    Setting("MAX_REPLY_BYTES", federation.MAX_REPLY_BYTES, "bytes",
+            "largest answer accepted from a federation partner (streamed, refused beyond)"),
+    Setting("MAX_REPLY_ROWS", federation.MAX_REPLY_ROWS, "rows",
+            "most rows of one partner export read in one pull (from the Parquet footer)"),
+    Setting("PULL_DEADLINE_S", federation.PULL_DEADLINE_S, "seconds",
+            "longest a whole federation pull may take, however slowly the partner answers"),
+    Setting("FUTURE_TOLERANCE_S", federation.FUTURE_TOLERANCE_S, "seconds",
+            "partner rows dated further ahead of this clock are rejects (bad_timestamp)"),
 )
 
 

@@ -28,6 +28,7 @@ import duckdb
 import polars as pl
 
 from seasight.access.caller import Caller
+from seasight.csv_cells import safe_text_columns
 from seasight.schema import UTC_US
 from seasight.store import Store
 
@@ -229,7 +230,8 @@ def export_audit(frame: pl.DataFrame, fmt: Literal["csv", "json"] = "csv") -> by
     frame = frame.select(list(AUDIT_LOG))
     if fmt == "csv":
         buf = io.BytesIO()
-        frame.with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")).write_csv(buf)
+        safe_text_columns(frame.with_columns(pl.col("ts").dt.strftime(
+            "%Y-%m-%dT%H:%M:%S%.6fZ"))).write_csv(buf)
         return buf.getvalue()
     if fmt == "json":
         records = frame.to_dicts()

@@ -45,9 +45,10 @@ from seasight.api.auth import PUBLIC_PATHS, Authenticator, current_caller
 from seasight.api.query import Caller, QueryError, bad_parameter
 from seasight.api.stream import Broadcaster
 from seasight.batch import Batch
-from seasight.geo.zones import zones_from_geojson
+from seasight.geo.zones import ZoneLimitError, check_organisation_quota, zones_from_geojson
 from seasight.ingest import IngestReport
 from seasight.live import LivePipeline
+from seasight.polygon_repair import RepairBusyError
 from seasight.relay import RelayFeed, RelayLoop, RelayServer
 from seasight.risk.alerts import UnknownAlertError, alert_records, set_alert_state
 from seasight.risk.watchlists import add_watchlist, parse_watchlist
@@ -473,8 +474,12 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
             description="GeoJSON FeatureCollection, Feature or (Multi)Polygon")]
     ) -> dict[str, Any]:
         """Store zones (replacing zones of the same name); detection watches them."""
-        try:
+        try:  # limits checked first; invalid polygons repaired in a timed child process
             new = zones_from_geojson(body, source="request")
+        except ZoneLimitError as exc:
+            raise QueryError(413, "too_large", f"body: {exc}", {"parameter": "body"}) from None
+        except RepairBusyError as exc:
+            raise QueryError(503, "busy", f"body: {exc}", {"retry_after": 10}) from None
         except (ValueError, TypeError, KeyError) as exc:
             raise QueryError(400, "invalid_geojson", f"body: {exc}",
                              {"parameter": "body"}) from None
@@ -493,6 +498,12 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
             if theirs and not caller.sees_everything:
                 raise QueryError(409, "conflict", f"body: zone names taken by another "
                                                   f"organisation: {', '.join(sorted(theirs))}")
+            try:
+                check_organisation_quota(store.zone_sizes(caller.organisation, LOCAL), new,
+                                         caller.organisation)
+            except ZoneLimitError as exc:
+                raise QueryError(413, "too_large", f"body: {exc}",
+                                 {"parameter": "body"}) from None
             store.save_zones(new)
             out = q.zones_json(store, caller)
         out["features"] = [f for f in out["features"]

@@ -81,7 +81,8 @@ def federate(
                                   help="Seconds before the watermark to read again (rows "
                                   "that reached the partner late)."),
     timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", min=0.1,
-                                  help="Seconds to wait for the partner."),
+                                  help="Seconds to wait for each read of the partner's "
+                                  "answer (a whole pull stops after PULL_DEADLINE_S)."),
     as_json: bool = JSON,
     db: Path = DB,
 ) -> None:

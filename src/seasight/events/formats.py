@@ -17,6 +17,8 @@ from typing import Any
 
 import polars as pl
 
+from seasight.csv_cells import safe_cell
+
 __all__ = ["event_records", "events_csv", "events_geojson"]
 
 
@@ -63,16 +65,21 @@ _CSV_COLUMNS = ("event_id", "kind", "start", "end", "mmsi", "other_mmsi", "lat",
 
 
 def events_csv(events: pl.DataFrame) -> str:
-    """Events as CSV text: one row each, vessels in ``mmsi``/``other_mmsi``, evidence as JSON."""
+    """Events as CSV text: one row each, vessels in ``mmsi``/``other_mmsi``, evidence as JSON.
+
+    Rows end with CRLF (RFC 4180), so that a carriage return inside a text is quoted too (with
+    bare newlines as row ends, Python's writer leaves it bare, and a spreadsheet would start a
+    new row there); text cells pass :func:`seasight.csv_cells.safe_cell`."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(_CSV_COLUMNS)
     for rec in event_records(events):
         vessels = rec["mmsi"]
-        writer.writerow([
+        row = [
             rec["event_id"], rec["kind"], rec["start"], rec["end"], vessels[0],
             vessels[1] if len(vessels) > 1 else "", rec["lat"], rec["lon"], rec["zone"] or "",
             rec["score"], rec["is_open"], rec["detector"],
             json.dumps(rec["evidence"], separators=(",", ":")),
-        ])
+        ]
+        writer.writerow([safe_cell(v) if isinstance(v, str) else v for v in row])
     return out.getvalue()

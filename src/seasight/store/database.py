@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from seasight.batch import DECODED_TABLES, Batch
 from seasight.dedup import DEDUP_WINDOW_S, duplicate_mask, hash_ts
-from seasight.geo.zones import Zone, zones_from_geojson, zones_to_geojson
+from seasight.geo.zones import TRUSTED_LIMITS, Zone, zones_from_geojson, zones_to_geojson
 from seasight.schema import DERIVED_TABLES, EVENTS, TABLES, conform
 
 #: The database file used when none is given.
@@ -572,7 +572,17 @@ class Store:
         """The zones kept in the database, by name."""
         rows = self.con.execute("SELECT feature FROM zones ORDER BY name").fetchall()
         collection = {"type": "FeatureCollection", "features": [json.loads(r[0]) for r in rows]}
-        return zones_from_geojson(collection, source="stored zones") if rows else []
+        return zones_from_geojson(collection, source="stored zones",
+                                  limits=TRUSTED_LIMITS) if rows else []
+
+    def zone_sizes(self, organisation: str, unowned: str) -> list[tuple[str, int]]:
+        """(name, vertices) of the stored zones of ``organisation`` (zones without one belong
+        to ``unowned``), vertices counted in the stored GeoJSON text, for quotas."""
+        rows = self.con.execute(
+            "SELECT name, len(regexp_extract_all(json_extract(feature, '$.geometry')::VARCHAR,"
+            " '\\[\\s*-?[0-9.]')) FROM zones WHERE coalesce(json_extract_string("
+            "feature, '$.properties.organisation'), ?) = ?", [unowned, organisation]).fetchall()
+        return [(str(name), int(n)) for name, n in rows]
 
     def delete_zone(self, name: str) -> bool:
         """Forget a stored zone; False when there was none of that name."""
