@@ -318,6 +318,9 @@ class Store:
             cols = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in schema.items())
             key = ", PRIMARY KEY (event_id)" if name == "events" else ""
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols}{key})")
+            for c, t in schema.items():  # columns added to a schema since the file was made
+                self.con.execute(
+                    f'ALTER TABLE {name} ADD COLUMN IF NOT EXISTS "{c}" {_sql_type(t)}')
         self.con.execute(
             """CREATE TABLE IF NOT EXISTS zones (
                 name VARCHAR PRIMARY KEY, feature JSON, updated_at TIMESTAMPTZ)"""
