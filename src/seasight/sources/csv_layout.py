@@ -34,6 +34,7 @@ work on it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tomllib
 import zoneinfo
@@ -194,6 +195,12 @@ class CsvLayout:
         if self.scale:
             out["scale"] = dict(self.scale)
         return out
+
+    def digest(self) -> str:
+        """A short stable hash of the settings: a file ingested again with another layout is
+        read again (it is added to the file's fingerprint)."""
+        text = json.dumps(self.to_mapping(), sort_keys=True, ensure_ascii=True)
+        return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
     def to_toml(self) -> str:
         """The layout as a TOML document that :func:`load_layout` reads back unchanged."""

@@ -388,7 +388,8 @@ class Store:
         self.con.register("_new_rows", frame.select(arrow).to_arrow(compat_level=_ARROW_LEVEL))
         try:
             self.con.execute(
-                f"INSERT INTO {table} SELECT {', '.join(columns)} FROM _new_rows", params
+                f"INSERT INTO {table} ({', '.join(chr(34) + c + chr(34) for c in frame.columns)}) "
+                f"SELECT {', '.join(columns)} FROM _new_rows", params
             )
         finally:
             self.con.unregister("_new_rows")
