@@ -144,6 +144,13 @@ def test_leading_index_column(index_header: str) -> None:
     assert batch.positions["mmsi"].to_list() == [235070762, 235070762]
 
 
+def test_separator_ending_every_row() -> None:
+    raw = csv_bytes("mmsi;time;lat;lon", "235070762;2021-03-20 00:22;50,1;-1,2;",
+                    "235070762;2021-03-20 00:23;50,2;-1,3;")
+    batch = read_track_csv(raw)
+    assert batch.rejects.height == 0 and batch.positions["lat"].to_list() == [50.1, 50.2]
+
+
 def test_tab_separated_with_quotes() -> None:
     raw = csv_bytes('mmsi\ttime\tlat\tlon\tname', '235070762\t2021-03-20 00:22\t50.1\t-1.2\t"A\tB"')
     batch = read_track_csv(raw)

@@ -1,6 +1,9 @@
 """Read CSV track files (one position fix per row) into :class:`~seasight.batch.Batch` frames.
 
-Three layouts are recognised from the header (see :func:`detect_layout`):
+Three layouts are recognised from the header (see :func:`detect_layout`); any other is read
+with a :class:`~seasight.sources.csv_layout.CsvLayout` that names the columns (layout
+``custom``) and can set the separator, time format and zone, unit scales and null markers for
+any file:
 
 ``marinecadastre``
     US MarineCadastre / NOAA "AIS data for transportation planning" daily files: ``MMSI,
@@ -19,13 +22,31 @@ Three layouts are recognised from the header (see :func:`detect_layout`):
     -> 4, AtoN -> 21, SAR Airborne -> 9). Base station fixes go to ``base_stations`` and AtoN
     fixes to ``aids_to_navigation``, as their AIS messages would; all others to ``positions``.
 ``generic``
-    Any CSV with a time, MMSI, latitude and longitude column under a common name (matched
-    case-insensitively, see ``_GENERIC``), optionally speed, course and heading. Times are
-    ISO 8601 (naive times are UTC; ``Z`` or a ``+hh:mm`` offset is converted to UTC) or unix
-    seconds. ``msg_type`` is null.
+    Any CSV with a time, vessel, latitude and longitude column under a common name (matched
+    case-insensitively, see ``_GENERIC``), optionally speed, course, heading, name, call sign
+    and IMO. The vessel is an MMSI column or, when there is none, an id column (``ID``,
+    ``vessel_id``, ``ship_id``, ``track_id``...): see "Vessel ids" below. ``msg_type`` is null.
 
-Columns are found by name, so extra columns anywhere (such as the unnamed leading index column
-of the DMA sample written by pandas) are ignored. Fields are trimmed; empty fields are null.
+Times (``time_format = "auto"``, every layout): ISO 8601 with ``-`` or ``/`` between the date
+parts (a ``Z`` or ``+hh:mm`` offset is converted to UTC; naive times are in the layout's
+``timezone``, UTC by default), unix time in seconds, milliseconds or microseconds (told apart by
+size: the 1990-2100 ranges do not overlap; ``1.6162e9`` exponent form accepted), and dates with
+the year last (``20/03/2021 00:22``, ``20.03.2021``): day first in DMA files; elsewhere the file
+decides, from its first values with a number above 12 in the day or month place (until one is
+seen, such rows are rejected with a detail saying to give ``dmy`` or ``mdy``).
+
+Columns are found by name, so extra named columns anywhere are ignored; a leading index column
+written without a name (its data rows have one field more than the header, as R's
+``write.csv`` makes), or a separator ending every row, is recognised from the first data lines
+and skipped. The separator is
+sniffed from the header (``,`` ``;`` tab ``|``, the one giving most columns); with another
+separator than ``,`` a decimal comma is read. Fields are trimmed; empty fields and the null
+markers (``NULL``, ``NA``, ``N/A``, ``NaN``, ``None`` by default) are null.
+
+Vessel ids: a file whose vessels are not named by MMSI (anonymised data) keeps each row's id
+in ``static.vessel_id`` (on the first row of each vessel in every block, and on every row that
+carries identity) and gives the vessel a synthetic MMSI above every real one
+(:func:`seasight.sources.vessel_ids.synthetic_mmsi`), so tracks and events work on it.
 
 Every CSV row yields either one ``positions`` row (plus one ``static`` row when it says anything
 about the vessel's identity or voyage) or one ``rejects`` row, never both, so that
@@ -40,12 +61,16 @@ Rejects keep the row's raw bytes (without its line terminator) and name one reas
   starts; ``raw`` holds what was decompressed of that line);
 * ``bad_mmsi``: MMSI missing or not a whole number of at most 9 digits (leading zeros and a
   ``.0`` suffix are tolerated);
+* ``bad_vessel_id``: (files keyed by vessel id) the id is missing, or its synthetic MMSI is
+  already another id's in this file (the id sorting first keeps it);
 * ``bad_timestamp``: time missing, unparseable, or outside [:data:`TS_MIN`, :data:`TS_MAX`);
 * ``impossible_position``: latitude outside [-90, 90] or longitude outside [-180, 180]; the
   AIS not-available values 91 / 181 are rejected the same way, with a detail that says so.
 
-A header that matches no layout gives one ``bad_csv_header`` reject for line 1 and no rows; the
-remaining lines are counted in ``skipped["after_bad_header"]``.
+Details name the column (``column "LAT": latitude 95.5 outside [-90, 90]``); the row is the
+reject's ``line_no``. A header that matches no layout (or lacks a column the given layout
+names) gives one ``bad_csv_header`` reject for line 1 and no rows; the remaining lines are
+counted in ``skipped["after_bad_header"]``.
 
 Not-available values become nulls: SOG 102.3 (and anything outside 0-102.2 kn), COG 360 (and
 anything outside [0, 360)), heading 511 (and anything outside [0, 360); headings are rounded
@@ -460,9 +485,10 @@ class _Plan:
         return f'column "{self.names.get(name, name)}"'
 
     def shifted(self, by: int) -> _Plan:
-        """The plan for rows that carry ``by`` more leading fields than the header names."""
+        """The plan for rows with one unnamed field more than the header: ``by`` = 1 when it
+        comes first, 0 when last."""
         return _Plan(self.layout, {k: i + by for k, i in self.cols.items()}, self.names,
-                     self.n_fields + by, self.settings, self.sep)
+                     self.n_fields + 1, self.settings, self.sep)
 
 
 def _column_index(header: list[str], ref: str | int) -> int | None:
@@ -552,9 +578,10 @@ def _sniff_separator(header: str) -> str:
     return best
 
 
-def _leading_index(sample: bytes, plan: _Plan) -> bool:
-    """True when the first data lines all have one field more than the header names: a
-    leading index column written without a name (R's ``write.csv``, some exports)."""
+def _unnamed_column(sample: bytes, plan: _Plan) -> int | None:
+    """When the first data lines all have one field more than the header names: 1 for a
+    leading index column written without a name (R's ``write.csv``, some exports), 0 for a
+    separator ending every row (an empty last field); else None."""
     lines: list[bytes] = []
     pos = 0
     while len(lines) < _INDEX_SAMPLE and pos < len(sample):
@@ -565,12 +592,14 @@ def _leading_index(sample: bytes, plan: _Plan) -> bool:
             lines.append(line)
         pos = end + 1
     if not lines:
-        return False
+        return None
     try:
         rows = list(csv.reader([ln.decode("utf-8") for ln in lines], delimiter=plan.sep))
     except (UnicodeDecodeError, csv.Error):
-        return False
-    return all(len(r) == plan.n_fields + 1 for r in rows)
+        return None
+    if not all(len(r) == plan.n_fields + 1 for r in rows):
+        return None
+    return 0 if all(r[-1].strip() == "" for r in rows) else 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -1364,8 +1393,9 @@ def _read(blocks: _Blocks, source: str, layout: CsvLayout) -> Batch:
         sep = layout.separator or _sniff_separator(text)
         header = next(csv.reader([text], delimiter=sep), [])
         plan = replace(_resolve(header, layout), sep=sep)
-        if _leading_index(rest, plan):
-            plan = plan.shifted(1)
+        extra = _unnamed_column(rest, plan)
+        if extra is not None:
+            plan = plan.shifted(extra)
     except (UnicodeDecodeError, csv.Error, CsvLayoutError) as exc:
         detail = str(exc) if isinstance(exc, CsvLayoutError) else f"unreadable header: {exc}"
         unread = _count_lines(rest) + sum(_count_lines(b) for b in it)
