@@ -416,3 +416,26 @@ def test_events_on_an_anonymised_file(tmp_path: Path) -> None:
     ev = encounters.row(0, named=True)
     ids = dict(zip(static["mmsi"], static["vessel_id"], strict=True))
     assert {ids[ev["mmsi"]], ids[ev["other_mmsi"]]} == {"anon-7", "anon-9"}
+
+
+def test_api_serves_a_vessel_with_a_synthetic_mmsi(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from conftest import issue_admin_key
+    from seasight.api import create_app
+
+    data = tmp_path / "anon.csv"
+    data.write_bytes(csv_bytes("ID,time,lat,lon", "A-17,2021-03-20 00:22,50,-1",
+                               "A-17,2021-03-20 00:32,50.01,-1"))
+    db = tmp_path / "x.duckdb"
+    ingest_paths([data], db)
+    key = issue_admin_key(db)
+    mmsi = synthetic_mmsi("A-17")
+    with TestClient(create_app(db, stream_poll_s=0.1),
+                    headers={"Authorization": f"Bearer {key}"}) as client:
+        track = client.get(f"/api/vessels/{mmsi}/track")
+        assert track.status_code == 200, track.text
+        assert len(track.json()["geometry"]["coordinates"]) == 2
+        dossier = client.get(f"/api/vessels/{mmsi}")
+        assert dossier.status_code == 200, dossier.text
+        assert client.get("/api/vessels/1000000000/track").status_code == 400  # no such key

@@ -26,7 +26,7 @@ import numpy as np
 
 from seasight.schema import SYNTHETIC_MMSI_MAX, SYNTHETIC_MMSI_MIN
 
-__all__ = ["colliding_ids", "is_synthetic", "synthetic_mmsi"]
+__all__ = ["colliding_ids", "is_synthetic", "is_vessel_key", "synthetic_mmsi"]
 
 _SPAN = SYNTHETIC_MMSI_MAX - SYNTHETIC_MMSI_MIN + 1
 
@@ -45,6 +45,12 @@ def is_synthetic(mmsi: Iterable[int] | np.ndarray) -> np.ndarray:
     """True for each value in the synthetic MMSI range."""
     m = np.asarray(mmsi, dtype=np.int64).ravel()
     return (m >= SYNTHETIC_MMSI_MIN) & (m <= SYNTHETIC_MMSI_MAX)
+
+
+def is_vessel_key(mmsi: int) -> bool:
+    """True when ``mmsi`` can name a vessel in the store: an MMSI of 1 to 9 digits, or a
+    synthetic one (what an API asking for one vessel accepts)."""
+    return 1 <= mmsi <= 999_999_999 or SYNTHETIC_MMSI_MIN <= mmsi <= SYNTHETIC_MMSI_MAX
 
 
 def colliding_ids(numbers: dict[str, int], known: dict[int, str]) -> dict[str, str]:
