@@ -525,8 +525,15 @@ def test_bom_and_crlf() -> None:
         ("2020-05-01T25:00:00", None),
         ("2020-05-01T12:00:00+25:00", None),
         ("2020-05-01", None),
-        ("01/05/2020 12:00:00", None),  # day-first only in DMA files
-        ("1588334400000", None),  # milliseconds: out of range as seconds
+        ("01/05/2020 12:00:00", None),  # day or month first? nothing in the file says
+        ("1588334400000", utc(2020, 5, 1, 12)),  # milliseconds, told apart by size
+        ("1588334400250000", utc(2020, 5, 1, 12, 0, 0, 250_000)),  # microseconds
+        ("1.5883344e9", utc(2020, 5, 1, 12)),  # exponent form
+        ("1.58833440025E+09", utc(2020, 5, 1, 12, 0, 0, 250_000)),
+        ("2020/05/01 12:00:00", utc(2020, 5, 1, 12)),
+        ("13/05/2020 12:00", utc(2020, 5, 13, 12)),  # day first: 13 is no month
+        ("05/13/2020 12:00", utc(2020, 5, 13, 12)),  # month first: 13 is no month
+        ("13.05.2020 12:00:30", utc(2020, 5, 13, 12, 0, 30)),
         ("0", None),  # 1970: out of range
         ("2100-01-01T00:00:00", None),
         ("now", None),

@@ -428,7 +428,7 @@ REJECT_EXAMPLES: dict[str, list[str | bytes]] = {
         "$PGHP,0,21"],
 }
 #: Reasons of the shared table that only CSV sources give.
-CSV_ONLY = {"bad_csv_row", "bad_csv_header", "impossible_position", "bad_mmsi"}
+CSV_ONLY = {"bad_csv_row", "bad_csv_header", "impossible_position", "bad_mmsi", "bad_vessel_id"}
 
 
 @pytest.mark.parametrize("reason", sorted(REJECT_EXAMPLES))

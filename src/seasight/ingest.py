@@ -21,6 +21,7 @@ from typing import BinaryIO
 from seasight.ais import DecoderState, NmeaDecoder
 from seasight.batch import Batch
 from seasight.prefetch import prefetched, with_idle_ticks
+from seasight.sources.csv_layout import CsvLayout
 from seasight.sources.csv_tracks import read_track_csv
 from seasight.sources.files import expand_paths, fingerprint, line_chunks, open_source
 from seasight.sources.live import LiveChunk
@@ -49,8 +50,9 @@ PREFETCH_CHUNKS = 3
 #: does not bound memory, the chunk size does.
 COMMIT_ROWS = 2_000_000
 
-#: File name endings read as CSV tracks (MarineCadastre, DMA, generic), the rest as NMEA.
-CSV_SUFFIXES = (".csv", ".csv.gz")
+#: File name endings read as CSV tracks (MarineCadastre, DMA, generic), the rest as NMEA
+#: (unless a CSV layout is given: then every file is a CSV track).
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
 
 Progress = Callable[[int, int], None]
 """Called after each committed chunk with (bytes read, messages decoded) so far."""
@@ -128,23 +130,25 @@ def ingest_file(
     chunk_bytes: int = CHUNK_BYTES,
     commit_rows: int = COMMIT_ROWS,
     progress: Progress | None = None,
+    layout: CsvLayout | None = None,
 ) -> None:
-    """Ingest one NMEA or CSV file (or ``-``) into ``store``, resuming if interrupted."""
+    """Ingest one NMEA or CSV file (or ``-``) into ``store``, resuming if interrupted.
+    ``layout``: the file is a CSV track laid out so (see :func:`reads_as_csv`)."""
     source = source_name(path)
     report.sources.append(source)
     if source == "-":
         fp = ""
         cp = None
     else:
-        fp = fingerprint(path)
+        fp = fingerprint(path) + (f"+layout:{layout.digest()}" if layout else "")
         cp = store.checkpoint(source)
         if cp is not None and cp.fingerprint == fp and cp.completed and not force:
             report.already_ingested.append(source)
             return
         if cp is not None and (cp.fingerprint != fp or cp.completed):
             cp = None
-    if path.name.lower().endswith(CSV_SUFFIXES):
-        batch = read_track_csv(path, source=source)
+    if reads_as_csv(path, layout):
+        batch = read_track_csv(path, source=source, layout=layout)
         added = store.append(batch, Checkpoint(source, fp, path.stat().st_size, {}, True))
         report.bytes_read += path.stat().st_size
         report.add(batch, added, csv=True)
@@ -176,6 +180,12 @@ def ingest_file(
                     progress(report.bytes_read, report.n_messages)
         finally:
             repeats.close()
+
+
+def reads_as_csv(path: Path, layout: CsvLayout | None) -> bool:
+    """True when ``path`` is read as a CSV track: a layout is given, or its name ends in one of
+    :data:`CSV_SUFFIXES`."""
+    return layout is not None or path.name.lower().endswith(CSV_SUFFIXES)
 
 
 def bulk_settings(store: Store) -> AbstractContextManager[None]:
@@ -232,11 +242,13 @@ def ingest_paths(
     chunk_bytes: int = CHUNK_BYTES,
     commit_rows: int = COMMIT_ROWS,
     progress: Progress | None = None,
+    layout: CsvLayout | None = None,
 ) -> IngestReport:
     """Ingest files, directories, ``.gz`` files and ``-`` (stdin) into a database.
 
     Pass either ``db_path`` (opened and closed here; default ``seasight.duckdb``) or an open
-    ``store``.
+    ``store``. ``layout`` reads every file as a CSV track laid out so
+    (:class:`~seasight.sources.csv_layout.CsvLayout`).
 
     Example:
         >>> import tempfile, pathlib
@@ -254,7 +266,7 @@ def ingest_paths(
     try:
         for path in expand_paths(paths):
             ingest_file(path, st, report, force=force, chunk_bytes=chunk_bytes,
-                        commit_rows=commit_rows, progress=progress)
+                        commit_rows=commit_rows, progress=progress, layout=layout)
     finally:
         if own:
             st.close()
@@ -319,4 +331,4 @@ def ingest_live(
 
 
 __all__ = ["CHUNK_BYTES", "IngestReport", "bulk_settings", "expand_paths", "ingest_file",
-           "ingest_live", "ingest_paths"]
+           "ingest_live", "ingest_paths", "reads_as_csv"]

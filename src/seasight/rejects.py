@@ -30,6 +30,8 @@ REASONS: Final[tuple[tuple[int, str, str], ...]] = (
     (17, "impossible_position", "latitude/longitude outside the Earth in a CSV row"),
     (18, "bad_timestamp", "a timestamp that cannot be parsed or is out of range"),
     (19, "bad_mmsi", "MMSI missing or not a number"),
+    (20, "bad_vessel_id", "vessel id (not an MMSI) missing, or sharing its synthetic MMSI with "
+                          "another id"),
 )
 
 REASON_NAMES: Final[dict[int, str]] = {code: name for code, name, _ in REASONS}

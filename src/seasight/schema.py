@@ -36,6 +36,14 @@ TS_SOURCES: Final = ("tagblock", "line", "csv", "arrival", "none")
 
 UTC_US = pl.Datetime("us", "UTC")
 
+#: Synthetic MMSIs: vessels of a source that names them by an id that is not an MMSI (an
+#: anonymised CSV ``ID`` column) get an ``mmsi`` in [SYNTHETIC_MMSI_MIN, SYNTHETIC_MMSI_MAX],
+#: derived from the id by :func:`seasight.sources.vessel_ids.synthetic_mmsi`; the id itself is
+#: kept in ``static.vessel_id``. A real MMSI has nine digits and the AIS MMSI field 30 bits, so
+#: no decoded message can carry a value of this range (2**30 .. 2**32 - 1).
+SYNTHETIC_MMSI_MIN: Final = 1 << 30
+SYNTHETIC_MMSI_MAX: Final = (1 << 32) - 1
+
 PROVENANCE: Final[dict[str, pl.DataType]] = {
     "source": pl.String(),
     "line_no": pl.Int64(),
@@ -97,6 +105,9 @@ STATIC: Final[dict[str, pl.DataType]] = {
     "model": pl.UInt8(),
     "serial": pl.UInt32(),
     "mothership_mmsi": pl.UInt32(),
+    # the source's own vessel id when it is not an MMSI (``mmsi`` is then synthetic, see
+    # SYNTHETIC_MMSI_MIN), else null
+    "vessel_id": pl.String(),
     **PROVENANCE,
 }
 

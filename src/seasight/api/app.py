@@ -52,7 +52,9 @@ from seasight.polygon_repair import RepairBusyError
 from seasight.relay import RelayFeed, RelayLoop, RelayServer
 from seasight.risk.alerts import UnknownAlertError, alert_records, set_alert_state
 from seasight.risk.watchlists import add_watchlist, parse_watchlist
+from seasight.schema import SYNTHETIC_MMSI_MAX
 from seasight.sharing import LOCAL
+from seasight.sources.vessel_ids import is_vessel_key
 from seasight.store import Store
 from seasight.store.latest import refresh_latest
 from seasight.store.shared import ReadOnlyError, SharedStore
@@ -265,7 +267,7 @@ Bbox = Annotated[str | None, Query(description="w,s,e,n in degrees (w > e crosse
 Limit = Annotated[int, Query(ge=1, le=q.MAX_LIMIT)]
 Kinds = Annotated[list[str] | None, Query(description="event kinds (repeat or commas)")]
 Offset = Annotated[int, Query(ge=0, le=10**9)]
-MmsiQ = Annotated[int | None, Query(ge=1, le=999_999_999)]
+MmsiQ = Annotated[int | None, Query(ge=1, le=SYNTHETIC_MMSI_MAX)]  # synthetic ones too
 
 
 # --------------------------------------------------------------------------- the app
@@ -378,16 +380,16 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
     @app.get("/api/vessels/{mmsi}", tags=["vessels"])
     def vessel(store: S, caller: C, mmsi: int) -> dict[str, Any]:
         """A vessel's dossier: identity history, watchlist matches, risk, events."""
-        if not 1 <= mmsi <= 999_999_999:
-            raise bad_parameter("mmsi", f"an MMSI has 1 to 9 digits, got {mmsi}")
+        if not is_vessel_key(mmsi):
+            raise bad_parameter("mmsi", f"an MMSI has 1 to 9 digits (or is synthetic), got {mmsi}")
         return q.dossier(store, caller, mmsi)
 
     @app.get("/api/vessels/{mmsi}/track", tags=["vessels"])
     def vessel_track(store: S, caller: C, mmsi: int, since: str | None = None,
                      until: str | None = None) -> dict[str, Any]:
         """A vessel's track as a GeoJSON LineString feature; point times in properties."""
-        if not 1 <= mmsi <= 999_999_999:
-            raise bad_parameter("mmsi", f"an MMSI has 1 to 9 digits, got {mmsi}")
+        if not is_vessel_key(mmsi):
+            raise bad_parameter("mmsi", f"an MMSI has 1 to 9 digits (or is synthetic), got {mmsi}")
         return q.track(store, caller, mmsi, since=q.parse_time("since", since),
                        until=q.parse_time("until", until))
 

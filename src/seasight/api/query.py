@@ -35,6 +35,7 @@ from seasight.schema import EVENTS, conform
 from seasight.sharing import LOCAL, attach_origin, permitted
 from seasight.sharing.origins import Owners
 from seasight.sharing.reads import ship_types, with_event_columns
+from seasight.sources.vessel_ids import is_vessel_key
 from seasight.store import Store, events_where
 from seasight.store.latest import latest_is_fresh
 
@@ -360,8 +361,8 @@ def vessels_geojson(store: Store, caller: Caller, **filters: Any) -> dict[str, A
 
 def dossier(store: Store, caller: Caller, mmsi: int) -> dict[str, Any]:
     """The vessel's dossier (``Dossier.to_json``); 404 when nothing is known about it."""
-    if not 0 < mmsi < 1_000_000_000:
-        raise bad_parameter("mmsi", f"an MMSI has at most 9 digits, got {mmsi}")
+    if not is_vessel_key(mmsi):
+        raise bad_parameter("mmsi", f"an MMSI has at most 9 digits (or is synthetic), got {mmsi}")
     known = store.con.execute(
         "SELECT (SELECT count(*) FROM positions WHERE mmsi = ?) + "
         "(SELECT count(*) FROM identities WHERE mmsi = ?)", [mmsi, mmsi]).fetchall()[0][0]

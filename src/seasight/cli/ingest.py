@@ -22,6 +22,8 @@ from rich.progress import (
 from seasight.cli.options import DB, JSON, fail
 from seasight.cli.summary import print_report
 from seasight.ingest import IngestReport, ingest_live, ingest_paths
+from seasight.sources.csv_layout import CsvLayout, load_layout, parse_assignments
+from seasight.sources.errors import LayoutError
 from seasight.sources.files import expand_paths
 from seasight.sources.live import parse_endpoint, tcp_chunks, udp_chunks
 from seasight.store import Store
@@ -39,6 +41,11 @@ EPILOG = """Examples:
   seasight ingest --udp 10110
 
   seasight ingest ./feeds/ --lake s3://bucket/ais-lake
+
+  seasight ingest partner_export.csv --layout partner.toml
+
+  seasight ingest anon.csv --csv-columns time=Timestamp,id=ID,lat=Lat,lon=Lon,sog=Speed \\
+      --csv-sep ';' --csv-time-format '%d/%m/%Y %H:%M' --csv-tz Europe/Oslo --csv-scale sog=0.1
 
 Lines that cannot be used are counted by reason and kept in the 'rejects' table; the exit
 status is still 0. Re-running an interrupted ingest continues where it stopped; re-ingesting a
@@ -60,9 +67,38 @@ def ingest(
                              help="Write a partitioned Parquet lake (a folder or an fsspec URL "
                                   "such as s3://bucket/path) instead of the database."),
     as_json: bool = JSON,
+    layout_file: Path = typer.Option(
+        None, "--layout", metavar="FILE", dir_okay=False,
+        help="CSV layout file (TOML, or JSON for a .json name): columns, separator, time "
+             "format and zone, scales, null markers. Every file given is then read as a CSV "
+             "track. The --csv-* options override its settings."),
+    csv_columns: str = typer.Option(
+        None, "--csv-columns", metavar="FIELD=COLUMN,...",
+        help="Which column holds each field: time, lat, lon, mmsi or id (a vessel id that is "
+             "not an MMSI), and optionally sog, cog, heading, rot, nav_status, name, callsign, "
+             "imo, ship_type, draught, destination. COLUMN: header name or 1-based number."),
+    csv_sep: str = typer.Option(
+        None, "--csv-sep", metavar="SEP",
+        help="Field separator: one character, or tab/comma/semicolon/pipe (default: sniffed)."),
+    csv_time_format: str = typer.Option(
+        None, "--csv-time-format", metavar="FMT",
+        help="auto (default), iso, dmy, mdy, epoch_s, epoch_ms, epoch_us, or a strftime "
+             "format such as '%d/%m/%Y %H:%M'."),
+    csv_tz: str = typer.Option(
+        None, "--csv-tz", metavar="ZONE",
+        help="Time zone of times written without an offset (IANA name; default UTC)."),
+    csv_null: list[str] = typer.Option(
+        None, "--csv-null", metavar="TEXT",
+        help="A text meaning 'no value' (repeatable; replaces the default NULL, NA, N/A, NaN, "
+             "None; the empty field is always null)."),
+    csv_scale: str = typer.Option(
+        None, "--csv-scale", metavar="FIELD=FACTOR,...",
+        help="Multiply a field as read (lat, lon, sog, cog, heading, rot, draught), e.g. "
+             "sog=0.1 for tenths of a knot."),
 ) -> None:
     """Decode AIS into the database: NMEA files (tag blocks, Gatehouse, USCG metadata), CSV
-    tracks (MarineCadastre, DMA, generic), or a live TCP/UDP feed."""
+    tracks (MarineCadastre, DMA, generic, or any layout described with --layout / --csv-*),
+    or a live TCP/UDP feed."""
     err = Console(stderr=True)
     live = [x for x in (tcp, udp) if x]
     if len(live) > 1 or (live and paths):
@@ -71,13 +107,18 @@ def ingest(
         raise typer.BadParameter("nothing to ingest: give PATH... or --tcp/--udp")
     if lake and live:
         raise typer.BadParameter("--lake takes files, not a live feed", param_hint="--lake")
+    layout = _csv_layout(layout_file, csv_columns, csv_sep, csv_time_format, csv_tz, csv_null,
+                         csv_scale)
+    if layout is not None and live:
+        raise typer.BadParameter("a CSV layout applies to files, not a live feed",
+                                 param_hint="--layout")
     try:
         if lake:
-            report = _ingest_lake(paths, lake, force, err)
+            report = _ingest_lake(paths, lake, force, err, layout)
         elif live:
             report = _ingest_live(tcp, udp, db, duration, err)
         else:
-            report = _ingest_files(paths, db, force, err)
+            report = _ingest_files(paths, db, force, err, layout)
     except FileNotFoundError as exc:
         raise fail(f"no such file: {exc.filename}") from exc
     except duckdb.IOException as exc:
@@ -88,7 +129,37 @@ def ingest(
         print_report(report, err)
 
 
-def _ingest_files(paths: list[Path], db: Path, force: bool, err: Console) -> IngestReport:
+def _csv_layout(layout_file: Path | None, columns: str | None, sep: str | None,
+                time_format: str | None, tz: str | None, nulls: list[str] | None,
+                scale: str | None) -> CsvLayout | None:
+    """The layout of --layout with the --csv-* options applied; None when none is given.
+    A layout that cannot be used is a usage error naming the setting."""
+    if layout_file is None and not any((columns, sep, time_format, tz, nulls, scale)):
+        return None
+    try:
+        layout = load_layout(layout_file) if layout_file is not None else CsvLayout()
+    except OSError as exc:
+        raise fail(f"cannot read layout {layout_file}: {exc.strerror or exc}") from exc
+    except LayoutError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--layout") from exc
+    try:
+        factors: dict[str, float] = {}
+        for name, text in parse_assignments(scale or "", "--csv-scale").items():
+            try:
+                factors[name] = float(text)
+            except ValueError:
+                raise LayoutError(f"--csv-scale: {name}={text!r} is not a number") from None
+        return layout.with_options(
+            columns=parse_assignments(columns or "", "--csv-columns"), separator=sep,
+            time_format=time_format, timezone=tz, nulls=tuple(nulls) if nulls else None,
+            scale=factors,
+        )
+    except LayoutError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--csv-*") from exc
+
+
+def _ingest_files(paths: list[Path], db: Path, force: bool, err: Console,
+                  layout: CsvLayout | None = None) -> IngestReport:
     files = expand_paths(paths)
     for f in files:
         if str(f) != "-" and not f.is_file():
@@ -106,10 +177,11 @@ def _ingest_files(paths: list[Path], db: Path, force: bool, err: Console) -> Ing
             elapsed = max(time.perf_counter() - started, 1e-9)
             bar.update(task, completed=nbytes, msgs=nmsgs, rate=nmsgs / elapsed)
 
-        return ingest_paths(files, db, force=force, progress=progress)
+        return ingest_paths(files, db, force=force, progress=progress, layout=layout)
 
 
-def _ingest_lake(paths: list[Path], lake: str, force: bool, err: Console) -> IngestReport:
+def _ingest_lake(paths: list[Path], lake: str, force: bool, err: Console,
+                 layout: CsvLayout | None = None) -> IngestReport:
     from seasight.lake import ingest_lake
 
     files = expand_paths(paths)
@@ -117,7 +189,7 @@ def _ingest_lake(paths: list[Path], lake: str, force: bool, err: Console) -> Ing
         if str(f) != "-" and not f.is_file():
             raise FileNotFoundError(2, "No such file", str(f))
     try:
-        return ingest_lake(files, lake, force=force)
+        return ingest_lake(files, lake, force=force, layout=layout)
     except (ValueError, OSError, ImportError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise

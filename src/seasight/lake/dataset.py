@@ -209,7 +209,11 @@ class Lake:
         for day, bucket in chosen:
             for path in self._part_paths(table, day, bucket):
                 with self.fs.open(path, "rb") as fh:
-                    frames.append(conform(pl.read_parquet(fh, columns=list(schema)), schema))
+                    # files written before a column was added to the schema lack it
+                    have = pl.read_parquet_schema(fh)
+                    fh.seek(0)
+                    cols = [c for c in schema if c in have]
+                    frames.append(conform(pl.read_parquet(fh, columns=cols), schema))
         if not frames:
             return pl.DataFrame(schema=schema)
         return pl.concat(frames, how="vertical")

@@ -19,12 +19,13 @@ from seasight.batch import Batch
 from seasight.ingest import (
     CHUNK_BYTES,
     COMMIT_ROWS,
-    CSV_SUFFIXES,
     IngestReport,
     Progress,
+    reads_as_csv,
     source_name,
 )
 from seasight.lake.dataset import Lake
+from seasight.sources.csv_layout import CsvLayout
 from seasight.sources.csv_tracks import read_track_csv
 from seasight.sources.files import expand_paths, fingerprint, line_chunks, open_source
 
@@ -39,9 +40,11 @@ def ingest_lake(
     chunk_bytes: int = CHUNK_BYTES,
     commit_rows: int = COMMIT_ROWS,
     progress: Progress | None = None,
+    layout: CsvLayout | None = None,
 ) -> IngestReport:
     """Decode NMEA/CSV files, directories, ``.gz`` files and ``-`` into ``lake`` (a
-    :class:`Lake` or its root path/URL, created with the default buckets when new)."""
+    :class:`Lake` or its root path/URL, created with the default buckets when new);
+    ``layout`` as in :func:`seasight.ingest.ingest_paths`."""
     started = time.perf_counter()
     target = lake if isinstance(lake, Lake) else Lake(lake)
     report = IngestReport()
@@ -50,11 +53,13 @@ def ingest_lake(
         source = source_name(path)
         report.sources.append(source)
         fp = "" if source == "-" else fingerprint(path)
+        if fp and layout:
+            fp += f"+layout:{layout.digest()}"
         if fp and done.get(source) == fp and not force:
             report.already_ingested.append(source)
             continue
-        if path.name.lower().endswith(CSV_SUFFIXES):
-            batch = read_track_csv(path, source=source)
+        if reads_as_csv(path, layout):
+            batch = read_track_csv(path, source=source, layout=layout)
             report.add(batch, target.append_batch(batch), csv=True)
             report.bytes_read += path.stat().st_size
         else:

@@ -36,6 +36,7 @@ from rapidfuzz import fuzz, process
 
 from seasight.events.formats import event_records
 from seasight.schema import EVENTS, IDENTITIES, POSITIONS, conform, empty
+from seasight.sources.vessel_ids import is_synthetic
 from seasight.store import Store
 from seasight.tracks.clean import clean_positions
 
@@ -103,6 +104,11 @@ def _latest_per_mmsi(identities: pl.DataFrame) -> pl.DataFrame:
     return identities.sort("valid_to", nulls_last=False).group_by("mmsi").last()
 
 
+def _names_mmsi(text: str) -> bool:
+    """Nine digits, or the synthetic MMSI of an anonymised vessel (ten digits, >= 2**30)."""
+    return text.isdigit() and (len(text) == 9 or bool(is_synthetic([int(text)])[0]))
+
+
 def resolve_query(query: str, identities: pl.DataFrame,
                   known_mmsi: set[int] | None = None) -> Resolution:
     """The vessel ``query`` names (see the module documentation).
@@ -118,7 +124,7 @@ def resolve_query(query: str, identities: pl.DataFrame,
     if not text:
         raise ValueError("empty vessel query")
     ids = conform(identities, IDENTITIES)
-    if text.isdigit() and len(text) == 9:
+    if _names_mmsi(text):
         mmsi = int(text)
         if mmsi in set(ids["mmsi"].to_list()) or (known_mmsi is not None and mmsi in known_mmsi):
             return Resolution(mmsi=mmsi, by="mmsi", matched=text)
@@ -427,7 +433,7 @@ def vessel_dossier(store: Store, query: str) -> Dossier:
         identities = empty(IDENTITIES)
     known: set[int] | None = None
     text = query.strip()
-    if text.isdigit() and len(text) == 9 and store.has_table("positions"):
+    if _names_mmsi(text) and store.has_table("positions"):
         hit = store.query("SELECT count(*) AS n FROM positions WHERE mmsi = ?", [int(text)])
         known = {int(text)} if hit["n"][0] else set()
     resolution = resolve_query(query, identities, known)

@@ -1,6 +1,9 @@
 """Read CSV track files (one position fix per row) into :class:`~seasight.batch.Batch` frames.
 
-Three layouts are recognised from the header (see :func:`detect_layout`):
+Three layouts are recognised from the header (see :func:`detect_layout`); any other is read
+with a :class:`~seasight.sources.csv_layout.CsvLayout` that names the columns (layout
+``custom``) and can set the separator, time format and zone, unit scales and null markers for
+any file:
 
 ``marinecadastre``
     US MarineCadastre / NOAA "AIS data for transportation planning" daily files: ``MMSI,
@@ -19,13 +22,31 @@ Three layouts are recognised from the header (see :func:`detect_layout`):
     -> 4, AtoN -> 21, SAR Airborne -> 9). Base station fixes go to ``base_stations`` and AtoN
     fixes to ``aids_to_navigation``, as their AIS messages would; all others to ``positions``.
 ``generic``
-    Any CSV with a time, MMSI, latitude and longitude column under a common name (matched
-    case-insensitively, see ``_GENERIC``), optionally speed, course and heading. Times are
-    ISO 8601 (naive times are UTC; ``Z`` or a ``+hh:mm`` offset is converted to UTC) or unix
-    seconds. ``msg_type`` is null.
+    Any CSV with a time, vessel, latitude and longitude column under a common name (matched
+    case-insensitively, see ``_GENERIC``), optionally speed, course, heading, name, call sign
+    and IMO. The vessel is an MMSI column or, when there is none, an id column (``ID``,
+    ``vessel_id``, ``ship_id``, ``track_id``...): see "Vessel ids" below. ``msg_type`` is null.
 
-Columns are found by name, so extra columns anywhere (such as the unnamed leading index column
-of the DMA sample written by pandas) are ignored. Fields are trimmed; empty fields are null.
+Times (``time_format = "auto"``, every layout): ISO 8601 with ``-`` or ``/`` between the date
+parts (a ``Z`` or ``+hh:mm`` offset is converted to UTC; naive times are in the layout's
+``timezone``, UTC by default), unix time in seconds, milliseconds or microseconds (told apart by
+size: the 1990-2100 ranges do not overlap; ``1.6162e9`` exponent form accepted), and dates with
+the year last (``20/03/2021 00:22``, ``20.03.2021``): day first in DMA files; elsewhere the file
+decides, from its first values with a number above 12 in the day or month place (until one is
+seen, such rows are rejected with a detail saying to give ``dmy`` or ``mdy``).
+
+Columns are found by name, so extra named columns anywhere are ignored; a leading index column
+written without a name (its data rows have one field more than the header, as R's
+``write.csv`` makes), or a separator ending every row, is recognised from the first data lines
+and skipped. The separator is
+sniffed from the header (``,`` ``;`` tab ``|``, the one giving most columns); with another
+separator than ``,`` a decimal comma is read. Fields are trimmed; empty fields and the null
+markers (``NULL``, ``NA``, ``N/A``, ``NaN``, ``None`` by default) are null.
+
+Vessel ids: a file whose vessels are not named by MMSI (anonymised data) keeps each row's id
+in ``static.vessel_id`` (on the first row of each vessel in every block, and on every row that
+carries identity) and gives the vessel a synthetic MMSI above every real one
+(:func:`seasight.sources.vessel_ids.synthetic_mmsi`), so tracks and events work on it.
 
 Every CSV row yields either one ``positions`` row (plus one ``static`` row when it says anything
 about the vessel's identity or voyage) or one ``rejects`` row, never both, so that
@@ -40,12 +61,16 @@ Rejects keep the row's raw bytes (without its line terminator) and name one reas
   starts; ``raw`` holds what was decompressed of that line);
 * ``bad_mmsi``: MMSI missing or not a whole number of at most 9 digits (leading zeros and a
   ``.0`` suffix are tolerated);
+* ``bad_vessel_id``: (files keyed by vessel id) the id is missing, or its synthetic MMSI is
+  already another id's in this file (the id sorting first keeps it);
 * ``bad_timestamp``: time missing, unparseable, or outside [:data:`TS_MIN`, :data:`TS_MAX`);
 * ``impossible_position``: latitude outside [-90, 90] or longitude outside [-180, 180]; the
   AIS not-available values 91 / 181 are rejected the same way, with a detail that says so.
 
-A header that matches no layout gives one ``bad_csv_header`` reject for line 1 and no rows; the
-remaining lines are counted in ``skipped["after_bad_header"]``.
+Details name the column (``column "LAT": latitude 95.5 outside [-90, 90]``); the row is the
+reject's ``line_no``. A header that matches no layout (or lacks a column the given layout
+names) gives one ``bad_csv_header`` reject for line 1 and no rows; the remaining lines are
+counted in ``skipped["after_bad_header"]``.
 
 Not-available values become nulls: SOG 102.3 (and anything outside 0-102.2 kn), COG 360 (and
 anything outside [0, 360)), heading 511 (and anything outside [0, 360); headings are rounded
@@ -83,7 +108,7 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final
 
@@ -93,7 +118,9 @@ import pyarrow as pa
 
 from seasight.batch import Batch
 from seasight.schema import TABLES, UTC_US, conform, empty
+from seasight.sources.csv_layout import FIELDS, CsvLayout
 from seasight.sources.errors import CsvLayoutError, SourceError
+from seasight.sources.vessel_ids import colliding_ids, synthetic_mmsi
 
 __all__ = [
     "DMA_EPFD",
@@ -104,6 +131,7 @@ __all__ = [
     "MARINECADASTRE_MSG_TYPE",
     "TS_MAX",
     "TS_MIN",
+    "CsvLayout",
     "CsvLayoutError",
     "SourceError",
     "TrackCsvInput",
@@ -112,8 +140,9 @@ __all__ = [
     "read_track_csv",
 ]
 
-#: Layout names returned by :func:`detect_layout`.
-LAYOUTS: Final = ("marinecadastre", "dma", "generic")
+#: Layout names returned by :func:`detect_layout` (``custom``: columns named by a
+#: :class:`~seasight.sources.csv_layout.CsvLayout`).
+LAYOUTS: Final = ("marinecadastre", "dma", "generic", "custom")
 
 #: Earliest accepted time; earlier ones are rejected as ``bad_timestamp`` (out of range).
 TS_MIN: Final = datetime(1990, 1, 1, tzinfo=UTC)
@@ -136,6 +165,12 @@ _BOM: Final = b"\xef\xbb\xbf"
 # --------------------------------------------------------------------------------------------
 
 _REQUIRED: Final = ("ts", "mmsi", "lat", "lon")
+
+#: Separators tried on the header line when the layout names none; the one that splits it into
+#: the most fields wins (``,`` on a tie).
+_SEPARATORS: Final = (",", ";", "\t", "|")
+#: Data lines looked at to recognise an unnamed leading index column.
+_INDEX_SAMPLE: Final = 20
 
 _MARINECADASTRE: Final[dict[str, tuple[str, ...]]] = {
     "ts": ("basedatetime", "base_date_time"),
@@ -191,11 +226,17 @@ _GENERIC: Final[dict[str, tuple[str, ...]]] = {
         "timestamp_utc",
     ),
     "mmsi": ("mmsi",),
+    # a vessel id that is not an MMSI: used only when there is no MMSI column
+    "vessel_id": ("vessel_id", "vesselid", "ship_id", "shipid", "id", "track_id", "trackid",
+                  "object_id", "objectid"),
     "lat": ("lat", "latitude", "latitude_degrees"),
     "lon": ("lon", "lng", "long", "longitude", "longitude_degrees"),
     "sog": ("sog", "speed", "sog_knots", "speed_knots"),
     "cog": ("cog", "course", "cog_degrees", "course_degrees"),
     "heading": ("heading", "true_heading", "heading_degrees", "hdg"),
+    "shipname": ("shipname", "ship_name", "vesselname", "vessel_name", "name"),
+    "callsign": ("callsign", "call_sign"),
+    "imo": ("imo", "imo_number"),
 }
 
 _SPECS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
@@ -301,27 +342,32 @@ MARINECADASTRE_MSG_TYPE: Final[dict[str, int]] = {"A": 1, "B": 18}
 # --------------------------------------------------------------------------------------------
 
 
-def detect_layout(header: list[str]) -> str:
+def detect_layout(header: list[str], layout: CsvLayout | None = None) -> str:
     """Name the layout of a CSV track file from its header row.
 
     ``header`` is the list of column names as read (quotes removed). Names are matched after
     trimming, lower-casing, dropping a leading ``#`` and turning runs of other characters into
-    ``_``. Returns ``"dma"`` when there is a ``Type of mobile`` column (plus timestamp, MMSI,
+    ``_``. Returns ``"custom"`` when ``layout`` names the columns (and they are all in the
+    header); else ``"dma"`` when there is a ``Type of mobile`` column (plus timestamp, MMSI,
     latitude, longitude), ``"marinecadastre"`` when there is a ``BaseDateTime`` column (plus
-    MMSI, LAT/LON), else ``"generic"`` when a time, MMSI, latitude and longitude column can be
-    named.
+    MMSI, LAT/LON), else ``"generic"`` when a time, vessel (MMSI, or an id such as ``ID``
+    when there is no MMSI column), latitude and longitude column can be named.
 
     Raises :class:`~seasight.sources.errors.CsvLayoutError` when none matches.
     """
-    return _resolve(header)[0]
+    return _resolve(header, layout).layout
 
 
-def read_track_csv(data: TrackCsvInput, *, source: str | None = None) -> Batch:
+def read_track_csv(
+    data: TrackCsvInput, *, source: str | None = None, layout: CsvLayout | None = None
+) -> Batch:
     """Read one CSV track file (plain or gzip) into a :class:`~seasight.batch.Batch`.
 
     ``data`` is a path (``str`` or path-like; ``.gz`` or not, gzip is recognised by content) or
     the file's bytes. ``source`` is written in every row's ``source`` column; it defaults to
-    the path as given, or ``"-"`` for bytes.
+    the path as given, or ``"-"`` for bytes. ``layout`` describes a file the header alone does
+    not (:class:`~seasight.sources.csv_layout.CsvLayout`: columns, separator, time format and
+    zone, scales, null markers); without it the layout is recognised from the header.
 
     The returned batch has ``positions``, ``static`` and ``rejects`` filled (and, for DMA files,
     ``base_stations`` and ``aids_to_navigation`` with the fixes of those stations), each
@@ -337,7 +383,7 @@ def read_track_csv(data: TrackCsvInput, *, source: str | None = None) -> Batch:
         src = os.fspath(data) if source is None else source
     reader = _Blocks(data)
     with reader:
-        return _read(reader, src)
+        return _read(reader, src, layout or CsvLayout())
 
 
 def position_hash(
@@ -418,23 +464,90 @@ def _find(names: list[str], spec: Mapping[str, tuple[str, ...]]) -> dict[str, in
     return found
 
 
-def _resolve(header: list[str]) -> tuple[str, dict[str, int]]:
-    """(layout name, canonical field -> column index) for a header row."""
+@dataclass(frozen=True)
+class _Plan:
+    """How to read one file: its layout, where each field is, and the layout's settings."""
+
+    layout: str
+    cols: dict[str, int]  # canonical field -> index of the field in a row
+    names: dict[str, str]  # canonical field -> column name as in the header (for details)
+    n_fields: int
+    settings: CsvLayout = field(default_factory=CsvLayout)
+    sep: str = ","
+
+    @property
+    def id_field(self) -> str:
+        """``mmsi``, or ``vessel_id`` when the vessels are named by another id."""
+        return "vessel_id" if "vessel_id" in self.cols else "mmsi"
+
+    def label(self, name: str) -> str:
+        """``column "LAT"``: how a reject detail names the column of a field."""
+        return f'column "{self.names.get(name, name)}"'
+
+    def shifted(self, by: int) -> _Plan:
+        """The plan for rows with one unnamed field more than the header: ``by`` = 1 when it
+        comes first, 0 when last."""
+        return _Plan(self.layout, {k: i + by for k, i in self.cols.items()}, self.names,
+                     self.n_fields + 1, self.settings, self.sep)
+
+
+def _column_index(header: list[str], ref: str | int) -> int | None:
+    """Index of the column a layout names: its header text (exact, then as normalised), or a
+    1-based column number (an integer, or digits that name no header column)."""
+    if isinstance(ref, int):
+        return ref - 1 if 1 <= ref <= len(header) else None
+    stripped = [h.strip().lstrip("\ufeff") for h in header]
+    if ref.strip() in stripped:
+        return stripped.index(ref.strip())
+    names = [_normalise_name(h) for h in header]
+    key = _normalise_name(ref)
+    if key and key in names:
+        return names.index(key)
+    if ref.strip().isdigit() and 1 <= int(ref) <= len(header):
+        return int(ref) - 1
+    return None
+
+
+def _custom(header: list[str], layout: CsvLayout) -> dict[str, int]:
+    cols: dict[str, int] = {}
+    for name, ref in layout.columns.items():
+        index = _column_index(header, ref)
+        if index is None:
+            shown = ", ".join(repr(h) for h in header[:30])
+            raise CsvLayoutError(
+                f"the layout's column {ref!r} for {name} is not in the header [{shown}]"
+            )
+        cols[FIELDS[name][0]] = index
+    return cols
+
+
+def _resolve(header: list[str], layout: CsvLayout | None = None) -> _Plan:
+    """The plan (layout name, canonical field -> column index) for a header row."""
+    settings = layout or CsvLayout()
+    if settings.columns:
+        cols = _custom(header, settings)
+        return _plan("custom", cols, header, settings)
     names = [_normalise_name(h) for h in header]
     if "type_of_mobile" in names:
         cols = _find(names, _DMA)
         if all(f in cols for f in _REQUIRED):
-            return "dma", cols
+            return _plan("dma", cols, header, settings)
     if "basedatetime" in names or "base_date_time" in names:
         cols = _find(names, _MARINECADASTRE)
         if all(f in cols for f in _REQUIRED):
-            return "marinecadastre", cols
+            return _plan("marinecadastre", cols, header, settings)
     cols = _find(names, _GENERIC)
+    if "mmsi" in cols:
+        cols.pop("vessel_id", None)
+    elif "vessel_id" in cols:
+        cols["mmsi"] = cols["vessel_id"]  # for the check below; not read
     if all(f in cols for f in _REQUIRED):
-        return "generic", cols
+        if "vessel_id" in cols:
+            del cols["mmsi"]
+        return _plan("generic", cols, header, settings)
     wanted = {
         "ts": "time (time/timestamp/BaseDateTime/# Timestamp)",
-        "mmsi": "MMSI",
+        "mmsi": "vessel (MMSI, or an id: vessel_id/ID)",
         "lat": "latitude (lat/latitude/latitude_degrees)",
         "lon": "longitude (lon/lng/longitude/longitude_degrees)",
     }
@@ -442,8 +555,51 @@ def _resolve(header: list[str]) -> tuple[str, dict[str, int]]:
     shown = ", ".join(repr(h) for h in header[:30])
     raise CsvLayoutError(
         f"CSV header matches no known layout (marinecadastre, dma, generic): no column for "
-        f"{', '.join(missing)}; header was [{shown}]"
+        f"{', '.join(missing)}; header was [{shown}]. Describe the file with a layout "
+        f"(seasight ingest --layout FILE, or --csv-columns time=...,mmsi=...,lat=...,lon=...)"
     )
+
+
+def _plan(layout: str, cols: dict[str, int], header: list[str], settings: CsvLayout) -> _Plan:
+    names = {name: header[i].strip().lstrip("\ufeff") for name, i in cols.items()}
+    return _Plan(layout, cols, names, len(header), settings)
+
+
+def _sniff_separator(header: str) -> str:
+    """The separator of :data:`_SEPARATORS` that splits the header line into most fields."""
+    best, most = ",", 0
+    for sep in _SEPARATORS:
+        try:
+            n = len(next(csv.reader([header], delimiter=sep), []))
+        except csv.Error:
+            continue
+        if n > most:
+            best, most = sep, n
+    return best
+
+
+def _unnamed_column(sample: bytes, plan: _Plan) -> int | None:
+    """When the first data lines all have one field more than the header names: 1 for a
+    leading index column written without a name (R's ``write.csv``, some exports), 0 for a
+    separator ending every row (an empty last field); else None."""
+    lines: list[bytes] = []
+    pos = 0
+    while len(lines) < _INDEX_SAMPLE and pos < len(sample):
+        end = sample.find(b"\n", pos)
+        end = len(sample) if end < 0 else end
+        line = sample[pos:end].removesuffix(b"\r")
+        if line.strip():
+            lines.append(line)
+        pos = end + 1
+    if not lines:
+        return None
+    try:
+        rows = list(csv.reader([ln.decode("utf-8") for ln in lines], delimiter=plan.sep))
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    if not all(len(r) == plan.n_fields + 1 for r in rows):
+        return None
+    return 0 if all(r[-1].strip() == "" for r in rows) else 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,15 +753,19 @@ def _invalid_utf8_lines(
 # --------------------------------------------------------------------------------------------
 
 _ISO_RE: Final = (
-    r"^(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})[T ]+(?P<h>\d{1,2}):(?P<mi>\d{2})"
+    r"^(?P<y>\d{4})[-/](?P<mo>\d{1,2})[-/](?P<d>\d{1,2})[T ]+(?P<h>\d{1,2}):(?P<mi>\d{2})"
     r"(?::(?P<s>\d{2})(?:[.,](?P<frac>\d+))?)?"
     r"\s*(?P<tz>[Zz]|UTC|(?P<sign>[+-])(?P<tzh>\d{2}):?(?P<tzm>\d{2})?)?$"
 )
-_DMY_RE: Final = (
-    r"^(?P<d>\d{1,2})/(?P<mo>\d{1,2})/(?P<y>\d{4})[T ]+(?P<h>\d{1,2}):(?P<mi>\d{2})"
-    r"(?::(?P<s>\d{2})(?:[.,](?P<frac>\d+))?)?$"
-)
+_CLOCK: Final = r"[T ]+(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d+))?)?$"
+_DMY_RE: Final = r"^(?P<d>\d{1,2})[/.-](?P<mo>\d{1,2})[/.-](?P<y>\d{4})" + _CLOCK
+_MDY_RE: Final = r"^(?P<mo>\d{1,2})[/.-](?P<d>\d{1,2})[/.-](?P<y>\d{4})" + _CLOCK
+#: A date with the year last: which of the first two numbers is the day is decided per file.
+_YEAR_LAST_RE: Final = r"^(?P<a>\d{1,2})[/.-](?P<b>\d{1,2})[/.-]\d{4}[T ]"
 _UNIX_RE: Final = r"^(?P<int>\d{1,11})(?:\.(?P<frac>\d*))?$"
+_NUMBER_RE: Final = r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)$"
+#: Microseconds per unit of the epoch time formats.
+_EPOCH_US: Final = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
 
 
 def _micros(frac: pl.Expr) -> pl.Expr:
@@ -613,8 +773,18 @@ def _micros(frac: pl.Expr) -> pl.Expr:
     return frac.str.pad_end(6, "0").str.slice(0, 6).cast(pl.Int64).fill_null(0)
 
 
-def _from_parts(g: pl.Expr, *, with_tz: bool) -> pl.Expr:
-    """Datetime (UTC, us) from the named groups of :data:`_ISO_RE` / :data:`_DMY_RE`."""
+def _localise(naive: pl.Expr, tz: str) -> pl.Expr:
+    """Naive local times of zone ``tz`` -> UTC; times that do not exist or occur twice there
+    (daylight-saving changes) become null rather than a guess."""
+    if tz == "UTC":
+        return naive.dt.replace_time_zone("UTC")
+    local = naive.dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
+    return local.dt.convert_time_zone("UTC")
+
+
+def _from_parts(g: pl.Expr, *, with_tz: bool, tz: str) -> pl.Expr:
+    """Datetime (UTC, us) from the named groups of :data:`_ISO_RE` / :data:`_DMY_RE`; a time
+    without an offset is local time of ``tz``."""
     f = g.struct.field
     sec = f("s").fill_null("00")
     canonical = pl.concat_str(
@@ -634,42 +804,95 @@ def _from_parts(g: pl.Expr, *, with_tz: bool) -> pl.Expr:
     )
     # A leap second (second 60) is read as second 0 of the next minute, as chrono does.
     naive = canonical.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False)
-    ts = naive.dt.replace_time_zone("UTC") + pl.duration(microseconds=_micros(f("frac")))
-    if with_tz:
-        tzh = f("tzh").cast(pl.Int64)
-        tzm = f("tzm").cast(pl.Int64).fill_null(0)
-        offset = pl.when(f("sign") == "-").then(-1).otherwise(1) * (tzh * 60 + tzm)
-        offset = pl.when(f("sign").is_null()).then(0).otherwise(offset)
-        valid = f("sign").is_null() | ((tzh <= 23) & (tzm <= 59))
-        ts = pl.when(valid).then(ts - pl.duration(minutes=offset))
-    return ts
+    micros = pl.duration(microseconds=_micros(f("frac")))
+    local = _localise(naive, tz) + micros
+    if not with_tz:
+        return local
+    tzh = f("tzh").cast(pl.Int64)
+    tzm = f("tzm").cast(pl.Int64).fill_null(0)
+    offset = pl.when(f("sign") == "-").then(-1).otherwise(1) * (tzh * 60 + tzm)
+    offset = pl.when(f("sign").is_null()).then(0).otherwise(offset)
+    valid = f("sign").is_null() | ((tzh <= 23) & (tzm <= 59))
+    utc = naive.dt.replace_time_zone("UTC") + micros - pl.duration(minutes=offset)
+    return pl.when(f("tz").is_null()).then(local).when(valid).then(utc)
 
 
-def _parse_iso_or_unix(s: pl.Expr) -> pl.Expr:
-    iso = _from_parts(s.str.extract_groups(_ISO_RE), with_tz=True)
+def _epoch(s: pl.Expr, unit: str | None) -> pl.Expr:
+    """Unix time -> UTC. ``unit`` one of :data:`_EPOCH_US`; None: seconds below 1e11,
+    milliseconds below 1e14, else microseconds (the [1990, 2100) range of each unit does not
+    overlap another's). Whole numbers are read exactly, others (``1.6162e9``) as floats."""
     g = s.str.extract_groups(_UNIX_RE)
-    unix = g.struct.field("int").cast(pl.Int64) * 1_000_000 + _micros(g.struct.field("frac"))
-    return pl.coalesce(iso, unix.cast(UTC_US))
+    digits = s.str.extract(r"^(\d{1,17})$", 1).cast(pl.Int64)
+    value = s.str.extract(_NUMBER_RE, 1).cast(pl.Float64, strict=False)
+    per: pl.Expr
+    if unit is None:
+        size = value.abs()
+        per = pl.when(size < 1e11).then(1_000_000).when(size < 1e14).then(1_000).otherwise(1)
+        seconds = g.struct.field("int").cast(pl.Int64) * 1_000_000 + _micros(g.struct.field("frac"))
+        exact = pl.coalesce(seconds, digits * per)
+    else:
+        per = pl.lit(_EPOCH_US[unit])
+        exact = digits * per
+    approx = (value * per).round(0)
+    us = pl.coalesce(exact, pl.when(approx.abs() < 9e15).then(approx).cast(pl.Int64))
+    return us.cast(UTC_US)
 
 
-def _fast_time(s: pl.Expr, layout: str) -> pl.Expr:
+def _fast_time(s: pl.Expr, plan: _Plan) -> pl.Expr:
     """The layout's usual time format(s), parsed directly; null for anything else."""
-    formats = (
-        ("%d/%m/%Y %H:%M:%S",)
-        if layout == "dma"
-        else ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f")
-    )
-    parsed = [s.str.to_datetime(f, time_unit="us", strict=False) for f in formats]
-    return (parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)).dt.replace_time_zone("UTC")
+    fmt, tz = plan.settings.time_format, plan.settings.timezone
+    if fmt in _EPOCH_US:
+        return _epoch(s, fmt)
+    if "%" in fmt:
+        parsed = s.str.to_datetime(fmt, time_unit="us", strict=False)
+        # a format with an offset (%z) gives UTC times already
+        return parsed if "%z" in fmt or "%:z" in fmt else _localise(parsed, tz)
+    if fmt == "dmy" or (fmt == "auto" and plan.layout == "dma"):
+        formats: tuple[str, ...] = ("%d/%m/%Y %H:%M:%S",)
+    elif fmt == "mdy":
+        formats = ("%m/%d/%Y %H:%M:%S",)
+    else:
+        formats = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f")
+    forms = [s.str.to_datetime(f, time_unit="us", strict=False) for f in formats]
+    return _localise(forms[0] if len(forms) == 1 else pl.coalesce(forms), tz)
 
 
-def _parse_time(s: pl.Expr, layout: str) -> pl.Expr:
-    """Every accepted time form (slower than :func:`_fast_time`; used where it gave null)."""
+def _parse_time(s: pl.Expr, plan: _Plan, order: str | None) -> pl.Expr:
+    """Every time form the layout accepts (slower than :func:`_fast_time`; used where it
+    gave null). ``order``: ``dmy`` / ``mdy`` for dates written with the year last, None when
+    the file has not told yet (they stay null)."""
+    fmt, tz = plan.settings.time_format, plan.settings.timezone
     s = s.str.strip_chars()
-    if layout == "dma":
-        dmy = _from_parts(s.str.extract_groups(_DMY_RE), with_tz=False)
-        return pl.coalesce(dmy, _parse_iso_or_unix(s))
-    return _parse_iso_or_unix(s)
+    if fmt in _EPOCH_US:
+        return _epoch(s, fmt)
+    if "%" in fmt:
+        return _fast_time(s, plan)
+    iso = _from_parts(s.str.extract_groups(_ISO_RE), with_tz=True, tz=tz)
+    if fmt == "iso":
+        return iso
+    if fmt in ("dmy", "mdy"):
+        order = fmt
+    elif plan.layout == "dma":
+        order = "dmy"
+    parts = []
+    if order is not None:
+        regex = _DMY_RE if order == "dmy" else _MDY_RE
+        parts.append(_from_parts(s.str.extract_groups(regex), with_tz=False, tz=tz))
+    if fmt == "auto":
+        parts = [iso, *parts, _epoch(s, None)]
+    return pl.coalesce(parts)
+
+
+def _day_order(ts: pl.Series) -> str | None:
+    """``dmy`` or ``mdy`` when the dates of ``ts`` written with the year last say which number
+    is the day (one above 12 in the first place and none in the second, or the reverse)."""
+    g = ts.str.strip_chars().str.extract_groups(_YEAR_LAST_RE)
+    a = g.struct.field("a").cast(pl.Int64)
+    b = g.struct.field("b").cast(pl.Int64)
+    day_first, month_first = bool((a > 12).any()), bool((b > 12).any())
+    if day_first != month_first:
+        return "dmy" if day_first else "mdy"
+    return None
 
 
 def _num(name: str) -> pl.Expr:
@@ -699,13 +922,29 @@ _NUMERIC: Final = frozenset(
 _ONLY_NUMERIC: Final = _NUMERIC - {"lat", "lon", "nav_status", "ship_type"}
 
 
-def _parse_fields(frame: pl.LazyFrame, cols: Mapping[str, int]) -> pl.LazyFrame:
-    """Add one column per field (trimmed text, null when empty) and ``f_<name>`` floats.
+def _parse_fields(frame: pl.LazyFrame, plan: _Plan) -> pl.LazyFrame:
+    """Add one column per field (trimmed text, null when empty or a null marker) and
+    ``f_<name>`` floats (times the layout's scale; a decimal comma is read when the separator
+    is not a comma).
 
     Each step refers to columns made by the previous one, so no string work is repeated.
     """
-    text = [name for name in cols if name not in _ONLY_NUMERIC]
+    cols = plan.cols
+    known = plan.layout in ("marinecadastre", "dma") and plan.sep == ","
+    # the known layouts' speed, course, ... are read as written; other files' trimmed too
+    text = [name for name in cols if name not in _ONLY_NUMERIC or not known]
     numeric = [name for name in cols if name in _NUMERIC]
+    nulls = sorted({"", *(n.strip() for n in plan.settings.nulls)})
+    is_value = (lambda c: c != "") if nulls == [""] else (lambda c: ~c.is_in(nulls))
+    scale = plan.settings.scale
+
+    def number(name: str) -> pl.Expr:
+        col = pl.col(name)
+        if plan.sep != ",":
+            col = col.str.replace(",", ".", literal=True)
+        value = col.cast(pl.Float64, strict=False)
+        return (value * scale[name] if name in scale else value).alias(f"f_{name}")
+
     return (
         frame.with_columns(
             pl.col("fields").list.len().alias("n_fields"),
@@ -716,8 +955,8 @@ def _parse_fields(frame: pl.LazyFrame, cols: Mapping[str, int]) -> pl.LazyFrame:
         )
         .with_columns(pl.col(text).str.strip_chars())
         .with_columns(
-            *(pl.when(pl.col(name) != "").then(pl.col(name)).alias(name) for name in text),
-            *(pl.col(name).cast(pl.Float64, strict=False).alias(f"f_{name}") for name in numeric),
+            *(pl.when(is_value(pl.col(name))).then(pl.col(name)).alias(name) for name in text),
+            *(number(name) for name in numeric),
         )
         .with_columns(
             pl.when(pl.col(f"f_{name}").is_finite()).then(pl.col(f"f_{name}")).alias(f"f_{name}")
@@ -763,17 +1002,17 @@ class _Parsed:
     blank: int
 
 
-def _split_fields(lines: pl.DataFrame) -> pl.DataFrame:
+def _split_fields(lines: pl.DataFrame, sep: str) -> pl.DataFrame:
     """Add ``fields`` (list of strings, null when the quoting is broken); keeps line order."""
     quoted = lines["text"].str.contains('"', literal=True)
     if not quoted.any():
-        return lines.with_columns(fields=pl.col("text").str.split(","))
-    plain = lines.filter(~quoted).with_columns(fields=pl.col("text").str.split(","))
+        return lines.with_columns(fields=pl.col("text").str.split(sep))
+    plain = lines.filter(~quoted).with_columns(fields=pl.col("text").str.split(sep))
     tricky = lines.filter(quoted)
     parsed: list[list[str] | None] = []
     for text in tricky["text"]:
         try:
-            rows = list(csv.reader([text], strict=True))
+            rows = list(csv.reader([text], delimiter=sep, strict=True))
             parsed.append(rows[0] if len(rows) == 1 else None)
         except csv.Error:
             parsed.append(None)
@@ -781,9 +1020,37 @@ def _split_fields(lines: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([plain, tricky]).sort("line_no")
 
 
-def _parse_block(
-    lines: _Lines, layout: str, cols: Mapping[str, int], n_fields: int, source: str
-) -> _Parsed:
+@dataclass
+class _State:
+    """What the blocks of one file share: the day/month order of its dates once the values
+    have told it, and the synthetic MMSIs given out (-> vessel id)."""
+
+    order: str | None = None
+    owners: dict[int, str] = field(default_factory=dict)
+
+
+def _vessel_ids(checked: pl.DataFrame, plan: _Plan, state: _State) -> tuple[pl.Expr, pl.Expr]:
+    """(synthetic MMSI per row, detail for rows whose id collides) for a vessel-id file."""
+    ids = checked.get_column("vessel_id").drop_nulls().unique().to_list()
+    numbers = {vid: synthetic_mmsi(vid) for vid in ids}
+    collided = colliding_ids(numbers, state.owners)
+    mapping = {vid: n for vid, n in numbers.items() if vid not in collided}
+    label = plan.label("vessel_id")
+    details = {
+        vid: f'{label}: vessel id "{vid}" has the same synthetic MMSI ({numbers[vid]}) as '
+        f'"{owner}" (rename one of them)'
+        for vid, owner in collided.items()
+    }
+    col = pl.col("vessel_id")
+    return (
+        col.replace_strict(mapping, default=None, return_dtype=pl.Int64),
+        col.replace_strict(details, default=None, return_dtype=pl.String),
+    )
+
+
+def _parse_block(lines: _Lines, plan: _Plan, state: _State, source: str) -> _Parsed:
+    n_fields = plan.n_fields
+    settings = plan.settings
     frame = lines.frame
     if lines.bad_utf8:
         idx = pl.Series(list(lines.bad_utf8), dtype=pl.Int64)
@@ -799,22 +1066,31 @@ def _parse_block(
         frame = frame.filter(~is_blank)
 
     # --- fields, and the four required ones parsed -------------------------------------------
-    frame = _split_fields(frame)
+    frame = _split_fields(frame, plan.sep)
     checked = (
-        _parse_fields(frame.lazy(), cols)
+        _parse_fields(frame.lazy(), plan)
         .with_columns(
-            mmsi_v=pl.col("mmsi").str.extract(r"^0*(\d{1,9})(?:\.0*)?$", 1).cast(pl.Int64),
-            ts_any=_fast_time(pl.col("ts"), layout),
+            ts_any=_fast_time(pl.col("ts"), plan),
             lat_v=_num("lat"),
             lon_v=_num("lon"),
         )
         .collect()
     )
+    id_field = plan.id_field
+    if id_field == "mmsi":
+        mmsi_v = pl.col("mmsi").str.extract(r"^0*(\d{1,9})(?:\.0*)?$", 1).cast(pl.Int64)
+        collision = pl.lit(None, dtype=pl.String)
+    else:
+        mmsi_v, collision = _vessel_ids(checked, plan, state)
+    checked = checked.with_columns(mmsi_v=mmsi_v, collision=collision)
     slow = checked.select((pl.col("ts_any").is_null() & pl.col("ts").is_not_null()).arg_true())
+    year_last = settings.time_format == "auto" and plan.layout != "dma"
     if slow.height:
         idx = slow.to_series()
         subset = checked.select(pl.col("ts").gather(idx))
-        values = subset.select(_parse_time(pl.col("ts"), layout)).to_series()
+        if year_last and state.order is None:
+            state.order = _day_order(subset.get_column("ts"))
+        values = subset.select(_parse_time(pl.col("ts"), plan, state.order)).to_series()
         checked = checked.with_columns(checked["ts_any"].scatter(idx, values))
 
     # --- one reason (or none) per row -----------------------------------------------------------
@@ -832,7 +1108,7 @@ def _parse_block(
         .when(bad_count)
         .then(pl.lit("bad_csv_row"))
         .when(pl.col("mmsi_v").is_null())
-        .then(pl.lit("bad_mmsi"))
+        .then(pl.lit("bad_mmsi" if id_field == "mmsi" else "bad_vessel_id"))
         .when(pl.col("ts_v").is_null())
         .then(pl.lit("bad_timestamp"))
         .when(lat.is_null() | lon.is_null())
@@ -848,6 +1124,25 @@ def _parse_block(
     rejected = checked.filter(pl.col("reason").is_not_null())
 
     # --- rejects: raw bytes and a readable detail (few rows) -----------------------------------
+    id_, ts_, lat_, lon_ = (plan.label(n) for n in (id_field, "ts", "lat", "lon"))
+    if id_field == "mmsi":
+        bad_id = pl.format(f'{id_}: MMSI "{{}}" is not a whole number of at most 9 digits',
+                           pl.col("mmsi"))
+    else:
+        bad_id = pl.col("collision")
+    if settings.time_format == "auto":
+        unparsed = pl.format(f'{ts_}: cannot parse time "{{}}"', pl.col("ts"))
+    else:
+        unparsed = pl.format(f'{ts_}: cannot parse time "{{}}" as {settings.time_format}',
+                             pl.col("ts"))
+    if year_last and state.order is None:  # dates with the year last, no day above 12 yet
+        unparsed = pl.when(pl.col("ts").str.strip_chars().str.contains(_YEAR_LAST_RE)).then(
+            pl.format(f'{ts_}: day and month of "{{}}" cannot be told apart in this file (no '
+                      f'day above 12): give the time format (dmy or mdy)', pl.col("ts"))
+        ).otherwise(unparsed)
+    if settings.timezone != "UTC":
+        unparsed = pl.format(f"{{}} (or not a valid local time in {settings.timezone})",
+                             unparsed)
     detail = (
         pl.when(pl.col("bad_char").is_not_null())
         .then(pl.col("bad_char"))
@@ -855,29 +1150,30 @@ def _parse_block(
         .then(pl.lit("unbalanced or misplaced double quotes"))
         .when(bad_count)
         .then(pl.format(f"expected {n_fields} fields, found {{}}", pl.col("n_fields")))
-        .when(pl.col("mmsi").is_null())
-        .then(pl.lit("MMSI missing"))
+        .when(pl.col(id_field).is_null())
+        .then(pl.lit(f"{id_}: {'MMSI' if id_field == 'mmsi' else 'vessel id'} missing"))
         .when(pl.col("mmsi_v").is_null())
-        .then(pl.format('MMSI "{}" is not a whole number of at most 9 digits', pl.col("mmsi")))
+        .then(bad_id)
         .when(pl.col("ts").is_null())
-        .then(pl.lit("time missing"))
+        .then(pl.lit(f"{ts_}: time missing"))
         .when(pl.col("ts_any").is_not_null() & pl.col("ts_v").is_null())
-        .then(pl.format(f'time "{{}}" outside {TS_MIN:%Y-%m-%d}..{TS_MAX:%Y-%m-%d}', "ts"))
+        .then(pl.format(f'{ts_}: time "{{}}" outside {TS_MIN:%Y-%m-%d}..{TS_MAX:%Y-%m-%d}',
+                        "ts"))
         .when(pl.col("ts_v").is_null())
-        .then(pl.format('cannot parse time "{}"', pl.col("ts")))
+        .then(unparsed)
         .when(pl.col("lat").is_null())
-        .then(pl.lit("latitude missing"))
+        .then(pl.lit(f"{lat_}: latitude missing"))
         .when(lat.is_null())
-        .then(pl.format('latitude "{}" is not a number', pl.col("lat")))
+        .then(pl.format(f'{lat_}: latitude "{{}}" is not a number', pl.col("lat")))
         .when(pl.col("lon").is_null())
-        .then(pl.lit("longitude missing"))
+        .then(pl.lit(f"{lon_}: longitude missing"))
         .when(lon.is_null())
-        .then(pl.format('longitude "{}" is not a number', pl.col("lon")))
+        .then(pl.format(f'{lon_}: longitude "{{}}" is not a number', pl.col("lon")))
         .when(not_available)
         .then(pl.format("position not available (lat {}, lon {}: AIS 91/181)", "lat", "lon"))
         .when(lat_out)
-        .then(pl.format("latitude {} outside [-90, 90]", pl.col("lat")))
-        .otherwise(pl.format("longitude {} outside [-180, 180]", pl.col("lon")))
+        .then(pl.format(f"{lat_}: latitude {{}} outside [-90, 90]", lat))
+        .otherwise(pl.format(f"{lon_}: longitude {{}} outside [-180, 180]", lon))
     )
     rejects = rejected.select(
         pl.lit(source).alias("source"),
@@ -910,8 +1206,8 @@ def _parse_block(
     )
     good = good.with_columns(msg_hash=pl.Series(hashes, dtype=pl.Int64))
     return _Parsed(
-        conform(_positions(good, layout, cols, source), TABLES["positions"]),
-        conform(_static(good, layout, cols, source), TABLES["static"]),
+        conform(_positions(good, plan.layout, plan.cols, source), TABLES["positions"]),
+        conform(_static(good, plan.layout, plan.cols, source), TABLES["static"]),
         conform(rejects, TABLES["rejects"]),
         blank,
     )
@@ -969,7 +1265,9 @@ def _positions(
 
 
 def _static(good: pl.DataFrame, layout: str, cols: Mapping[str, int], source: str) -> pl.DataFrame:
-    if layout == "generic":
+    identity_fields = ("vessel_id", "imo", "callsign", "shipname", "ship_type", "draught",
+                       "destination")
+    if not any(name in cols for name in identity_fields):
         return empty(TABLES["static"])
     imo = _opt("imo", cols).str.extract(r"^(?i:imo)?\s*(\d{1,10})$", 1).cast(pl.Int64, strict=False)
     draught = _num("draught") if "draught" in cols else pl.lit(None, dtype=pl.Float64)
@@ -991,6 +1289,7 @@ def _static(good: pl.DataFrame, layout: str, cols: Mapping[str, int], source: st
         "shipname": _opt("shipname", cols),
         "ship_type": ship_type,
         "draught": pl.when(draught > 0).then(draught),
+        "destination": _opt("destination", cols),
     }
     if layout == "dma":
         for name, hi in (
@@ -1003,7 +1302,6 @@ def _static(good: pl.DataFrame, layout: str, cols: Mapping[str, int], source: st
         exprs["epfd"] = (
             _lookup(good, "epfd", DMA_EPFD) if "epfd" in cols else pl.lit(None, dtype=pl.Int64)
         )
-        exprs["destination"] = _opt("destination", cols)
         eta = _opt("eta", cols).str.extract_groups(
             r"^(?P<d>\d{1,2})/(?P<mo>\d{1,2})/\d{4}[T ]+(?P<h>\d{1,2}):(?P<mi>\d{1,2})"
         )
@@ -1029,6 +1327,10 @@ def _static(good: pl.DataFrame, layout: str, cols: Mapping[str, int], source: st
         if name in exprs
     ]
     identity += [pl.col(name).is_not_null() for name in ("eta_month", "eta_day") if name in exprs]
+    if "vessel_id" in cols:
+        # the id a synthetic MMSI stands for: on the vessel's first row of each block at least
+        exprs["vessel_id"] = pl.col("vessel_id")
+        identity.append(pl.col("vessel_id").is_first_distinct())
     static = good.select(
         pl.col("mmsi_v").alias("mmsi"),
         pl.col("ts_v").alias("ts"),
@@ -1081,15 +1383,19 @@ def _reject_frame(source: str, line_no: int, raw: bytes, reason: str, detail: st
     )
 
 
-def _read(blocks: _Blocks, source: str) -> Batch:
+def _read(blocks: _Blocks, source: str, layout: CsvLayout) -> Batch:
     it = iter(blocks)
     first = next(it, b"")
     header_raw, rest = _header_line(first)
     skipped: Counter[str] = Counter()
     try:
         text = header_raw.removeprefix(_BOM).decode("utf-8")
-        header = next(csv.reader([text]), [])
-        layout, cols = _resolve(header)
+        sep = layout.separator or _sniff_separator(text)
+        header = next(csv.reader([text], delimiter=sep), [])
+        plan = replace(_resolve(header, layout), sep=sep)
+        extra = _unnamed_column(rest, plan)
+        if extra is not None:
+            plan = plan.shifted(extra)
     except (UnicodeDecodeError, csv.Error, CsvLayoutError) as exc:
         detail = str(exc) if isinstance(exc, CsvLayoutError) else f"unreadable header: {exc}"
         unread = _count_lines(rest) + sum(_count_lines(b) for b in it)
@@ -1104,10 +1410,11 @@ def _read(blocks: _Blocks, source: str) -> Batch:
     static: list[pl.DataFrame] = []
     rejects: list[pl.DataFrame] = []
     line_no = 2
+    state = _State()
     for block in _chain(rest, it):
         lines = _split_lines(block, line_no)
         line_no += lines.n_lines
-        parsed = _parse_block(lines, layout, cols, len(header), source)
+        parsed = _parse_block(lines, plan, state, source)
         positions.append(parsed.positions)
         static.append(parsed.static)
         rejects.append(parsed.rejects)

@@ -14,3 +14,8 @@ class SourceError(Exception):
 
 class CsvLayoutError(SourceError, ValueError):
     """A CSV header that matches none of the known track layouts."""
+
+
+class LayoutError(SourceError, ValueError):
+    """A CSV layout description (:class:`seasight.sources.csv_layout.CsvLayout`, a layout file
+    or command-line options) that cannot be used; the message names the setting."""

@@ -318,6 +318,9 @@ class Store:
             cols = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in schema.items())
             key = ", PRIMARY KEY (event_id)" if name == "events" else ""
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols}{key})")
+            for c, t in schema.items():  # columns added to a schema since the file was made
+                self.con.execute(
+                    f'ALTER TABLE {name} ADD COLUMN IF NOT EXISTS "{c}" {_sql_type(t)}')
         self.con.execute(
             """CREATE TABLE IF NOT EXISTS zones (
                 name VARCHAR PRIMARY KEY, feature JSON, updated_at TIMESTAMPTZ)"""
@@ -385,7 +388,8 @@ class Store:
         self.con.register("_new_rows", frame.select(arrow).to_arrow(compat_level=_ARROW_LEVEL))
         try:
             self.con.execute(
-                f"INSERT INTO {table} SELECT {', '.join(columns)} FROM _new_rows", params
+                f"INSERT INTO {table} ({', '.join(chr(34) + c + chr(34) for c in frame.columns)}) "
+                f"SELECT {', '.join(columns)} FROM _new_rows", params
             )
         finally:
             self.con.unregister("_new_rows")

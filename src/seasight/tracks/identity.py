@@ -19,14 +19,18 @@ pattern             integer range    kind (:data:`MMSI_KINDS`)
 ``974xxyyyy``       974e6 .. 975e6   ``epirb``: EPIRB-AIS
 ``98MIDxxxx``       98e7 .. 99e7     ``craft``: craft associated with a parent ship (tenders)
 ``99MIDxxxx``       99e7 .. 1e9      ``aton``: aid to navigation
+(ten digits)        2**30 .. 2**32   ``synthetic``: not an MMSI, a number SeaSight gave a vessel
+                                     that its source names by another id (anonymised data,
+                                     :mod:`seasight.sources.vessel_ids`); no MID, no flag
 anything else                        ``invalid`` (0, 1234567 as ``001234567`` with no allocated
-                                     MID, 123456789, ten-digit values, ...)
+                                     MID, 123456789, ten-digit values below 2**30, ...)
 ==================  ===============  ==========================================================
 
 A kind that carries a MID whose MID is not allocated (not in ``mid_iso2.csv``) is ``invalid``
 too: ``111111111`` would be a SAR aircraft of MID 111, which does not exist.
 
-:func:`invalid_mmsi` is True for every MMSI that is not a ship station of an allocated MID. A
+:func:`invalid_mmsi` is True for every MMSI that is not a ship station of an allocated MID,
+except synthetic ones (an anonymised source says nothing about the vessel's real MMSI). A
 vessel transmitting such an MMSI is kept in its tracks (it is still a vessel at sea, and hiding
 behind a made-up MMSI is itself a risk indicator); the flag is for risk scoring.
 :func:`seasight.tracks.clean.clean_positions` drops only the stations that are not vessels.
@@ -67,7 +71,14 @@ import numpy as np
 import polars as pl
 from numpy.typing import ArrayLike
 
-from seasight.schema import IDENTITIES, UTC_US, conform, empty
+from seasight.schema import (
+    IDENTITIES,
+    SYNTHETIC_MMSI_MAX,
+    SYNTHETIC_MMSI_MIN,
+    UTC_US,
+    conform,
+    empty,
+)
 from seasight.tracks._sort import sort_canonical
 
 __all__ = [
@@ -97,6 +108,7 @@ MMSI_KINDS: Final = (
     "epirb",
     "craft",
     "aton",
+    "synthetic",
     "invalid",
 )
 
@@ -154,6 +166,7 @@ def _kind_and_mid(mmsi: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         (m >= 974_000_000) & (m < 975_000_000),
         (m >= 980_000_000) & (m < 990_000_000),
         (m >= 990_000_000) & (m < 1_000_000_000),
+        (m >= SYNTHETIC_MMSI_MIN) & (m <= SYNTHETIC_MMSI_MAX),
     ]
     kinds = [_KIND_CODES[k] for k in MMSI_KINDS[:-1]]
     kind = np.select(conds, kinds, default=_KIND_CODES["invalid"]).astype(np.int8)
@@ -168,6 +181,7 @@ def _kind_and_mid(mmsi: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         np.full_like(m, -1),
         (m // 10_000) % 1000,
         (m // 10_000) % 1000,
+        np.full_like(m, -1),
     ]
     mid = np.select(conds, mids, default=-1).astype(np.int64)
     allocated, _ = _mid_arrays()
@@ -191,10 +205,11 @@ def invalid_mmsi(mmsi: ArrayLike) -> np.ndarray:
 
     Examples: ``0``, ``1234567``, ``123456789``, ``111111111`` and ``999999999`` are invalid;
     ``235070762`` (UK ship) is valid; a real AtoN ``992351234`` or SAR aircraft ``111232500``
-    is a valid MMSI but not a *ship* MMSI, so it is True here as well.
+    is a valid MMSI but not a *ship* MMSI, so it is True here as well. A synthetic MMSI
+    (``>= 2**30``, an anonymised vessel) is False: nothing is known about its real MMSI.
     """
     kind, _ = _kind_and_mid(mmsi)
-    return kind != _KIND_CODES["ship"]
+    return (kind != _KIND_CODES["ship"]) & (kind != _KIND_CODES["synthetic"])
 
 
 def mids_of(mmsi: ArrayLike) -> np.ndarray:
