@@ -448,3 +448,47 @@ def test_sign_in_in_chromium(server: Service) -> None:
         assert status == 401
         page.screenshot(path=str(SHOTS / "09-signed-out.png"))
     assert errors == [], errors
+
+
+# --------------------------------------------------------------------------- the API page
+
+
+def test_api_page_works_offline_with_a_key(server: Service) -> None:
+    """``/docs`` loads with every request kept on the service (the machine is offline), offers
+    the key schemes the OpenAPI document declares, and calls an endpoint with a key."""
+    errors: list[str] = []
+    outside: list[str] = []
+    with _browser_page(errors) as page:
+        def only_local(route: Any) -> None:
+            if _is_local(route.request.url) or route.request.url.startswith(server.base):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", only_local)
+        page.goto(server.base + "/docs")
+        page.wait_for_selector(".swagger-ui .information-container", timeout=30_000)
+        assert "SeaSight" in page.inner_text(".swagger-ui .info")
+        # the key schemes are offered; enter the key as a bearer token
+        page.click("button.authorize")
+        page.wait_for_selector(".modal-ux", timeout=10_000)
+        modal = page.locator(".modal-ux")
+        assert "bearerKey" in modal.inner_text() and "headerKey" in modal.inner_text()
+        bearer = modal.locator(".auth-container").filter(has_text="bearerKey")
+        bearer.locator("input").first.fill(server.key)
+        bearer.locator("button.authorize").click()
+        modal.locator("button.btn-done").first.click()
+        # call GET /api/me from the page
+        me = page.locator(".opblock-get").filter(has=page.locator("[data-path='/api/me']"))
+        me.locator(".opblock-summary").first.click()
+        me.locator("button.execute").click()
+        cell = me.locator(".live-responses-table tbody .response-col_status").first
+        cell.wait_for(timeout=30_000)
+        status = cell.inner_text()
+        assert status.strip().startswith("200"), status
+        body = me.locator(".live-responses-table .microlight").first.inner_text()
+        assert '"organisation"' in body or '"org"' in body, body
+        page.screenshot(path=str(SHOTS / "10-api-page.png"))
+    assert outside == [], outside
+    assert errors == [], errors

@@ -1,5 +1,5 @@
 #!/usr/bin/env sh
-# Build the SeaSight web map's vendored libraries (no bundler, no CDN).
+# Build the SeaSight web map's and API page's vendored libraries (no bundler, no CDN).
 #
 # Installs the exact versions from web/package-lock.json (`npm ci`), then copies the browser
 # builds the page loads into src/seasight/web/static/vendor/. Those copies are build products
@@ -22,3 +22,10 @@ mkdir -p "$vendor"
 cp "$dist/maplibre-gl.js" "$dist/maplibre-gl.css" "$vendor/"
 cp "$dist/LICENSE.txt" "$vendor/maplibre-gl.LICENSE.txt"
 echo "web: vendored maplibre-gl $(node -p "require('$dist/../package.json').version") into $vendor"
+
+# Swagger UI for the service's interactive API page (/docs), served from here, not a CDN.
+swagger="$here/node_modules/swagger-ui-dist"
+mkdir -p "$vendor/swagger-ui"
+cp "$swagger/swagger-ui-bundle.js" "$swagger/swagger-ui.css" "$vendor/swagger-ui/"
+cp "$swagger/LICENSE" "$vendor/swagger-ui/LICENSE"
+echo "web: vendored swagger-ui-dist $(node -p "require('$swagger/package.json').version") into $vendor/swagger-ui"

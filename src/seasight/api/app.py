@@ -42,6 +42,7 @@ from seasight.ais import NmeaDecoder
 from seasight.api import query as q
 from seasight.api.admin import admin_router
 from seasight.api.auth import PUBLIC_PATHS, Authenticator, current_caller
+from seasight.api.docs import install_api_docs
 from seasight.api.query import Caller, QueryError, bad_parameter
 from seasight.api.stream import Broadcaster
 from seasight.batch import Batch
@@ -315,6 +316,7 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
                     "(Authorization: Bearer, or X-API-Key) or a session cookie. "
                     "Errors are JSON: {\"error\": {status, code, message, detail}}.",
         dependencies=[Depends(_authenticated)],
+        docs_url=None, redoc_url=None,  # served offline by install_api_docs
     )
     app.state.access = access
     app.state.auth = auth
@@ -641,6 +643,7 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
             watcher.cancel()
 
     static = static_dir if static_dir is not None else STATIC_DIR
+    install_api_docs(app, static)
     if static.is_dir():
         app.mount("/", StaticFiles(directory=static, html=True), name="web")
     return app

@@ -1,6 +1,7 @@
 """The web map: a single static page (``static/index.html``, ``app.js``, ``app.css``) served by
-the API at ``/``. The MapLibre GL library it loads is vendored into ``static/vendor/`` by
-``web/build.sh`` from the npm lock file; nothing is fetched from the internet at run time."""
+the API at ``/``. The MapLibre GL library it loads, and Swagger UI for the API page at
+``/docs``, are vendored into ``static/vendor/`` by ``web/build.sh`` from the npm lock file;
+nothing is fetched from the internet at run time."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 STATIC_DIR = Path(__file__).parent / "static"
 
 #: The vendored library files the page needs (produced by ``web/build.sh``).
-VENDOR_FILES = ("vendor/maplibre-gl.js", "vendor/maplibre-gl.css")
+VENDOR_FILES = ("vendor/maplibre-gl.js", "vendor/maplibre-gl.css",
+                "vendor/swagger-ui/swagger-ui-bundle.js", "vendor/swagger-ui/swagger-ui.css")
 
 
 def is_built(static_dir: Path = STATIC_DIR) -> bool:
