@@ -51,6 +51,30 @@ def feed_with_duplicates(n_rounds: int) -> bytes:
     return b"\n".join(out) + b"\n"
 
 
+def feed_out_of_order(n_rounds: int) -> bytes:
+    """Like :func:`feed_with_duplicates`, but the receptions of a transmission do not come in
+    time order: for most sentences the line of station rxB comes first and the later line of
+    rxA carries the earlier time (rxA's clock, or its link, is behind); for every third both
+    stations give the same time, rxB first. Either way rxA's reception is the one to keep
+    (earliest time, then station name), and chunk boundaries fall between the two lines."""
+    lines = [
+        ln for f in REAL_FILES[:2] for ln in f.read_bytes().splitlines()
+        if ln.startswith(b"!")
+    ]
+    out = []
+    t0 = 1_700_000_000
+    for r in range(n_rounds):
+        for i, ln in enumerate(lines):
+            t = t0 + r * 3600 + i
+            if i % 3 == 0:
+                out += [_tag(ln, "rxB", t), _tag(ln, "rxA", t)]
+            elif i % 3 == 1:
+                out += [_tag(ln, "rxB", t + 2), _tag(ln, "rxA", t)]
+            else:
+                out += [_tag(ln, "rxA", t), _tag(ln, "rxB", t + 1)]
+    return b"\n".join(out) + b"\n"
+
+
 def table_rows(db: Path) -> dict[str, pl.DataFrame]:
     with Store(db, read_only=True) as store:
         return {name: store.table(name).sort(pl.all()) for name in TABLES}
@@ -104,14 +128,43 @@ def test_reingest_adds_nothing(tmp_path: Path) -> None:
     assert third.added["rejects"] == third.n_rejects == own_rejects
 
 
-def test_chunk_size_does_not_change_result(tmp_path: Path) -> None:
+@pytest.mark.parametrize("make_feed", [feed_with_duplicates, feed_out_of_order])
+def test_chunk_size_does_not_change_result(tmp_path: Path, make_feed) -> None:  # type: ignore[no-untyped-def]
+    """Which reception of a transmission is kept must not depend on where chunks and commits
+    fall: here (second feed) a later line often carries an earlier time than the one before."""
     feed = tmp_path / "feed.nmea"
-    feed.write_bytes(feed_with_duplicates(3))
+    feed.write_bytes(make_feed(3))
     ingest_paths([feed], tmp_path / "whole.duckdb")
-    ingest_paths([feed], tmp_path / "chunked.duckdb", chunk_bytes=4096, commit_rows=1)
-    whole, chunked = table_rows(tmp_path / "whole.duckdb"), table_rows(tmp_path / "chunked.duckdb")
-    for name in TABLES:
-        assert chunked[name].equals(whole[name]), name
+    for chunk in (4096, 1000):
+        db = tmp_path / f"chunked{chunk}.duckdb"
+        report = ingest_paths([feed], db, chunk_bytes=chunk, commit_rows=1)
+        whole, chunked = table_rows(tmp_path / "whole.duckdb"), table_rows(db)
+        for name in TABLES:
+            assert chunked[name].equals(whole[name]), name
+        if make_feed is feed_out_of_order:
+            assert report.replaced["positions"] > 0  # rxB's rows were stored, then replaced
+    decoded = decode_nmea(feed.read_bytes())
+    key = ["msg_hash", "ts", "station", "line_no"]
+    for name in ("positions", "static", "base_stations", "other_messages"):
+        # the pure rule on all rows at once keeps the same rows: rxA's, the earliest
+        kept = drop_duplicates(getattr(decoded, name)).select(key).sort(key)
+        assert whole[name].select(key).sort(key).equals(kept), name
+        assert set(whole[name]["station"]) == {"rxA"}, name
+
+
+def test_appending_batches_keeps_what_deduplicating_at_once_keeps(tmp_path: Path) -> None:
+    """Store.append, one small batch at a time, must replace a stored reception by an earlier
+    one that arrives later, and end with the rows of drop_duplicates on the whole feed."""
+    data = feed_out_of_order(2)
+    decoder = NmeaDecoder("feed")
+    with Store(tmp_path / "db.duckdb") as store:
+        for i in range(0, len(data), 1500):
+            store.append(decoder.feed(data[i:i + 1500]))
+        store.append(decoder.finish())
+        got = store.table("positions").select(key := ["msg_hash", "ts", "station", "line_no"])
+    want = drop_duplicates(decode_nmea(data, source="feed").positions).select(key)
+    assert got.sort(key).equals(want.sort(key))
+    assert set(got["station"]) == {"rxA"}
 
 
 @pytest.mark.parametrize("commit_rows", [1, 40, 10_000_000])
@@ -196,7 +249,7 @@ KILL_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_kill_9_and_rerun_gives_exactly_the_uninterrupted_rows(tmp_path: Path) -> None:
     feed = tmp_path / "feed.nmea"
-    feed.write_bytes(feed_with_duplicates(4))
+    feed.write_bytes(feed_out_of_order(4))  # later lines with earlier times, across chunks
     chunk = 16 * 1024
     script = tmp_path / "ingest_script.py"
     script.write_text(KILL_SCRIPT)

@@ -30,6 +30,10 @@ REASONS: Final[tuple[tuple[int, str, str], ...]] = (
     (17, "impossible_position", "latitude/longitude outside the Earth in a CSV row"),
     (18, "bad_timestamp", "a timestamp that cannot be parsed or is out of range"),
     (19, "bad_mmsi", "MMSI missing or not a number"),
+    (20, "truncated_compressed_file",
+     "a compressed file cut before its end: the lines before the cut are kept"),
+    (21, "corrupt_compressed_file",
+     "a compressed file that is not gzip, or damaged: the lines before the damage are kept"),
 )
 
 REASON_NAMES: Final[dict[int, str]] = {code: name for code, name, _ in REASONS}
