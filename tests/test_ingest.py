@@ -310,3 +310,115 @@ def test_live_ingest_commits_while_the_feed_is_quiet(tmp_path: Path) -> None:
         release.set()
         worker.join(10)
     assert seen and seen[0] == 1
+
+
+def test_damaged_gz_files_keep_their_readable_lines_and_the_directory_goes_on(
+        tmp_path: Path) -> None:
+    """A truncated .gz yields every line before the cut and one truncated_compressed_file
+    reject; a fake .gz (not gzip) and a corrupt one are one corrupt_compressed_file reject
+    each; the other files of the directory are ingested all the same."""
+    data = REAL_FILES[0].read_bytes()
+    packed = gzip.compress(data)
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    (folder / "a_cut.nmea.gz").write_bytes(packed[: len(packed) * 2 // 3])
+    (folder / "b_fake.nmea.gz").write_bytes(data[:4000])
+    corrupt = bytearray(packed)
+    corrupt[20:40] = b"\xff" * 20  # deflate data destroyed near the start
+    (folder / "c_corrupt.nmea.gz").write_bytes(bytes(corrupt))
+    (folder / "d_good.nmea").write_bytes(data)
+    db = tmp_path / "db.duckdb"
+    report = ingest_paths([folder], db)
+    assert report.rejects["truncated_compressed_file"] == 1
+    assert report.rejects["corrupt_compressed_file"] == 2
+    assert len(report.sources) == 4
+    with Store(db, read_only=True) as store:
+        rejects = store.table("rejects")
+        positions = store.table("positions")
+    cut = rejects.filter(pl.col("reason") == "truncated_compressed_file").row(0, named=True)
+    assert cut["source"].endswith("a_cut.nmea.gz")
+    # every whole line before the cut was read: the cut line is the one after them
+    with gzip.open(folder / "a_cut.nmea.gz") as fh:
+        readable = b""
+        try:
+            while piece := fh.read1(4096):
+                readable += piece
+        except EOFError:
+            pass
+    whole_lines = readable[: readable.rfind(b"\n") + 1]
+    assert cut["line_no"] == whole_lines.count(b"\n") + 1
+    assert cut["raw"] == readable[len(whole_lines):]
+    expected = decode_nmea(whole_lines, source=cut["source"]).positions
+    from_cut = positions.filter(pl.col("source") == cut["source"])
+    assert expected.height > 100 and from_cut.height > 0
+    assert from_cut.height == drop_duplicates(expected).height
+    good = positions.filter(pl.col("source").str.ends_with("d_good.nmea"))
+    assert good.height + from_cut.height == positions.height
+    assert good.height > 0
+
+
+def test_a_file_changed_after_its_head_is_read_again(tmp_path: Path) -> None:
+    """An edit beyond the first 64 KiB that keeps the size must not make the file look
+    already ingested: by its last MiB even when the edit keeps the modification time, by its
+    modification time in the middle of a large file."""
+    import os
+
+    lines = [ln for ln in REAL_FILES[0].read_bytes().splitlines() if ln.startswith(b"!")]
+    body = b"\n".join(lines) + b"\n"
+    db = tmp_path / "db.duckdb"
+    for name, repeats in (("small.nmea", 4), ("large.nmea", 70)):
+        feed = tmp_path / name
+        data = body * repeats
+        feed.write_bytes(data)
+        assert len(data) > 65536 + 2 * (1 << 20) or repeats == 4
+        ingest_paths([feed], db)
+        at = len(data) // 2 if repeats == 70 else len(data) - 100
+        at = data.index(b"\n!", at) + 1
+        edited = data[:at] + b"?" + data[at + 1:]  # one sentence spoiled, same size
+        before = feed.stat()
+        feed.write_bytes(edited)
+        if repeats == 4:  # an editor that keeps the time: the tail hash sees the change
+            os.utime(feed, ns=(before.st_atime_ns, before.st_mtime_ns))
+        else:
+            os.utime(feed, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        again = ingest_paths([feed], db)
+        assert again.already_ingested == [], name
+        assert again.added["rejects"] >= 1, name
+        assert ingest_paths([feed], db).already_ingested == [str(feed.resolve())]
+
+
+def test_database_in_a_folder_that_is_not_writable_is_one_line_and_exit_1() -> None:
+    """DuckDB writes a log (``<db>.wal``) next to the database at the first commit; when the
+    folder does not let it, ingest says so in one line and exits 1, without a traceback."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        Store(folder / "db.duckdb").close()
+        (folder / "db.duckdb").chmod(0o666)
+        feed = folder / "feed.nmea"
+        feed.write_bytes(REAL_FILES[0].read_bytes())
+        feed.chmod(0o644)
+        cache = folder / "numba"
+        cache.mkdir(mode=0o777)
+        cache.chmod(0o777)
+        folder.chmod(0o555)
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "HOME": str(folder)}
+        prefix: list[str] = []
+        if os.geteuid() == 0:  # root writes anywhere: run as nobody
+            if shutil.which("setpriv") is None:
+                pytest.skip("running as root without setpriv")
+            prefix = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+        proc = subprocess.run(
+            [*prefix, sys.executable, "-m", "seasight", "ingest", str(feed),
+             "--db", str(folder / "db.duckdb")],
+            capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "not writable" in lines[0], lines
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder, ignore_errors=True)
