@@ -429,6 +429,8 @@ REJECT_EXAMPLES: dict[str, list[str | bytes]] = {
 }
 #: Reasons of the shared table that only CSV sources give.
 CSV_ONLY = {"bad_csv_row", "bad_csv_header", "impossible_position", "bad_mmsi", "bad_vessel_id"}
+#: Reasons given for a whole damaged file, not a line (tested in test_ingest).
+FILE_ONLY = {"truncated_compressed_file", "corrupt_compressed_file"}
 
 
 @pytest.mark.parametrize("reason", sorted(REJECT_EXAMPLES))
@@ -445,7 +447,7 @@ def test_reject_reason(reason: str) -> None:
 
 
 def test_every_reason_the_nmea_decoder_can_give_is_exercised() -> None:
-    assert set(REJECT_EXAMPLES) | CSV_ONLY == set(REASON_NAMES.values())
+    assert set(REJECT_EXAMPLES) | CSV_ONLY | FILE_ONLY == set(REASON_NAMES.values())
 
 
 # --- Gatehouse headers at chunk ends (bugs found by these tests; fixed ones stay as tests) -------

@@ -51,6 +51,30 @@ def feed_with_duplicates(n_rounds: int) -> bytes:
     return b"\n".join(out) + b"\n"
 
 
+def feed_out_of_order(n_rounds: int) -> bytes:
+    """Like :func:`feed_with_duplicates`, but the receptions of a transmission do not come in
+    time order: for most sentences the line of station rxB comes first and the later line of
+    rxA carries the earlier time (rxA's clock, or its link, is behind); for every third both
+    stations give the same time, rxB first. Either way rxA's reception is the one to keep
+    (earliest time, then station name), and chunk boundaries fall between the two lines."""
+    lines = [
+        ln for f in REAL_FILES[:2] for ln in f.read_bytes().splitlines()
+        if ln.startswith(b"!")
+    ]
+    out = []
+    t0 = 1_700_000_000
+    for r in range(n_rounds):
+        for i, ln in enumerate(lines):
+            t = t0 + r * 3600 + i
+            if i % 3 == 0:
+                out += [_tag(ln, "rxB", t), _tag(ln, "rxA", t)]
+            elif i % 3 == 1:
+                out += [_tag(ln, "rxB", t + 2), _tag(ln, "rxA", t)]
+            else:
+                out += [_tag(ln, "rxA", t), _tag(ln, "rxB", t + 1)]
+    return b"\n".join(out) + b"\n"
+
+
 def table_rows(db: Path) -> dict[str, pl.DataFrame]:
     with Store(db, read_only=True) as store:
         return {name: store.table(name).sort(pl.all()) for name in TABLES}
@@ -104,14 +128,43 @@ def test_reingest_adds_nothing(tmp_path: Path) -> None:
     assert third.added["rejects"] == third.n_rejects == own_rejects
 
 
-def test_chunk_size_does_not_change_result(tmp_path: Path) -> None:
+@pytest.mark.parametrize("make_feed", [feed_with_duplicates, feed_out_of_order])
+def test_chunk_size_does_not_change_result(tmp_path: Path, make_feed) -> None:  # type: ignore[no-untyped-def]
+    """Which reception of a transmission is kept must not depend on where chunks and commits
+    fall: here (second feed) a later line often carries an earlier time than the one before."""
     feed = tmp_path / "feed.nmea"
-    feed.write_bytes(feed_with_duplicates(3))
+    feed.write_bytes(make_feed(3))
     ingest_paths([feed], tmp_path / "whole.duckdb")
-    ingest_paths([feed], tmp_path / "chunked.duckdb", chunk_bytes=4096, commit_rows=1)
-    whole, chunked = table_rows(tmp_path / "whole.duckdb"), table_rows(tmp_path / "chunked.duckdb")
-    for name in TABLES:
-        assert chunked[name].equals(whole[name]), name
+    for chunk in (4096, 1000):
+        db = tmp_path / f"chunked{chunk}.duckdb"
+        report = ingest_paths([feed], db, chunk_bytes=chunk, commit_rows=1)
+        whole, chunked = table_rows(tmp_path / "whole.duckdb"), table_rows(db)
+        for name in TABLES:
+            assert chunked[name].equals(whole[name]), name
+        if make_feed is feed_out_of_order:
+            assert report.replaced["positions"] > 0  # rxB's rows were stored, then replaced
+    decoded = decode_nmea(feed.read_bytes())
+    key = ["msg_hash", "ts", "station", "line_no"]
+    for name in ("positions", "static", "base_stations", "other_messages"):
+        # the pure rule on all rows at once keeps the same rows: rxA's, the earliest
+        kept = drop_duplicates(getattr(decoded, name)).select(key).sort(key)
+        assert whole[name].select(key).sort(key).equals(kept), name
+        assert set(whole[name]["station"]) == {"rxA"}, name
+
+
+def test_appending_batches_keeps_what_deduplicating_at_once_keeps(tmp_path: Path) -> None:
+    """Store.append, one small batch at a time, must replace a stored reception by an earlier
+    one that arrives later, and end with the rows of drop_duplicates on the whole feed."""
+    data = feed_out_of_order(2)
+    decoder = NmeaDecoder("feed")
+    with Store(tmp_path / "db.duckdb") as store:
+        for i in range(0, len(data), 1500):
+            store.append(decoder.feed(data[i:i + 1500]))
+        store.append(decoder.finish())
+        got = store.table("positions").select(key := ["msg_hash", "ts", "station", "line_no"])
+    want = drop_duplicates(decode_nmea(data, source="feed").positions).select(key)
+    assert got.sort(key).equals(want.sort(key))
+    assert set(got["station"]) == {"rxA"}
 
 
 @pytest.mark.parametrize("commit_rows", [1, 40, 10_000_000])
@@ -196,7 +249,7 @@ KILL_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_kill_9_and_rerun_gives_exactly_the_uninterrupted_rows(tmp_path: Path) -> None:
     feed = tmp_path / "feed.nmea"
-    feed.write_bytes(feed_with_duplicates(4))
+    feed.write_bytes(feed_out_of_order(4))  # later lines with earlier times, across chunks
     chunk = 16 * 1024
     script = tmp_path / "ingest_script.py"
     script.write_text(KILL_SCRIPT)
@@ -257,3 +310,115 @@ def test_live_ingest_commits_while_the_feed_is_quiet(tmp_path: Path) -> None:
         release.set()
         worker.join(10)
     assert seen and seen[0] == 1
+
+
+def test_damaged_gz_files_keep_their_readable_lines_and_the_directory_goes_on(
+        tmp_path: Path) -> None:
+    """A truncated .gz yields every line before the cut and one truncated_compressed_file
+    reject; a fake .gz (not gzip) and a corrupt one are one corrupt_compressed_file reject
+    each; the other files of the directory are ingested all the same."""
+    data = REAL_FILES[0].read_bytes()
+    packed = gzip.compress(data)
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    (folder / "a_cut.nmea.gz").write_bytes(packed[: len(packed) * 2 // 3])
+    (folder / "b_fake.nmea.gz").write_bytes(data[:4000])
+    corrupt = bytearray(packed)
+    corrupt[20:40] = b"\xff" * 20  # deflate data destroyed near the start
+    (folder / "c_corrupt.nmea.gz").write_bytes(bytes(corrupt))
+    (folder / "d_good.nmea").write_bytes(data)
+    db = tmp_path / "db.duckdb"
+    report = ingest_paths([folder], db)
+    assert report.rejects["truncated_compressed_file"] == 1
+    assert report.rejects["corrupt_compressed_file"] == 2
+    assert len(report.sources) == 4
+    with Store(db, read_only=True) as store:
+        rejects = store.table("rejects")
+        positions = store.table("positions")
+    cut = rejects.filter(pl.col("reason") == "truncated_compressed_file").row(0, named=True)
+    assert cut["source"].endswith("a_cut.nmea.gz")
+    # every whole line before the cut was read: the cut line is the one after them
+    with gzip.open(folder / "a_cut.nmea.gz") as fh:
+        readable = b""
+        try:
+            while piece := fh.read1(4096):
+                readable += piece
+        except EOFError:
+            pass
+    whole_lines = readable[: readable.rfind(b"\n") + 1]
+    assert cut["line_no"] == whole_lines.count(b"\n") + 1
+    assert cut["raw"] == readable[len(whole_lines):]
+    expected = decode_nmea(whole_lines, source=cut["source"]).positions
+    from_cut = positions.filter(pl.col("source") == cut["source"])
+    assert expected.height > 100 and from_cut.height > 0
+    assert from_cut.height == drop_duplicates(expected).height
+    good = positions.filter(pl.col("source").str.ends_with("d_good.nmea"))
+    assert good.height + from_cut.height == positions.height
+    assert good.height > 0
+
+
+def test_a_file_changed_after_its_head_is_read_again(tmp_path: Path) -> None:
+    """An edit beyond the first 64 KiB that keeps the size must not make the file look
+    already ingested: by its last MiB even when the edit keeps the modification time, by its
+    modification time in the middle of a large file."""
+    import os
+
+    lines = [ln for ln in REAL_FILES[0].read_bytes().splitlines() if ln.startswith(b"!")]
+    body = b"\n".join(lines) + b"\n"
+    db = tmp_path / "db.duckdb"
+    for name, repeats in (("small.nmea", 4), ("large.nmea", 70)):
+        feed = tmp_path / name
+        data = body * repeats
+        feed.write_bytes(data)
+        assert len(data) > 65536 + 2 * (1 << 20) or repeats == 4
+        ingest_paths([feed], db)
+        at = len(data) // 2 if repeats == 70 else len(data) - 100
+        at = data.index(b"\n!", at) + 1
+        edited = data[:at] + b"?" + data[at + 1:]  # one sentence spoiled, same size
+        before = feed.stat()
+        feed.write_bytes(edited)
+        if repeats == 4:  # an editor that keeps the time: the tail hash sees the change
+            os.utime(feed, ns=(before.st_atime_ns, before.st_mtime_ns))
+        else:
+            os.utime(feed, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        again = ingest_paths([feed], db)
+        assert again.already_ingested == [], name
+        assert again.added["rejects"] >= 1, name
+        assert ingest_paths([feed], db).already_ingested == [str(feed.resolve())]
+
+
+def test_database_in_a_folder_that_is_not_writable_is_one_line_and_exit_1() -> None:
+    """DuckDB writes a log (``<db>.wal``) next to the database at the first commit; when the
+    folder does not let it, ingest says so in one line and exits 1, without a traceback."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        Store(folder / "db.duckdb").close()
+        (folder / "db.duckdb").chmod(0o666)
+        feed = folder / "feed.nmea"
+        feed.write_bytes(REAL_FILES[0].read_bytes())
+        feed.chmod(0o644)
+        cache = folder / "numba"
+        cache.mkdir(mode=0o777)
+        cache.chmod(0o777)
+        folder.chmod(0o555)
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "HOME": str(folder)}
+        prefix: list[str] = []
+        if os.geteuid() == 0:  # root writes anywhere: run as nobody
+            if shutil.which("setpriv") is None:
+                pytest.skip("running as root without setpriv")
+            prefix = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+        proc = subprocess.run(
+            [*prefix, sys.executable, "-m", "seasight", "ingest", str(feed),
+             "--db", str(folder / "db.duckdb")],
+            capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "not writable" in lines[0], lines
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder, ignore_errors=True)

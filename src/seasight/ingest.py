@@ -4,12 +4,17 @@ Files are read in chunks cut at line boundaries and decoded in a second thread w
 database writes. Decoded rows are committed together with a checkpoint (byte offset and decoder
 state) every :data:`COMMIT_ROWS` rows, so an ingest that is killed at any moment and run again
 continues from its last commit and ends with exactly the rows of an uninterrupted run. A
-file ingested to the end is recognised by its fingerprint (size and a hash of its first 64 KiB)
-and skipped unless ``force`` is given; forced or not, duplicates are never stored twice.
+file ingested to the end is recognised by its fingerprint (size, modification time and a hash
+of its first and last MiB: :func:`~seasight.sources.files.fingerprint`) and skipped unless
+``force`` is given; a file whose fingerprint changed (edited, appended to, touched) is read again
+from its start. Forced or not, duplicates are never stored twice, and which reception of a
+transmission is kept does not depend on chunks, commits or restarts (:mod:`seasight.dedup`).
+A damaged ``.gz`` file is ingested up to the damage, which is recorded as one reject.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -18,12 +23,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import polars as pl
+
 from seasight.ais import DecoderState, NmeaDecoder
 from seasight.batch import Batch
+from seasight.dedup import Receptions
 from seasight.prefetch import prefetched, with_idle_ticks
 from seasight.sources.csv_layout import CsvLayout
 from seasight.sources.csv_tracks import read_track_csv
-from seasight.sources.files import expand_paths, fingerprint, line_chunks, open_source
+from seasight.sources.files import (
+    damage_of,
+    damage_rejects,
+    expand_paths,
+    fingerprint,
+    line_chunks,
+    open_source,
+)
 from seasight.sources.live import LiveChunk
 from seasight.store import DEFAULT_DB, Checkpoint, RepeatFilter, Store
 
@@ -60,7 +75,9 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class IngestReport:
-    """What one ingest did: counts by message type, by reject reason, rows added per table."""
+    """What one ingest did: counts by message type, by reject reason, rows added per table
+    (net: a stored reception replaced by an earlier one of the same transmission counts in
+    ``replaced``, not in ``added``)."""
 
     sources: list[str] = field(default_factory=list)
     already_ingested: list[str] = field(default_factory=list)
@@ -70,6 +87,7 @@ class IngestReport:
     rejects: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     added: Counter[str] = field(default_factory=Counter)
+    replaced: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
     @property
@@ -111,6 +129,7 @@ class IngestReport:
             "rejects_by_reason": dict(sorted(self.rejects.items())),
             "skipped": dict(sorted(self.skipped.items())),
             "rows_added": dict(sorted(self.added.items())),
+            "rows_replaced": dict(sorted(self.replaced.items())),
             "seconds": round(self.seconds, 3),
         }
 
@@ -170,7 +189,7 @@ def ingest_file(
                 depth=PREFETCH_CHUNKS,
             )
             for chunk in chunks:
-                added = appender.add(chunk.batch, checked=True)
+                added = appender.add(chunk.batch, checked=True, superseded=chunk.superseded)
                 if appender.uncommitted >= commit_rows or chunk.checkpoint.completed:
                     appender.commit(chunk.checkpoint)
                     repeats.committed(chunk.number)
@@ -180,6 +199,7 @@ def ingest_file(
                     progress(report.bytes_read, report.n_messages)
         finally:
             repeats.close()
+            report.replaced.update(appender.replaced)
 
 
 def reads_as_csv(path: Path, layout: CsvLayout | None) -> bool:
@@ -204,6 +224,7 @@ class _Decoded:
     counts: tuple[Counter[int], Counter[str]]
     checkpoint: Checkpoint
     nbytes: int
+    superseded: dict[str, Receptions]
 
 
 def _decoded_chunks(
@@ -222,15 +243,25 @@ def _decoded_chunks(
         batch = decoder.feed(chunk)
         yield _ready(batch, repeats,
                      Checkpoint(source, fp, offset, decoder.state.to_json(), False), len(chunk))
-    batch = decoder.finish()
+    batch = with_damage(decoder.finish(), fh, source, decoder.state.next_line_no)
     yield _ready(batch, repeats, Checkpoint(source, fp, offset, decoder.state.to_json(), True), 0)
+
+
+def with_damage(batch: Batch, fh: BinaryIO, source: str, line_no: int) -> Batch:
+    """``batch`` (the last of a file) with, if a damaged compressed file ended early, the
+    reject that records the damage at ``line_no`` (see :mod:`seasight.sources.files`)."""
+    damage = damage_of(fh)
+    if damage is None:
+        return batch
+    rejects = pl.concat([batch.rejects, damage_rejects(damage, source, line_no)])
+    return dataclasses.replace(batch, rejects=rejects)
 
 
 def _ready(batch: Batch, repeats: RepeatFilter, checkpoint: Checkpoint, nbytes: int
            ) -> _Decoded:
     counts = (batch.messages_by_type(), batch.rejects_by_reason())
-    number, new = repeats.check(batch)
-    return _Decoded(number, new, counts, checkpoint, nbytes)
+    number, new, superseded = repeats.check(batch)
+    return _Decoded(number, new, counts, checkpoint, nbytes, superseded)
 
 
 def ingest_paths(
@@ -331,4 +362,4 @@ def ingest_live(
 
 
 __all__ = ["CHUNK_BYTES", "IngestReport", "bulk_settings", "expand_paths", "ingest_file",
-           "ingest_live", "ingest_paths", "reads_as_csv"]
+           "ingest_live", "ingest_paths", "reads_as_csv", "with_damage"]

@@ -32,6 +32,10 @@ REASONS: Final[tuple[tuple[int, str, str], ...]] = (
     (19, "bad_mmsi", "MMSI missing or not a number"),
     (20, "bad_vessel_id", "vessel id (not an MMSI) missing, or sharing its synthetic MMSI with "
                           "another id"),
+    (21, "truncated_compressed_file",
+     "a compressed file cut before its end: the lines before the cut are kept"),
+    (22, "corrupt_compressed_file",
+     "a compressed file that is not gzip, or damaged: the lines before the damage are kept"),
 )
 
 REASON_NAMES: Final[dict[int, str]] = {code: name for code, name, _ in REASONS}

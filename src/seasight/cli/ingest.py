@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -113,6 +114,8 @@ def ingest(
         raise typer.BadParameter("a CSV layout applies to files, not a live feed",
                                  param_hint="--layout")
     try:
+        if not lake:
+            _check_writable(db)
         if lake:
             report = _ingest_lake(paths, lake, force, err, layout)
         elif live:
@@ -121,12 +124,30 @@ def ingest(
             report = _ingest_files(paths, db, force, err, layout)
     except FileNotFoundError as exc:
         raise fail(f"no such file: {exc.filename}") from exc
-    except duckdb.IOException as exc:
-        raise fail(f"cannot open database {db}: {exc}") from exc
+    except (duckdb.IOException, duckdb.PermissionException) as exc:
+        raise fail(f"cannot open database {db}: {_first_line(exc)}") from exc
+    except duckdb.TransactionException as exc:  # e.g. its write-ahead log cannot be created
+        raise fail(f"cannot write database {db}: {_first_line(exc)}") from exc
     if as_json:
         typer.echo(json.dumps(report.to_json()))
     else:
         print_report(report, err)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _check_writable(db: Path) -> None:
+    """Fail with one line, before anything is read, when DuckDB could not write ``db``: it
+    needs to create its write-ahead log (``<db>.wal``) next to the file."""
+    folder = db.parent if str(db.parent) else Path(".")
+    if not folder.is_dir():
+        raise fail(f"cannot open database {db}: no such folder {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise fail(f"cannot write database {db}: the folder {folder} is not writable "
+                   f"(DuckDB keeps its log {db.name}.wal next to the database)")
 
 
 def _csv_layout(layout_file: Path | None, columns: str | None, sep: str | None,

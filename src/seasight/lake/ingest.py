@@ -23,6 +23,7 @@ from seasight.ingest import (
     Progress,
     reads_as_csv,
     source_name,
+    with_damage,
 )
 from seasight.lake.dataset import Lake
 from seasight.sources.csv_layout import CsvLayout
@@ -93,5 +94,5 @@ def _ingest_nmea(path: Path, source: str, lake: Lake, report: IngestReport, chun
             rows += batch.n_rows()
             if rows >= commit_rows:
                 flush()
-    pending.append(decoder.finish())
+        pending.append(with_damage(decoder.finish(), fh, source, decoder.state.next_line_no))
     flush()

@@ -3,14 +3,16 @@
 Appends are transactional: the rows of a batch and the ingest checkpoint of its source are
 committed together, so an ingest killed at any moment (even ``kill -9``) leaves the database at
 the last committed chunk, and running the same ingest again continues from there. Each decoded
-table is deduplicated on append (see :mod:`seasight.dedup`); rejects are kept once per
-(source, line, raw bytes).
+table is deduplicated on append (see :mod:`seasight.dedup`): a new row that repeats a kept one
+is dropped, and a stored row that a new, earlier reception supersedes is deleted in the same
+transaction as the new row is inserted; rejects are kept once per (source, line, raw bytes).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +26,14 @@ import polars as pl
 import pyarrow as pa
 
 from seasight.batch import DECODED_TABLES, Batch
-from seasight.dedup import DEDUP_WINDOW_S, duplicate_mask, hash_ts
+from seasight.dedup import (
+    DEDUP_WINDOW_S,
+    RECEPTION_KEY,
+    Receptions,
+    concat_receptions,
+    dedup_masks,
+    receptions,
+)
 from seasight.geo.zones import TRUSTED_LIMITS, Zone, zones_from_geojson, zones_to_geojson
 from seasight.schema import DERIVED_TABLES, EVENTS, TABLES, conform
 
@@ -49,9 +58,6 @@ _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
     pl.Datetime: "TIMESTAMPTZ",
 }
 
-
-Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
-"""``msg_hash``, time in µs and whether timed, of some rows (:func:`seasight.dedup.hash_ts`)."""
 
 #: Arrow as Polars holds it (text as string views, which DuckDB reads without a conversion).
 _ARROW_LEVEL = pl.CompatLevel.newest()
@@ -112,6 +118,8 @@ class Appender:
         self.ended = False
         self.in_transaction = False
         self.uncommitted = 0
+        #: Stored rows replaced by an earlier reception of the same transmission, per table.
+        self.replaced: Counter[str] = Counter()
 
     def _begin(self) -> None:
         if self.ended:
@@ -120,24 +128,30 @@ class Appender:
             self.store.con.execute("BEGIN TRANSACTION")
             self.in_transaction = True
 
-    def add(self, batch: Batch, *, checked: bool = False) -> dict[str, int]:
-        """Store ``batch``'s new rows (duplicates of stored rows and of each other dropped);
-        returns the rows added to each table. ``checked``: the batch has been through a
-        :class:`RepeatFilter` of this appender, so its decoded rows are all new."""
+    def add(self, batch: Batch, *, checked: bool = False,
+            superseded: dict[str, Receptions] | None = None) -> dict[str, int]:
+        """Store ``batch``'s new rows (duplicates of stored rows and of each other dropped,
+        stored rows they supersede deleted); returns by how many rows each table grew.
+        ``checked``: the batch has been through a :class:`RepeatFilter` of this appender, so
+        its decoded rows are all new, and ``superseded`` (from the filter) are the stored rows
+        to delete."""
         self._begin()
         st = self.store
         added: dict[str, int] = {}
         for name in DECODED_TABLES:
             frame = getattr(batch, name)
             if not checked:
-                added[name] = st._append_decoded(name, frame)
-            elif frame.height:
-                st._insert(name, frame)
-                added[name] = frame.height
+                inserted, deleted = st._append_decoded_counts(name, frame)
             else:
-                added[name] = 0
+                deleted = st._delete_receptions(name, (superseded or {}).get(name))
+                if frame.height:
+                    st._insert(name, frame)
+                inserted = frame.height
+            added[name] = inserted - deleted
+            if deleted:
+                self.replaced[name] += deleted
         added["rejects"] = st._append_rejects(batch.rejects)
-        self.uncommitted += sum(added.values())
+        self.uncommitted += sum(max(n, 0) for n in added.values())
         return added
 
     def commit(self, checkpoint: Checkpoint | None = None) -> None:
@@ -159,18 +173,21 @@ class Appender:
 
 class RepeatFilter:
     """Drops the repeated receptions from batches on their way to an :class:`Appender`, in
-    another thread than the one that writes (a bulk ingest's decoding thread).
+    another thread than the one that writes (a bulk ingest's decoding thread), and names the
+    stored rows that earlier receptions in them supersede.
 
     A row is judged against the committed rows, read through a cursor of its own, and against
     the rows passed on since the last commit the writer reported (:meth:`committed`), kept in
-    memory: together these are exactly the rows the appender's transaction sees, so the result
-    is the same as :meth:`Store.append`'s.
+    memory, less the rows already superseded by batches not yet committed: together these are
+    exactly the rows the appender's transaction sees, so the result is the same as
+    :meth:`Store.append`'s.
     """
 
     def __init__(self, store: Store) -> None:
         self.reader = store.cursor()
         self.window_s = store.dedup_window_s
-        self._passed: list[tuple[int, dict[str, Rows]]] = []
+        self._passed: list[tuple[int, dict[str, Receptions]]] = []
+        self._gone: list[tuple[int, dict[str, Receptions]]] = []
         self._committed = -1
         self._next = 0
 
@@ -179,39 +196,61 @@ class RepeatFilter:
         writing thread)."""
         self._committed = through
 
-    def check(self, batch: Batch) -> tuple[int, Batch]:
-        """The batch's number (for :meth:`committed`) and the batch without repeats."""
+    def check(self, batch: Batch) -> tuple[int, Batch, dict[str, Receptions]]:
+        """The batch's number (for :meth:`committed`), the batch without repeats, and the
+        stored rows (committed or passed on before) that its rows supersede, by table."""
         number, self._next = self._next, self._next + 1
         done = self._committed  # read once: batches up to it are visible to the query below
         self._passed = [(n, rows) for n, rows in self._passed if n > done]
+        self._gone = [(n, rows) for n, rows in self._gone if n > done]
         kept: dict[str, pl.DataFrame] = {}
-        passed: dict[str, Rows] = {}
+        passed: dict[str, Receptions] = {}
+        gone: dict[str, Receptions] = {}
         for name in DECODED_TABLES:
             frame = getattr(batch, name)
             if frame.height:
-                frame, passed[name] = self._new_rows(name, frame)
+                frame, passed[name], superseded = self._new_rows(name, frame)
+                if len(superseded):
+                    gone[name] = superseded
             kept[name] = frame
+        if gone:
+            self._passed = [(n, {t: r.without(gone[t]) if t in gone else r
+                                 for t, r in rows.items()}) for n, rows in self._passed]
+            self._gone.append((number, gone))
         self._passed.append((number, passed))
-        return number, Batch(**kept, rejects=batch.rejects, skipped=batch.skipped)
+        return number, Batch(**kept, rejects=batch.rejects, skipped=batch.skipped), gone
 
-    def _new_rows(self, table: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, Rows]:
-        h, t, v = hash_ts(frame)
-        stored = [self.reader._stored_near(table, h, t, v)]
+    def _new_rows(self, table: str, frame: pl.DataFrame
+                  ) -> tuple[pl.DataFrame, Receptions, Receptions]:
+        new = receptions(frame)
         window_us = int(self.window_s * 1e6)
-        stored += [_within(rows[table], t, v, window_us)
-                   for _, rows in self._passed if table in rows]
-        sh, st, sv = (np.concatenate(parts) for parts in zip(*stored, strict=True))
-        if len(sh):  # only stored rows with a hash of the batch matter
-            near = pl.Series(sh).is_in(pl.Series(h).implode()).to_numpy()
-            sh, st, sv = sh[near], st[near], sv[near]
-        new = ~duplicate_mask(h, t, v, sh, st, sv, self.window_s)
-        if new.all():
-            return frame, (h, t, v)
-        return frame.filter(pl.Series(new)), (h[new], t[new], v[new])
+        stored = concat_receptions(
+            [self.reader._stored_near(table, new)]
+            + [_within(rows[table], new, window_us) for _, rows in self._passed if table in rows]
+        )
+        for _, rows in self._gone:
+            if table in rows:
+                stored = stored.without(rows[table])
+        if len(stored):  # only stored rows with a hash of the batch matter
+            near = pl.Series(stored.msg_hash).is_in(pl.Series(new.msg_hash).implode())
+            stored = stored.take(near.to_numpy())
+        dup, superseded = dedup_masks(new, stored, self.window_s)
+        gone = stored.take(superseded)
+        if len(gone):  # the same row may have come from both the cursor and memory
+            gone = _unique(gone)
+        if not dup.any():
+            return frame, new, gone
+        return frame.filter(pl.Series(~dup)), new.take(~dup), gone
 
     def close(self) -> None:
         """Close the reading cursor."""
         self.reader.close()
+
+
+def _unique(rows: Receptions) -> Receptions:
+    first = rows.frame().with_row_index("_i").unique(
+        subset=list(RECEPTION_KEY), keep="first")["_i"].to_numpy()
+    return rows.take(np.sort(first))
 
 
 def _identifier(name: str) -> str:
@@ -220,28 +259,26 @@ def _identifier(name: str) -> str:
     return name
 
 
-def _near_times(t: np.ndarray, v: np.ndarray, window_us: int) -> tuple[int, int] | None:
-    """The times (µs) within ``window_us`` of the rows timed ``t`` (where ``v``), as one range;
-    None if no row is timed. Rows that could repeat them lie in it (or are untimed, if some of
-    them are)."""
-    if not v.any():
+def _near_times(rows: Receptions, window_us: int) -> tuple[int, int] | None:
+    """The times (µs) within ``window_us`` of the timed ``rows``, as one range; None if no row
+    is timed. Rows that could repeat them lie in it (or are untimed, if some of them are)."""
+    if not rows.timed.any():
         return None
-    timed = t[v]
+    timed = rows.ts_us[rows.timed]
     return int(timed.min()) - window_us, int(timed.max()) + window_us
 
 
-def _within(rows: Rows, t: np.ndarray, v: np.ndarray, window_us: int) -> Rows:
-    """The ``rows`` that could repeat rows timed ``t`` (timed where ``v``): as
-    :meth:`Store._stored_near` selects them, but from rows in memory."""
-    rh, rt, rv = rows
-    near = np.zeros(len(rh), np.bool_)
-    if (span := _near_times(t, v, window_us)) is not None:
-        near |= rv & (rt >= span[0]) & (rt <= span[1])
-    if not v.all():
-        near |= ~rv
+def _within(rows: Receptions, new: Receptions, window_us: int) -> Receptions:
+    """The ``rows`` that could repeat the ``new`` rows: as :meth:`Store._stored_near` selects
+    them, but from rows in memory."""
+    near = np.zeros(len(rows), np.bool_)
+    if (span := _near_times(new, window_us)) is not None:
+        near |= rows.timed & (rows.ts_us >= span[0]) & (rows.ts_us <= span[1])
+    if not new.timed.all():
+        near |= ~rows.timed
     if near.all():
         return rows
-    return rh[near], rt[near], rv[near]
+    return rows.take(near)
 
 
 class Store:
@@ -363,14 +400,50 @@ class Store:
             appender.rollback()
 
     def _append_decoded(self, table: str, frame: pl.DataFrame) -> int:
+        """Insert ``frame``'s new rows, delete the stored rows they supersede; returns by how
+        many rows the table grew."""
+        inserted, deleted = self._append_decoded_counts(table, frame)
+        return inserted - deleted
+
+    def _append_decoded_counts(self, table: str, frame: pl.DataFrame) -> tuple[int, int]:
+        """As :meth:`_append_decoded`; returns (rows inserted, rows deleted)."""
         if frame.height == 0:
-            return 0
-        h, t, v = hash_ts(frame)
-        dup = duplicate_mask(h, t, v, *self._stored_near(table, h, t, v), self.dedup_window_s)
+            return 0, 0
+        rows = receptions(frame)
+        stored = self._stored_near(table, rows)
+        dup, superseded = dedup_masks(rows, stored, self.dedup_window_s)
+        deleted = self._delete_receptions(table, stored.take(superseded))
         new = frame.filter(pl.Series(~dup)) if dup.any() else frame
         if new.height:
             self._insert(table, new)
-        return new.height
+        return new.height, deleted
+
+    def _delete_receptions(self, table: str, rows: Receptions | None) -> int:
+        """Delete the stored rows of ``table`` with the hash, time, station and source of
+        ``rows`` (each is one kept reception: no two stored rows share all of these); returns
+        how many."""
+        if rows is None or not len(rows):
+            return 0
+        conds, params = ["FALSE"], []
+        if (span := _near_times(rows, 0)) is not None:  # lets DuckDB skip row groups by time
+            conds.append("(t.ts BETWEEN make_timestamptz(?) AND make_timestamptz(?))")
+            params += list(span)
+        if not rows.timed.all():
+            conds.append("t.ts IS NULL")
+        self.con.register("_gone", rows.frame().unique().to_arrow())
+        try:
+            got = self.con.execute(
+                f"""DELETE FROM {table} t USING _gone g
+                    WHERE ({' OR '.join(conds)}) AND t.msg_hash = g.msg_hash
+                      AND t.station IS NOT DISTINCT FROM g.station
+                      AND t.source IS NOT DISTINCT FROM g.source
+                      AND (CASE WHEN g.timed THEN epoch_us(t.ts) = g.ts_us
+                                ELSE t.ts IS NULL END)""",
+                params,
+            ).fetchall()
+        finally:
+            self.con.unregister("_gone")
+        return int(got[0][0]) if got else 0
 
     def _insert(self, table: str, frame: pl.DataFrame) -> None:
         """Append ``frame``'s rows. Provenance text that is the same on every row (a file's
@@ -394,30 +467,33 @@ class Store:
         finally:
             self.con.unregister("_new_rows")
 
-    def _stored_near(self, table: str, h: np.ndarray, t: np.ndarray, v: np.ndarray) -> Rows:
-        """The stored rows that could repeat rows (``msg_hash``, time in µs, whether timed:
-        see :func:`~seasight.dedup.hash_ts`): those with one of their hashes, within the
-        deduplication window of their times (or without a time, if some rows have none)."""
+    def _stored_near(self, table: str, rows: Receptions) -> Receptions:
+        """The stored rows that could repeat ``rows`` (or that they could supersede): those
+        with one of their hashes, within the deduplication window of their times (or without
+        a time, if some rows have none)."""
         window_us = int(self.dedup_window_s * 1e6)
         conds = []
         params: list[Any] = []
-        if (span := _near_times(t, v, window_us)) is not None:
+        if (span := _near_times(rows, window_us)) is not None:
             conds.append("(ts BETWEEN make_timestamptz(?) AND make_timestamptz(?))")
             params += list(span)
-        if not v.all():
+        if not rows.timed.all():
             conds.append("ts IS NULL")
-        self.con.register("_batch_hashes", pa.table({"msg_hash": h}))
+        self.con.register("_batch_hashes", pa.table({"msg_hash": rows.msg_hash}))
         try:
-            got = self.con.execute(
-                f"""SELECT msg_hash, coalesce(epoch_us(ts), 0) AS t, ts IS NOT NULL AS v
+            got = self.con.sql(
+                f"""SELECT msg_hash, coalesce(epoch_us(ts), 0) AS t, ts IS NOT NULL AS v,
+                           station, source
                     FROM {table} WHERE ({' OR '.join(conds)})
                       AND msg_hash IN (SELECT msg_hash FROM _batch_hashes)""",
-                params,
-            ).fetchnumpy()
+                params=params,
+            ).pl()
         finally:
             self.con.unregister("_batch_hashes")
-        return (np.asarray(got["msg_hash"], np.int64), np.asarray(got["t"], np.int64),
-                np.asarray(got["v"], np.bool_))
+        return Receptions(got["msg_hash"].to_numpy().astype(np.int64),
+                          got["t"].to_numpy().astype(np.int64),
+                          got["v"].to_numpy().astype(np.bool_), got["station"].cast(pl.String),
+                          got["source"].cast(pl.String))
 
     def _append_rejects(self, frame: pl.DataFrame) -> int:
         if frame.height == 0:
