@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seasight.cli.watchlist import app
-from seasight.risk.screening import MATCHES, screen_store
+from seasight.risk.screening import screen_store
 from seasight.risk.watchlists import (
     OWNED_ENTRIES,
     OWNED_MATCHES,
