@@ -200,7 +200,8 @@ def test_route_scopes_and_roles(store: Store) -> None:
     assert k.required("DELETE", "/api/zones/x") == ("read", "analyst")
     assert k.required("GET", "/api/audit") == ("admin", "admin")
     assert k.required("POST", "/api/access/keys") == ("admin", "admin")
-    assert k.required("GET", "/api/agreements") == ("admin", "admin")
+    assert k.required("GET", "/api/agreements") == ("read", "viewer")  # filtered by role
+    assert k.required("GET", "/api/agreements/x") == ("admin", "admin")
     assert k.required("GET", "/api/sources") == ("admin", "admin")
     assert k.required("POST", "/api/sources") == ("admin", "admin")
     assert k.required("PUT", "/api/agreements/7") == ("admin", "admin")

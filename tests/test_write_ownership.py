@@ -419,9 +419,12 @@ def test_the_reported_attacks(world: World) -> None:
     r = w.client.post("/api/sources", json={"pattern": "*", "organisation": CG},
                       headers=h(LOCAL, "analyst"))
     assert r.status_code == 403
-    for who in ((LOCAL, "viewer"), (LOCAL, "analyst"), (CG, "analyst")):
-        assert w.client.get("/api/sources", headers=h(*who)).status_code == 403
-        assert w.client.get("/api/agreements", headers=h(*who)).status_code == 403
+    for org, role in ((LOCAL, "viewer"), (LOCAL, "analyst"), (CG, "analyst")):
+        assert w.client.get("/api/sources", headers=h(org, role)).status_code == 403
+        terms = w.client.get("/api/agreements", headers=h(org, role)).json()["items"]
+        assert {a["grantee"] for a in terms} <= {org}  # what it receives, nothing else
+    assert w.client.get("/api/agreements", headers=h(CG, "viewer")).json()["items"]
+    assert len(w.client.get("/api/agreements", headers=h(LOCAL, "admin")).json()["items"]) >= 2
     n = w.fresh()
     r = w.client.post("/api/ingest", params={"source": "navy-live"},
                       content=b"".join(retime(w.lines[:5], 1_700_100_000 + n)),

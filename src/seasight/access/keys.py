@@ -17,8 +17,9 @@ Scopes and the routes that need them (the service enforces them with :func:`auth
 ``admin``
     Managing the installation: organisations, users, keys, agreements, who owns which data
     source and the audit log (``/api/access/...``, ``/api/agreements...``,
-    ``/api/sources...``, ``/api/audit...``), reading them as well as changing them. Needs
-    role admin.
+    ``/api/sources...``, ``/api/audit...``), reading them as well as changing them; the one
+    exception is ``GET /api/agreements``, where a key below admin reads the agreements
+    granting to its own organisation only (the terms it receives). Needs role admin.
 
 The minimum *role* of each route is given by :func:`required` too: viewer for reading,
 analyst for any change, admin for administration (every route that reads or changes
@@ -345,13 +346,17 @@ def required(method: str, path: str) -> tuple[str, str]:
     """(scope, minimum role) a request needs; see the module documentation.
 
     The administration routes (:data:`ADMIN_PREFIXES`: access, agreements, source owners,
-    audit) need ``admin``/admin whatever the method; other ``GET``/``HEAD``/``OPTIONS`` and
-    the live stream need ``read``/viewer; ``POST /api/ingest`` and ``/api/watchlists`` need
+    audit) need ``admin``/admin whatever the method, except ``GET /api/agreements``
+    (``read``/viewer: below admin it lists the agreements granting to the caller's own
+    organisation only); other ``GET``/``HEAD``/``OPTIONS`` and the live stream need
+    ``read``/viewer; ``POST /api/ingest`` and ``/api/watchlists`` need
     ``ingest``/analyst; any other change needs ``read``/analyst.
     """
     method = method.upper()
     path = "/" + path.strip("/")
     reading = method in ("GET", "HEAD", "OPTIONS") or path == "/api/stream"
+    if reading and path == "/api/agreements":
+        return "read", "viewer"
     if any(path == p or path.startswith(p + "/") for p in ADMIN_PREFIXES):
         return "admin", "admin"
     if reading:
