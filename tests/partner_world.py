@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from conftest import nmea_checksum
 from seasight.access import create_organisation, ensure_tables
 from seasight.detection import detect_store
 from seasight.geo.zones import load_zones
@@ -56,3 +57,17 @@ def stock_store(store: Store, files: Iterable[Path], owner_of: Mapping[str, str]
     ensure_tables(store)
     for org in organisations:
         create_organisation(store, org)
+
+
+def retime(lines: list[bytes], t0: int) -> list[bytes]:
+    """Sentences with their tag block time set to ``t0`` (unix seconds): new reports of the
+    same vessels, which the store does not deduplicate away."""
+    out = []
+    for line in lines:
+        if not line.startswith(b"\\"):
+            continue
+        tag, rest = line[1:].split(b"\\", 1)
+        fields = [f for f in tag.split(b"*")[0].split(b",") if not f.startswith(b"c:")]
+        body = b",".join([*fields, f"c:{t0}".encode()]).decode()
+        out.append(f"\\{body}*{nmea_checksum(body)}\\".encode() + rest)
+    return out

@@ -200,7 +200,10 @@ def test_route_scopes_and_roles(store: Store) -> None:
     assert k.required("DELETE", "/api/zones/x") == ("read", "analyst")
     assert k.required("GET", "/api/audit") == ("admin", "admin")
     assert k.required("POST", "/api/access/keys") == ("admin", "admin")
-    assert k.required("GET", "/api/agreements") == ("read", "viewer")
+    assert k.required("GET", "/api/agreements") == ("read", "viewer")  # filtered by role
+    assert k.required("GET", "/api/agreements/x") == ("admin", "admin")
+    assert k.required("GET", "/api/sources") == ("admin", "admin")
+    assert k.required("POST", "/api/sources") == ("admin", "admin")
     assert k.required("PUT", "/api/agreements/7") == ("admin", "admin")
     viewer = k.check_key(store, k.issue_key(store, "Navy A", role="viewer").secret)
     k.authorize(viewer, "GET", "/api/events")

@@ -40,8 +40,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import nmea_checksum
-from partner_world import split_feed, stock_store
+from partner_world import retime, split_feed, stock_store
 from seasight.access import issue_key
 from seasight.api import create_app
 from seasight.sharing import owners
@@ -55,7 +54,7 @@ ME = "coastguard"
 NAVY = "navy"
 HOURS = 6.0
 LEAD = timedelta(hours=2)  # the simulation ends this long before the module starts
-NAVY_LIVE = "api:navy-live"  # source of lines ingested during the tests (owned by navy)
+NAVY_LIVE = "api:navy/navy-live"  # source of lines the navy posts during the tests
 
 
 # --------------------------------------------------------------------------- the world
@@ -64,7 +63,7 @@ NAVY_LIVE = "api:navy-live"  # source of lines ingested during the tests (owned 
 @dataclasses.dataclass
 class World:
     client: TestClient
-    keys: dict[str, str]  # local (admin), me (viewer), navy_admin
+    keys: dict[str, str]  # local (admin), me (viewer), navy_admin, navy_ingest
     start: datetime
     end: datetime
     bounds: tuple[float, float, float, float]  # w, s, e, n of the data
@@ -80,19 +79,6 @@ class World:
 
     def read(self, fn: Any) -> Any:
         return self.client.app.state.access.read(fn)  # type: ignore[attr-defined]
-
-
-def _retime(lines: list[bytes], t0: int) -> list[bytes]:
-    """Sentences with their tag block time set to ``t0`` (unix seconds)."""
-    out = []
-    for line in lines:
-        if not line.startswith(b"\\"):
-            continue
-        tag, rest = line[1:].split(b"\\", 1)
-        fields = [f for f in tag.split(b"*")[0].split(b",") if not f.startswith(b"c:")]
-        body = b",".join([*fields, f"c:{t0}".encode()]).decode()
-        out.append(f"\\{body}*{nmea_checksum(body)}\\".encode() + rest)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -111,13 +97,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     keys: dict[str, str] = {}
     with Store(db) as store:
         stock_store(store, paths.values(), {str(paths["navy"]): NAVY,
-                                            str(paths["coastguard"]): ME, "api:navy-*": NAVY},
+                                            str(paths["coastguard"]): ME},
                     folder / "zones.geojson", (NAVY, ME, "outsider"))
         keys["local"] = issue_key(store, "local", role="admin",
                                   scopes=("read", "ingest", "admin")).secret
         keys["me"] = issue_key(store, ME, role="viewer").secret
         keys["navy_admin"] = issue_key(store, NAVY, role="admin",
                                        scopes=("read", "admin")).secret
+        keys["navy_ingest"] = issue_key(store, NAVY, role="analyst",
+                                        scopes=("read", "ingest")).secret
         stats = store.query("SELECT min(lon) AS w, min(lat) AS s, max(lon) AS e, "
                             "max(lat) AS n FROM positions WHERE lat BETWEEN -90 AND 90 "
                             "AND lon BETWEEN -180 AND 180").row(0)
@@ -490,14 +478,14 @@ class StreamReader:
 
 
 def _ingest_live(w: World, n: int, t0: int) -> int:
-    """Ingest the next ``n`` live lines (time ``t0``) as local under a navy source."""
+    """Ingest the next ``n`` live lines (time ``t0``) as the navy: they are the navy's."""
     lines = w.live_lines[w.live_used:w.live_used + n]
     if len(lines) < n:
         w.live_used = 0
         lines = w.live_lines[:n]
     w.live_used += n
     r = w.client.post("/api/ingest", params={"source": "navy-live"},
-                      content=b"".join(_retime(lines, t0)), headers=w.headers("local"))
+                      content=b"".join(retime(lines, t0)), headers=w.headers("navy_ingest"))
     assert r.status_code == 200, r.text
     return int(r.json()["rows_added"].get("positions", 0))
 

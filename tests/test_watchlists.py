@@ -14,8 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from seasight.cli.watchlist import app
-from seasight.risk.screening import MATCHES, screen_store
+from seasight.risk.screening import screen_store
 from seasight.risk.watchlists import (
+    OWNED_ENTRIES,
+    OWNED_MATCHES,
     WATCHLIST_ENTRIES,
     add_watchlist,
     default_watchlists,
@@ -204,7 +206,7 @@ def test_add_screens_and_records_changes(store: Store) -> None:
         "ofac_sdn", ofac.version, None)
     assert (change.n_entries, change.entries_added, change.entries_removed) == (406, 406, 0)
     matches = watchlist_matches(store)
-    assert matches.columns == list(MATCHES)
+    assert matches.columns == list(OWNED_MATCHES) and set(matches["organisation"]) == {"local"}
     assert set(matches["mmsi"]) == {445123000, 572469210}
     assert set(zip(matches["mmsi"], matches["matched_on"], strict=True)) == {
         (445123000, "imo"), (445123000, "name"), (572469210, "mmsi"), (572469210, "alias")}
@@ -212,7 +214,8 @@ def test_add_screens_and_records_changes(store: Store) -> None:
     # A link is counted once however many periods show it.
     assert change.added.height == 4 and change.removed.height == 0
     assert change.n_matches == matches.height == 5
-    assert watchlist_entries(store).equals(ofac.entries.sort("entry_id"))
+    assert watchlist_entries(store).equals(ofac.entries.sort("entry_id").with_columns(
+        pl.lit("local").alias("organisation")))
     lists = list_watchlists(store).row(0, named=True)
     assert (lists["list_name"], lists["list_version"], lists["n_entries"],
             lists["n_matches"], lists["n_vessels"]) == ("ofac_sdn", ofac.version, 406, 5, 2)
@@ -270,6 +273,64 @@ def test_several_lists_and_remove(store: Store, tmp_path: Path) -> None:
     assert log.height == 2 and set(log["change"]) == {"removed"}
 
 
+def test_lists_belong_to_their_organisation(store: Store) -> None:
+    """A list of the same name loaded by another organisation is another list: adding or
+    removing it leaves the local one (its entries, matches and designations) as it was, and
+    screening again keeps every match with its list's owner."""
+    add_watchlist(store, load_watchlist(OFAC))
+    local_matches = watchlist_matches(store, organisations=["local"])
+    one_line = parse_watchlist(b"name,imo\nNORDIC TRADER,9074729\n", fmt="csv",
+                               name="ofac_sdn")
+    change = add_watchlist(store, one_line, organisation="partner")
+    assert change.previous_version is None and change.entries_removed == 0
+    assert set(change.added["organisation"]) == {"partner"} and change.removed.height == 0
+    assert watchlist_entries(store, "ofac_sdn", ["local"]).height == 406
+    assert watchlist_entries(store, "ofac_sdn", ["partner"]).height == 1
+    assert watchlist_matches(store, organisations=["local"]).equals(local_matches)
+    assert set(watchlist_matches(store, organisations=["partner"])["mmsi"]) == {235000001}
+    lists = list_watchlists(store)
+    assert lists.select("organisation", "list_name", "n_entries").rows() == [
+        ("local", "ofac_sdn", 406), ("partner", "ofac_sdn", 1)]
+    assert list_watchlists(store, ["partner"])["n_matches"].to_list() == [2]
+    assert remove_watchlist(store, "ofac_sdn", organisation="outsider") is None
+    rescreened = screen_store(store)
+    assert rescreened.filter(pl.col("organisation") == "local").drop("organisation").sort(
+        "mmsi", "entry_id", "matched_on").equals(local_matches.drop("organisation").sort(
+            "mmsi", "entry_id", "matched_on"))
+    assert remove_watchlist(store, "ofac_sdn", organisation="partner") is not None
+    assert watchlist_entries(store, "ofac_sdn").height == 406
+    log = screening_changes(store, ["partner"])
+    assert log.height and set(log["organisation"]) == {"partner"}
+    assert set(log["list_version"]) == {one_line.version}
+
+
+def test_tables_of_a_version_without_owners_become_the_local_organisations(
+        tmp_path: Path) -> None:
+    """A database written before lists had owners: read-only readers take every list as the
+    local organisation's, and the first writer moves the rows to the new tables."""
+    db = tmp_path / "old.duckdb"
+    with Store(db) as rw:
+        add_watchlist(rw, load_watchlist(OFAC))
+        for table in ("watchlists", "watchlist_entries", "watchlist_matches",
+                      "screening_changes"):
+            old = rw.query(f"SELECT * EXCLUDE (organisation) FROM {table}")
+            rw.con.execute(f"DROP TABLE {table}")
+            rw.con.register("_old", old.to_arrow())
+            rw.con.execute(f"CREATE TABLE {table} AS SELECT * FROM _old")
+            rw.con.unregister("_old")
+    with Store(db, read_only=True) as ro:
+        assert watchlist_matches(ro, organisations=["local"]).height == 0  # no identities
+        assert list_watchlists(ro)["organisation"].to_list() == ["local"]
+        assert list_watchlists(ro, ["navy"]).height == 0
+        assert watchlist_entries(ro, organisations=["local"]).height == 406
+        assert watchlist_entries(ro, organisations=["navy"]).height == 0
+    with Store(db) as rw:
+        add_watchlist(rw, parse_watchlist(b"name\nX\n", fmt="csv", name="ofac_sdn"),
+                      organisation="navy")
+        assert list_watchlists(rw).select("organisation", "n_entries").rows() == [
+            ("local", 406), ("navy", 1)]
+
+
 def test_screen_store_after_new_identities(store: Store) -> None:
     add_watchlist(store, load_watchlist(OFAC))
     store.insert("identities", identities({"mmsi": 999000001, "shipname": "KUM UN SAN 3",
@@ -290,8 +351,8 @@ def test_readers_on_read_only_databases(tmp_path: Path) -> None:
     Store(db).close()  # no watchlist tables yet
     with Store(db, read_only=True) as ro:
         assert list_watchlists(ro).height == 0
-        assert watchlist_entries(ro).schema == pl.Schema(WATCHLIST_ENTRIES)
-        assert watchlist_matches(ro).columns == list(MATCHES)
+        assert watchlist_entries(ro).schema == pl.Schema(OWNED_ENTRIES)
+        assert watchlist_matches(ro).columns == list(OWNED_MATCHES)
         assert screening_changes(ro).height == 0
     with Store(db) as rw:
         add_watchlist(rw, default_watchlists()[0])

@@ -15,11 +15,15 @@ Scopes and the routes that need them (the service enforces them with :func:`auth
     Feeding data: ``POST /api/ingest`` and ``POST /api/watchlists``. Needs role analyst or
     admin.
 ``admin``
-    Managing the installation: organisations, users, keys, agreements and the audit log
-    (``/api/access/...``, ``/api/agreements...``, ``/api/audit...``). Needs role admin.
+    Managing the installation: organisations, users, keys, agreements, who owns which data
+    source and the audit log (``/api/access/...``, ``/api/agreements...``,
+    ``/api/sources...``, ``/api/audit...``), reading them as well as changing them; the one
+    exception is ``GET /api/agreements``, where a key below admin reads the agreements
+    granting to its own organisation only (the terms it receives). Needs role admin.
 
 The minimum *role* of each route is given by :func:`required` too: viewer for reading,
-analyst for any change, admin for administration. A key acts with its own role, capped by the
+analyst for any change, admin for administration (every route that reads or changes
+ownership, agreements or access). A key acts with its own role, capped by the
 current role of its user (a demoted user's keys are demoted with it).
 """
 
@@ -333,25 +337,28 @@ def authenticate(store: Store, token: str | None, now: datetime | None = None) -
 
 # --------------------------------------------------------------------------- route policy
 
-_ADMIN_PREFIXES: Final = ("/api/access", "/api/agreements", "/api/audit")
+#: Routes of administration: every method of them needs ``admin``/admin.
+ADMIN_PREFIXES: Final = ("/api/access", "/api/agreements", "/api/audit", "/api/sources")
 _INGEST_ROUTES: Final = ("/api/ingest", "/api/watchlists")
 
 
 def required(method: str, path: str) -> tuple[str, str]:
     """(scope, minimum role) a request needs; see the module documentation.
 
-    ``GET``/``HEAD``/``OPTIONS`` and the live stream need ``read``/viewer, except the
-    administration routes (``/api/access``, ``/api/agreements`` changes, ``/api/audit``) which
-    need ``admin``/admin; ``POST /api/ingest`` and ``/api/watchlists`` need ``ingest``/analyst;
-    any other change needs ``read``/analyst.
+    The administration routes (:data:`ADMIN_PREFIXES`: access, agreements, source owners,
+    audit) need ``admin``/admin whatever the method, except ``GET /api/agreements``
+    (``read``/viewer: below admin it lists the agreements granting to the caller's own
+    organisation only); other ``GET``/``HEAD``/``OPTIONS`` and the live stream need
+    ``read``/viewer; ``POST /api/ingest`` and ``/api/watchlists`` need
+    ``ingest``/analyst; any other change needs ``read``/analyst.
     """
     method = method.upper()
     path = "/" + path.strip("/")
     reading = method in ("GET", "HEAD", "OPTIONS") or path == "/api/stream"
-    if path.startswith("/api/audit") or path.startswith("/api/access"):
+    if reading and path == "/api/agreements":
+        return "read", "viewer"
+    if any(path == p or path.startswith(p + "/") for p in ADMIN_PREFIXES):
         return "admin", "admin"
-    if path.startswith("/api/agreements"):
-        return ("read", "viewer") if reading else ("admin", "admin")
     if reading:
         return "read", "viewer"
     if any(path == p or path.startswith(p + "/") for p in _INGEST_ROUTES):
@@ -378,6 +385,7 @@ def check_key_id(key_id: str) -> str:
 
 
 __all__ = [
+    "ADMIN_PREFIXES",
     "API_KEYS",
     "KEY_PREFIX",
     "LAST_USED_EVERY",

@@ -275,9 +275,13 @@ def admin_router(shared: SharedStore, auth: Authenticator) -> APIRouter:
 
     @router.get("/api/agreements", tags=["sharing"])
     def agreements(caller: C) -> dict[str, Any]:
-        """Agreements (another organisation sees those it grants or is granted)."""
+        """Agreements: an admin of the local organisation sees every one, an admin of another
+        those it grants or is granted; below admin, a caller sees the agreements granting to
+        its own organisation only (the terms of what it receives, as federation reads them)."""
         items = [a.to_json() for a in shared.read(list_agreements)]
-        if not caller.sees_everything:
+        if "admin" not in caller.roles:
+            items = [a for a in items if a["grantee"] == caller.organisation]
+        elif not caller.sees_everything:
             items = [a for a in items if caller.organisation in (a["grantor"], a["grantee"])]
         return {"items": items}
 

@@ -52,9 +52,10 @@ from seasight.live import LivePipeline
 from seasight.polygon_repair import RepairBusyError
 from seasight.relay import RelayFeed, RelayLoop, RelayServer
 from seasight.risk.alerts import UnknownAlertError, alert_records, set_alert_state
-from seasight.risk.watchlists import add_watchlist, parse_watchlist
+from seasight.risk.watchlists import add_watchlist, parse_watchlist, watchlist_matches
 from seasight.schema import SYNTHETIC_MMSI_MAX
 from seasight.sharing import LOCAL
+from seasight.sharing.origins import upload_source
 from seasight.sources.vessel_ids import is_vessel_key
 from seasight.store import Store
 from seasight.store.latest import refresh_latest
@@ -246,6 +247,15 @@ def _body_text(data: bytes, name: str) -> bytes:
         raise QueryError(413, "too_large", f"{name}: request body larger than "
                                            f"{MAX_BODY_BYTES} bytes")
     return data
+
+
+def _zone_owners(store: Store) -> dict[str, str]:
+    """Each stored zone's organisation (zones stored without one are the local one's)."""
+    owners: dict[str, str] = {}
+    for f in q.zones_json(store, Caller.local())["features"]:
+        props = f.get("properties") or {}
+        owners[str(props.get("name"))] = str(props.get("organisation", LOCAL))
+    return owners
 
 
 def store_dep(request: Request) -> Iterator[Store]:
@@ -441,13 +451,16 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
     def _change(caller: Caller, alert_id: str, state: str, body: StateChange
                 ) -> dict[str, Any]:
         with access.writing() as store:
-            if not caller.sees_everything:
-                # a partner changes only alerts it may see, named in full (a prefix could
-                # reveal others' alert ids)
-                mine = {a["alert_id"] for a in q.alerts_json(store, caller)["items"]}
-                if alert_id not in mine:
-                    raise QueryError(404, "not_found", f"alert_id: no alert {alert_id!r} you "
-                                                       "may see", {"parameter": "alert_id"})
+            # a partner changes only its own alerts, named in full (a prefix could reveal
+            # others' alert ids); one it may only read is not its to handle
+            if not caller.sees_everything and alert_id not in q.own_alert_ids(store, caller):
+                seen = {a["alert_id"] for a in q.alerts_json(store, caller)["items"]}
+                if alert_id in seen:
+                    raise QueryError(403, "forbidden", f"alert_id: alert {alert_id!r} is "
+                                     "shared with your organisation to read, not to handle",
+                                     {"parameter": "alert_id"})
+                raise QueryError(404, "not_found", f"alert_id: no alert {alert_id!r} you "
+                                                   "may see", {"parameter": "alert_id"})
             try:
                 row = set_alert_state(store, alert_id, state, _actor(caller, body.by),
                                       body.note)
@@ -496,10 +509,10 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         new = [replace(z, properties={**z.properties, "organisation": caller.organisation})
                for z in new]
         with access.writing() as store:
-            theirs = {f["properties"]["name"] for f in q.zones_json(store, Caller.local())[
-                "features"] if (f.get("properties") or {}).get("name") in names and (
-                f["properties"].get("organisation", LOCAL) != caller.organisation)}
-            if theirs and not caller.sees_everything:
+            owner = _zone_owners(store)
+            theirs = {n for n in names if owner.get(n, caller.organisation)
+                      != caller.organisation}
+            if theirs:  # zones are their organisation's, the local one's too
                 raise QueryError(409, "conflict", f"body: zone names taken by another "
                                                   f"organisation: {', '.join(sorted(theirs))}")
             try:
@@ -518,9 +531,8 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
     def delete_zone(caller: C, name: str) -> dict[str, Any]:
         """Forget a zone (another organisation's zones are not yours to delete)."""
         with access.writing() as store:
-            mine = {(f.get("properties") or {}).get("name")
-                    for f in q.zones_json(store, caller)["features"]}
-            if name not in mine or not store.delete_zone(name):
+            if _zone_owners(store).get(name) != caller.organisation or not (
+                    store.delete_zone(name)):
                 raise QueryError(404, "not_found", f"name: no zone {name!r}",
                                  {"parameter": "name"})
         return {"deleted": name}
@@ -533,7 +545,8 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
                      source: Annotated[str, Query(min_length=1, max_length=200)] = "api",
                      ) -> dict[str, Any]:
         """Decode and store NMEA lines (text/plain body): messages by type, rejects by
-        reason, rows added per table."""
+        reason, rows added per table. The rows are stored under source
+        ``api:<your organisation>/<source>`` and belong to your organisation."""
         caller = current_caller(request)
         try:
             ingest_limit.check(caller.key_id or caller.name)
@@ -543,9 +556,10 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         data = _body_text(await request.body(), "body")
 
         def run() -> dict[str, Any]:
-            dec = NmeaDecoder(f"api:{source}")
+            stored_as = upload_source(caller.organisation, source)
+            dec = NmeaDecoder(stored_as)
             batch = Batch.concat([dec.feed(data), dec.finish()])
-            report = IngestReport(sources=[f"api:{source}"], bytes_read=len(data))
+            report = IngestReport(sources=[stored_as], bytes_read=len(data))
             with access.writing() as store:
                 report.add(batch, store.append(batch))
                 refresh_latest(store)
@@ -563,8 +577,10 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
         format: Annotated[str | None, Query(pattern="^(csv|json)$")] = None,
     ) -> dict[str, Any]:
-        """Store a watchlist (the file as the body, CSV or JSON), screen every vessel
-        against it and return what changed."""
+        """Store a watchlist of your organisation (the file as the body, CSV or JSON;
+        replacing your organisation's list of that name only), screen every vessel against it
+        and return what changed for the vessels you may see."""
+        caller = current_caller(request)
         data = _body_text(await request.body(), "body")
         fmt = format
         if fmt is None:
@@ -582,7 +598,16 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
                 raise QueryError(400, "invalid_watchlist", "body: the watchlist has no entries",
                                  {"parameter": "body"})
             with access.writing() as store:
-                return add_watchlist(store, wl).to_json()
+                # the caller's organisation's list: another's of the same name is untouched
+                change = add_watchlist(store, wl, organisation=caller.organisation)
+                if not caller.sees_everything:  # only vessels the caller may see
+                    current = watchlist_matches(store, organisations=[caller.organisation])
+                    change = replace(
+                        change, added=q.screened_identities(store, caller, change.added),
+                        removed=q.screened_identities(store, caller, change.removed),
+                        n_matches=q.screened_identities(store, caller, current.filter(
+                            pl.col("list_name") == wl.name)).height)
+                return change.to_json()
 
         return await run_in_threadpool(run)
 

@@ -31,6 +31,7 @@ from seasight.events.model import parse_utc
 from seasight.federation import SOURCE_PREFIX
 from seasight.risk.alerts import STATES, alert_records, list_alerts
 from seasight.risk.dossier import vessel_dossier
+from seasight.risk.watchlists import OWNED_MATCHES, OWNER, owner_sql, watchlist_matches
 from seasight.schema import EVENTS, conform
 from seasight.sharing import LOCAL, attach_origin, permitted
 from seasight.sharing.origins import Owners
@@ -208,9 +209,14 @@ def latest_positions(
             "GROUP BY mmsi)") if store.has_table("risk") else (
         "(SELECT NULL::UINTEGER AS mmsi, NULL::DOUBLE AS risk WHERE FALSE)")
     has_matches = store.has_table("watchlist_matches")
-    listed = ("(SELECT mmsi, bool_or(status = 'confirmed') AS listed, list(DISTINCT list_name) "
-              "AS lists FROM watchlist_matches WHERE mmsi IN (SELECT mmsi FROM p) "
-              "GROUP BY mmsi)") if has_matches else (
+    # designations: the local organisation's own lists; a partner's own and granted ones
+    owned, owned_params = (owner_sql(store, "watchlist_matches", [LOCAL])
+                           if has_matches and not partner else ("TRUE", []))
+    listed = (f"(SELECT mmsi, bool_or(status = 'confirmed') AS listed, "
+              f"list(DISTINCT list_name) AS lists FROM "
+              f"{'_designations' if partner else 'watchlist_matches'} "
+              f"WHERE mmsi IN (SELECT mmsi FROM p) AND {owned} GROUP BY mmsi)"
+              ) if has_matches else (
         "(SELECT NULL::UINTEGER AS mmsi, NULL::BOOLEAN AS listed, NULL::VARCHAR[] AS lists "
         "WHERE FALSE)")
     filters = ["TRUE"]
@@ -247,12 +253,16 @@ def latest_positions(
         LEFT JOIN {listed} m USING (mmsi)
         WHERE {' AND '.join(filters)}
         ORDER BY p.mmsi{"" if partner else " LIMIT ?"}"""
-    args = params + list(box_params) + fparams + ([] if partner else [limit])
+    args = params + list(box_params) + owned_params + fparams + ([] if partner else [limit])
+    if partner and has_matches:
+        store.con.register("_designations", designations(store, caller).to_arrow())
     try:
         frame = store.query(sql, args)
     finally:
         if partner:
             store.con.unregister("_sources")
+            if has_matches:
+                store.con.unregister("_designations")
     if not partner:
         return visible(caller, "vessels", frame)
     frame = _reported_ship_type(store, frame)
@@ -264,6 +274,44 @@ def latest_positions(
             (pl.col("lon") >= w) | (pl.col("lon") <= e))
         shown = shown.filter(pl.col("lat").is_between(so, n) & lon_ok)
     return shown.drop("origin").head(limit)
+
+
+def designations(store: Store, caller: Caller, mmsi: int | None = None) -> pl.DataFrame:
+    """The watchlist matches (of vessel ``mmsi``, or all) that designate vessels for
+    ``caller`` (:data:`~seasight.risk.watchlists.OWNED_MATCHES` rows): for the local
+    organisation its own lists' (as its risk scores and alert rules use); for another its own
+    lists' and, as the sharing policy decides (data class ``watchlists``, read-only), those of
+    the organisations that grant it theirs."""
+    if caller.sees_everything:
+        return watchlist_matches(store, mmsi, organisations=[LOCAL])
+    matches = watchlist_matches(store, mmsi)
+    judged = visible(caller, "watchlists", matches.with_columns(pl.col(OWNER).alias("origin")))
+    return _policy_drop(judged, list(OWNED_MATCHES))
+
+
+def screened_identities(store: Store, caller: Caller, matches: pl.DataFrame) -> pl.DataFrame:
+    """Of ``matches`` (MATCHES rows: the caller's own list screened against every stored
+    identity), those of identity periods ``caller`` may see, judged as the dossier judges
+    identities (the owners of the vessel's positions, its latest reported ship type): a list
+    uploaded by a partner does not tell it who else is in the store."""
+    if caller.sees_everything or matches.height == 0:
+        return matches
+    mmsis = matches["mmsi"].cast(pl.UInt32).unique()
+    store.con.register("_screened_mmsi", pl.DataFrame({"mmsi": mmsis}).to_arrow())
+    try:
+        sources = store.query("SELECT DISTINCT mmsi, source FROM positions "
+                              "WHERE mmsi IN (SELECT mmsi FROM _screened_mmsi)")
+    finally:
+        store.con.unregister("_screened_mmsi")
+    origins = attach_origin(sources, _owners(caller)).group_by("mmsi").agg(
+        pl.col("origin").unique().sort().alias("origins")).with_columns(
+        pl.col("mmsi").cast(pl.UInt32))
+    judged = (matches.with_row_index("_i").with_columns(pl.col("mmsi").cast(pl.UInt32))
+              .join(origins, on="mmsi", how="left", maintain_order="left")
+              .join(ship_types(store, mmsis), on="mmsi", how="left", maintain_order="left")
+              .with_columns(pl.col("valid_from").alias("ts")))
+    shown = visible(caller, "identities", judged)["_i"]
+    return matches.with_row_index("_i").filter(pl.col("_i").is_in(shown.implode())).drop("_i")
 
 
 def _reported_ship_type(store: Store, frame: pl.DataFrame) -> pl.DataFrame:
@@ -407,8 +455,11 @@ def dossier(store: Store, caller: Caller, mmsi: int) -> dict[str, Any]:
         track = _policy_drop(visible(caller, "track", track), d.track.columns)
     # other vessels' identities (encounters) and MMSIs sharing the IMO are not judged here:
     # a partner is not shown them
+    # the vessel's designations for the caller, of the identity periods it may see
+    matches = designations(store, caller, mmsi).filter(
+        pl.col("valid_from").is_in(identities["valid_from"].implode()))
     return replace(d, identities=identities, events=events, track=track, risk=None,
-                   matches=d.matches.clear(), others={},
+                   matches=matches, others={},
                    resolution=replace(d.resolution, related_mmsi=())).to_json()
 
 
@@ -596,6 +647,20 @@ def alerts_json(store: Store, caller: Caller, states: Sequence[str] = ()) -> dic
     frame = _visible_alerts(store, caller, list_alerts(store, list(states) or None))
     items = alert_records(frame)
     return {"total": len(items), "items": items}
+
+
+def own_alert_ids(store: Store, caller: Caller) -> set[str]:
+    """The alerts ``caller`` may acknowledge or close: every alert for the local organisation
+    (whose rules fire them); for another, the alerts it may see that derive only from its own
+    data (an agreement shares an alert to read, not to handle)."""
+    frame = list_alerts(store)
+    if caller.sees_everything:
+        return set(frame["alert_id"].to_list())
+    judged = visible(caller, "alerts", _alert_columns(store, caller, frame))
+    origins = pl.col("origins").fill_null(pl.lit([LOCAL], pl.List(pl.String)))
+    own = judged.filter((origins.list.len() > 0)
+                        & (origins.list.set_difference([caller.organisation]).list.len() == 0))
+    return set(own["alert_id"].to_list())
 
 
 def zones_json(store: Store, caller: Caller) -> dict[str, Any]:

@@ -31,7 +31,8 @@ EPILOG = """Examples:
 
 A list in the OFAC layout is named ofac_sdn unless --name is given; adding a list of a name
 already stored replaces it, screens every stored vessel identity again and records the matches
-that appeared and disappeared.
+that appeared and disappeared. The command acts as the installation's own organisation
+(local): add and remove change its lists only, list shows every organisation's with its owner.
 """
 
 app = typer.Typer(
@@ -90,7 +91,8 @@ def add(
 
 @app.command("list")
 def list_command(db: Path = DB, as_json: bool = JSON) -> None:
-    """The stored lists with their versions, entries and matches."""
+    """The stored lists of every organisation with their owners, versions, entries and
+    matches."""
     with open_store(db, read_only=True) as store:
         records = list_watchlists(store).to_dicts()
     if as_json:
@@ -99,14 +101,16 @@ def list_command(db: Path = DB, as_json: bool = JSON) -> None:
             typer.echo(json.dumps(rec))
         return
     table = Table(title=f"{len(records)} watchlist(s) in {db}")
-    for col in ("name", "version", "entries", "matches", "vessels", "loaded", "source"):
+    for col in ("name", "version", "entries", "matches", "vessels", "loaded", "source",
+                "owner"):
         table.add_column(col, justify="right" if col in ("entries", "matches", "vessels")
-                         else "left")
+                         else "left", no_wrap=col in ("name", "owner"),
+                         overflow="fold" if col == "source" else "ellipsis")
     for rec in records:
         table.add_row(rec["list_name"], rec["list_version"], f"{rec['n_entries']:,}",
                       f"{rec['n_matches']:,}", f"{rec['n_vessels']:,}",
                       f"{rec['loaded_at']:%Y-%m-%d %H:%M}Z" if rec["loaded_at"] else "",
-                      rec["source"])
+                      rec["source"], rec["organisation"])
     Console().print(table)
 
 
@@ -116,7 +120,7 @@ def remove(
     db: Path = DB,
     as_json: bool = JSON,
 ) -> None:
-    """Forget a list, its entries and its matches."""
+    """Forget a list of the local organisation, its entries and its matches."""
     with open_store(db) as store:
         change = remove_watchlist(store, name)
     if change is None:

@@ -81,7 +81,9 @@ import polars as pl
 
 from seasight.events.model import parse_utc
 from seasight.events.run import DETECTORS
+from seasight.risk.watchlists import watchlist_matches
 from seasight.schema import EVENTS, IDENTITIES, UTC_US, conform, empty
+from seasight.sharing.origins import LOCAL
 from seasight.store import Store
 
 #: Alert severities, lowest first.
@@ -769,6 +771,14 @@ def _optional_table(store: Store, name: str) -> pl.DataFrame | None:
         return None
 
 
+def _local_matches(store: Store) -> pl.DataFrame | None:
+    """The matches of the local organisation's lists (the installation's rules do not act
+    on another organisation's lists), or None before any screening."""
+    if not store.has_table("watchlist_matches"):
+        return None
+    return watchlist_matches(store, organisations=[LOCAL])
+
+
 def fire_alerts(store: Store, rules: Iterable[Rule], now: datetime | None = None
                 ) -> pl.DataFrame:
     """Evaluate ``rules`` over the stored events, identities, watchlist matches and risk
@@ -779,7 +789,7 @@ def fire_alerts(store: Store, rules: Iterable[Rule], now: datetime | None = None
         rules,
         store.table("events"),
         store.table("identities"),
-        _optional_table(store, "watchlist_matches"),
+        _local_matches(store),
         _optional_table(store, "risk"),
         now=now,
     )

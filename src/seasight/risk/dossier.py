@@ -35,7 +35,9 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 from seasight.events.formats import event_records
+from seasight.risk.watchlists import watchlist_matches
 from seasight.schema import EVENTS, IDENTITIES, POSITIONS, conform, empty
+from seasight.sharing.origins import LOCAL
 from seasight.sources.vessel_ids import is_synthetic
 from seasight.store import Store
 from seasight.tracks.clean import clean_positions
@@ -421,6 +423,15 @@ def _read(store: Store, name: str, where: str | None = None,
     return store.query(f"SELECT * FROM {name}" + (f" WHERE {where}" if where else ""), params)
 
 
+def _local_matches(store: Store, mmsis: set[int]) -> pl.DataFrame:
+    """The matches of ``mmsis`` against the local organisation's lists (the installation's
+    designations), or a frame without columns before any screening."""
+    if not store.has_table("watchlist_matches"):
+        return pl.DataFrame()
+    found = watchlist_matches(store, organisations=[LOCAL])
+    return found.filter(pl.col("mmsi").is_in(sorted(mmsis)))
+
+
 def vessel_dossier(store: Store, query: str) -> Dossier:
     """The dossier of the vessel ``query`` names (MMSI, IMO or ship name) from ``store``.
 
@@ -443,8 +454,7 @@ def vessel_dossier(store: Store, query: str) -> Dossier:
         events = empty(EVENTS)
     others = set(events["other_mmsi"].drop_nulls().to_list()) | set(events["mmsi"].to_list())
     others.add(mmsi)
-    marks = ", ".join("?" for _ in others)
-    matches = _read(store, "watchlist_matches", f"mmsi IN ({marks})", sorted(others))
+    matches = _local_matches(store, others)
     risk = _read(store, "risk", "mmsi = ?", [mmsi])
     positions = _read(store, "positions", "mmsi = ?", [mmsi])
     if positions.width == 0:

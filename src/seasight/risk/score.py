@@ -60,7 +60,9 @@ import numpy as np
 import polars as pl
 
 from seasight.geo.zones import Zone, zone_membership
+from seasight.risk.watchlists import watchlist_matches
 from seasight.schema import EVENTS, IDENTITIES, conform, empty
+from seasight.sharing.origins import LOCAL
 from seasight.store import Store
 from seasight.tracks.identity import invalid_mmsi, valid_imo
 
@@ -563,12 +565,14 @@ def risk_scores(identities: pl.DataFrame, events: pl.DataFrame,
 def risk_store(store: Store, params: RiskParams | None = None) -> pl.DataFrame:
     """Score every vessel of ``store`` and replace table ``risk``; returns the RISK frame.
 
-    Reads ``identities`` and ``events``, the screening matches from ``watchlist_matches`` when
-    that table exists (written by :func:`seasight.risk.screening.screen_store`) and the stored
-    user zones.
+    Reads ``identities`` and ``events``, the screening matches of the local organisation's
+    lists from ``watchlist_matches`` when that table exists (written by
+    :func:`seasight.risk.screening.screen_store`; another organisation's lists do not score
+    the installation's vessels) and the stored user zones.
     """
     store.create_table("risk", RISK, key=("mmsi",))
-    matches = (store.query(f"SELECT * FROM {MATCHES_TABLE}")
+    # the installation's score: designations by the local organisation's own lists
+    matches = (watchlist_matches(store, organisations=[LOCAL])
                if store.has_table(MATCHES_TABLE) else None)
     scores = risk_scores(store.table("identities"), store.table("events"), matches, params,
                          store.zones())

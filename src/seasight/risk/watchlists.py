@@ -23,6 +23,14 @@ layout, else the file's stem) and a version: the first 12 hex digits of the SHA-
 bytes. Adding a list of a name already stored replaces the previous version, screens every
 stored identity against it again and records in ``screening_changes`` the matches that appeared
 and disappeared (see :func:`add_watchlist`).
+
+Lists belong to the organisation that loaded them (column ``organisation``; the command line
+acts as the installation's own, :data:`~seasight.sharing.LOCAL`): a name is one list per
+organisation, so another organisation's list of the same name is a different list, which
+adding or removing never touches. Their entries and matches carry the same owner; who may read
+them is the sharing policy's decision (data class ``watchlists``). The installation's risk
+scores and alert rules use the local organisation's lists (:func:`watchlist_matches` with
+``organisations=[LOCAL]``).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -42,6 +51,7 @@ import polars as pl
 
 from seasight.risk.screening import MATCHES, ScreeningParams, screen
 from seasight.schema import UTC_US, conform, empty
+from seasight.sharing.origins import LOCAL
 from seasight.store import Store
 
 #: One row per list entry (a designated vessel). ``entry_id`` is the list's own id (OFAC
@@ -62,11 +72,20 @@ WATCHLIST_ENTRIES: Final[dict[str, pl.DataType]] = {
     "remarks": pl.String(),
 }
 
+#: The column naming the organisation a list (and its entries, matches and changes) belongs to.
+OWNER: Final = "organisation"
+
+#: Stored entries as :func:`watchlist_entries` returns them: with their list's owner.
+OWNED_ENTRIES: Final[dict[str, pl.DataType]] = {**WATCHLIST_ENTRIES, OWNER: pl.String()}
+
 #: How entries are kept in the store: the store has no list or date columns, so ``aliases`` is
 #: a JSON array and ``listed_date`` midnight UTC of the date.
 _STORED_ENTRIES: Final[dict[str, pl.DataType]] = {
-    **WATCHLIST_ENTRIES, "aliases": pl.String(), "listed_date": UTC_US,
+    **OWNED_ENTRIES, "aliases": pl.String(), "listed_date": UTC_US,
 }
+
+#: Stored matches as :func:`watchlist_matches` returns them: with the owner of the list.
+OWNED_MATCHES: Final[dict[str, pl.DataType]] = {**MATCHES, OWNER: pl.String()}
 
 #: One row per stored list.
 WATCHLISTS: Final[dict[str, pl.DataType]] = {
@@ -75,6 +94,7 @@ WATCHLISTS: Final[dict[str, pl.DataType]] = {
     "source": pl.String(),  # the file it was loaded from
     "n_entries": pl.UInt32(),
     "loaded_at": UTC_US,
+    OWNER: pl.String(),
 }
 
 #: Matches that appeared or disappeared when a list was added, replaced or removed, or when
@@ -93,13 +113,14 @@ SCREENING_CHANGES: Final[dict[str, pl.DataType]] = {
     "list_value": pl.String(),
     "score": pl.Float32(),
     "status": pl.String(),
+    OWNER: pl.String(),
 }
 
 #: Tables owned by this module (and :mod:`seasight.risk.screening`): name -> (schema, key).
 TABLES: Final[dict[str, tuple[dict[str, pl.DataType], tuple[str, ...]]]] = {
-    "watchlists": (WATCHLISTS, ("list_name",)),
-    "watchlist_entries": (_STORED_ENTRIES, ("list_name", "entry_id")),
-    "watchlist_matches": (MATCHES, ()),
+    "watchlists": (WATCHLISTS, (OWNER, "list_name")),
+    "watchlist_entries": (_STORED_ENTRIES, (OWNER, "list_name", "entry_id")),
+    "watchlist_matches": (OWNED_MATCHES, ()),
     "screening_changes": (SCREENING_CHANGES, ()),
 }
 
@@ -388,13 +409,59 @@ def default_watchlists() -> list[Watchlist]:
 # --------------------------------------------------------------------------- store
 
 
+def _columns(store: Store, table: str) -> list[str]:
+    return [r[0] for r in store.con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+        "ORDER BY ordinal_position", [table]).fetchall()]
+
+
+def _add_owner(store: Store, table: str) -> None:
+    """Give a table of a version without list owners its ``organisation`` column (every list
+    stored then was loaded by the operator: :data:`LOCAL`) and its new key."""
+    schema, key = TABLES[table]
+    old = _columns(store, table)
+    if not old or OWNER in old:
+        return
+    with store.transaction():
+        store.con.execute(f"ALTER TABLE {table} RENAME TO {table}_before_owner")
+        store.create_table(table, schema, key)
+        cols = ", ".join(f'"{c}"' if c in old else (f"'{LOCAL}'" if c == OWNER else "NULL")
+                         for c in schema)
+        store.con.execute(f"INSERT INTO {table} SELECT {cols} FROM {table}_before_owner")
+        store.con.execute(f"DROP TABLE {table}_before_owner")
+
+
 def create_tables(store: Store) -> bool:
-    """Create the watchlist and screening tables if missing (idempotent). Returns False on a
-    read-only store, where nothing can be created (readers then treat missing tables as
-    empty)."""
+    """Create the watchlist and screening tables if missing (idempotent; tables of a version
+    without list owners get them). Returns False on a read-only store, where nothing can be
+    created (readers then treat missing tables as empty and lists without an owner as the
+    local organisation's)."""
     for table, (schema, key) in TABLES.items():
+        if not store.read_only:
+            _add_owner(store, table)
         store.create_table(table, schema, key)  # on a read-only store: schema only
     return not store.read_only
+
+
+def _owned(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows read from a table of a version without list owners: the local organisation's."""
+    if OWNER in frame.columns:
+        return frame
+    return frame.with_columns(pl.lit(LOCAL, pl.String()).alias(OWNER))
+
+
+def owner_sql(store: Store, table: str, organisations: Sequence[str] | None
+              ) -> tuple[str, list[Any]]:
+    """A SQL condition (and its parameters) keeping the rows of ``table`` (one of
+    :data:`TABLES`) of the lists of ``organisations`` (None: all)."""
+    if organisations is None:
+        return "TRUE", []
+    orgs = list(organisations)
+    if not orgs:
+        return "FALSE", []
+    if OWNER not in _columns(store, table):  # a read-only store of an older version
+        return ("TRUE", []) if LOCAL in orgs else ("FALSE", [])
+    return f"{OWNER} IN ({', '.join('?' for _ in orgs)})", orgs
 
 
 def _readable(store: Store, table: str) -> bool:
@@ -426,52 +493,71 @@ def _to_stored(entries: pl.DataFrame) -> pl.DataFrame:
 
 def _from_stored(rows: pl.DataFrame) -> pl.DataFrame:
     if rows.height == 0:
-        return empty(WATCHLIST_ENTRIES)
-    return conform(rows.with_columns(
+        return empty(OWNED_ENTRIES)
+    return conform(_owned(rows).with_columns(
         pl.Series("aliases", [json.loads(a) if a else [] for a in rows["aliases"].to_list()],
                   dtype=pl.List(pl.String())),
         pl.col("listed_date").dt.date(),
-    ), WATCHLIST_ENTRIES)
+    ), OWNED_ENTRIES)
 
 
-def watchlist_entries(store: Store, name: str | None = None) -> pl.DataFrame:
-    """Stored entries of every list (or of list ``name``): a :data:`WATCHLIST_ENTRIES` frame."""
+def watchlist_entries(store: Store, name: str | None = None,
+                      organisations: Sequence[str] | None = None) -> pl.DataFrame:
+    """Stored entries of every list (or of lists named ``name``), of every organisation (or
+    of ``organisations``): an :data:`OWNED_ENTRIES` frame."""
     if not _readable(store, "watchlist_entries"):
-        return empty(WATCHLIST_ENTRIES)
-    where = "list_name = ?" if name is not None else "TRUE"
+        return empty(OWNED_ENTRIES)
+    where, params = owner_sql(store, "watchlist_entries", organisations)
+    if name is not None:
+        where += " AND list_name = ?"
+        params.append(name)
     rows = store.query(f"SELECT * FROM watchlist_entries WHERE {where} "
-                       "ORDER BY list_name, entry_id", [name] if name is not None else [])
+                       "ORDER BY list_name, entry_id", params)
     return _from_stored(rows)
 
 
-def list_watchlists(store: Store) -> pl.DataFrame:
-    """The stored lists (:data:`WATCHLISTS` columns) with their current number of matches
-    (``n_matches``: vessel-entry links; ``n_vessels``: distinct MMSIs)."""
+def list_watchlists(store: Store, organisations: Sequence[str] | None = None
+                    ) -> pl.DataFrame:
+    """The stored lists (:data:`WATCHLISTS` columns) of every organisation (or of
+    ``organisations``) with their current number of matches (``n_matches``: vessel-entry
+    links; ``n_vessels``: distinct MMSIs), by owner and name."""
     if not (_readable(store, "watchlists") and _readable(store, "watchlist_matches")):
         return empty({**WATCHLISTS, "n_matches": pl.UInt32(), "n_vessels": pl.UInt32()})
+    if OWNER not in _columns(store, "watchlists"):  # a read-only store of an older version
+        rows = store.query(
+            """SELECT w.*, count(m.mmsi)::UINTEGER AS n_matches,
+                      count(DISTINCT m.mmsi)::UINTEGER AS n_vessels
+               FROM watchlists w LEFT JOIN watchlist_matches m USING (list_name)
+               GROUP BY ALL ORDER BY w.list_name""")
+        rows = _owned(rows).select(*WATCHLISTS, "n_matches", "n_vessels")
+        return rows if organisations is None or LOCAL in organisations else rows.clear()
+    where, params = owner_sql(store, "watchlists", organisations)
     return store.query(
-        """SELECT w.*, count(m.mmsi)::UINTEGER AS n_matches,
-                  count(DISTINCT m.mmsi)::UINTEGER AS n_vessels
-           FROM watchlists w LEFT JOIN watchlist_matches m USING (list_name)
-           GROUP BY ALL ORDER BY w.list_name""")
+        f"""SELECT w.*, count(m.mmsi)::UINTEGER AS n_matches,
+                   count(DISTINCT m.mmsi)::UINTEGER AS n_vessels
+            FROM (SELECT * FROM watchlists WHERE {where}) w
+            LEFT JOIN watchlist_matches m USING ({OWNER}, list_name)
+            GROUP BY ALL ORDER BY w.{OWNER}, w.list_name""", params)
 
 
-_LINK: Final = ("mmsi", "list_name", "entry_id", "matched_on", "vessel_value", "list_value")
+_LINK: Final = ("mmsi", OWNER, "list_name", "entry_id", "matched_on", "vessel_value",
+                "list_value")
 
 
 def _diff(old: pl.DataFrame, new: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(added, removed) vessel-entry links between two MATCHES frames (periods ignored)."""
+    """(added, removed) vessel-entry links between two OWNED_MATCHES frames (periods
+    ignored)."""
     old_links = old.unique(list(_LINK), keep="first", maintain_order=True)
     new_links = new.unique(list(_LINK), keep="first", maintain_order=True)
     added = new_links.join(old_links.select(_LINK), on=list(_LINK), how="anti",
                            nulls_equal=True)
     removed = old_links.join(new_links.select(_LINK), on=list(_LINK), how="anti",
                              nulls_equal=True)
-    return conform(added, MATCHES), conform(removed, MATCHES)
+    return conform(added, OWNED_MATCHES), conform(removed, OWNED_MATCHES)
 
 
 def _changes(added: pl.DataFrame, removed: pl.DataFrame, reason: str,
-             versions: dict[str, str | None], now: datetime) -> pl.DataFrame:
+             versions: dict[tuple[str, str], str | None], now: datetime) -> pl.DataFrame:
     parts = [
         frame.with_columns(pl.lit(kind).alias("change"))
         for kind, frame in (("added", added), ("removed", removed)) if frame.height
@@ -479,11 +565,14 @@ def _changes(added: pl.DataFrame, removed: pl.DataFrame, reason: str,
     if not parts:
         return empty(SCREENING_CHANGES)
     rows = pl.concat(parts)
-    return conform(rows.with_columns(
+    known = pl.DataFrame({OWNER: [o for o, _ in versions], "list_name": [n for _, n in versions],
+                          "list_version": list(versions.values())},
+                         schema={OWNER: pl.String(), "list_name": pl.String(),
+                                 "list_version": pl.String()})
+    return conform(rows.drop("list_version", strict=False).join(
+        known, on=[OWNER, "list_name"], how="left", maintain_order="left").with_columns(
         pl.lit(now, dtype=UTC_US).alias("changed_at"),
         pl.lit(reason).alias("reason"),
-        pl.col("list_name").replace_strict(versions, default=None,
-                                           return_dtype=pl.String()).alias("list_version"),
     ), SCREENING_CHANGES)
 
 
@@ -492,34 +581,41 @@ def _identities(store: Store) -> pl.DataFrame:
 
 
 def add_watchlist(store: Store, watchlist: Watchlist,
-                  params: ScreeningParams | None = None) -> ScreeningChange:
-    """Store ``watchlist`` (replacing any previous version of that name), screen every stored
-    identity against it and record the matches that appeared or disappeared in
-    ``screening_changes``. All of it commits together."""
+                  params: ScreeningParams | None = None, organisation: str = LOCAL
+                  ) -> ScreeningChange:
+    """Store ``watchlist`` as a list of ``organisation`` (replacing that organisation's
+    previous version of the name; another organisation's list of the same name is another
+    list and stays as it is), screen every stored identity against it and record the matches
+    that appeared or disappeared in ``screening_changes``. All of it commits together."""
     create_tables(store)
     name = watchlist.name
-    previous = store.query("SELECT list_version FROM watchlists WHERE list_name = ?", [name])
+    this = f"{OWNER} = ? AND list_name = ?"
+    key = [organisation, name]
+    previous = store.query(f"SELECT list_version FROM watchlists WHERE {this}", key)
     previous_version = previous["list_version"][0] if previous.height else None
-    old_ids = set(store.query("SELECT entry_id FROM watchlist_entries WHERE list_name = ?",
-                              [name])["entry_id"].to_list())
+    old_ids = set(store.query(f"SELECT entry_id FROM watchlist_entries WHERE {this}",
+                              key)["entry_id"].to_list())
     new_ids = set(watchlist.entries["entry_id"].to_list())
-    old = store.query("SELECT * FROM watchlist_matches WHERE list_name = ?", [name])
+    old = store.query(f"SELECT * FROM watchlist_matches WHERE {this}", key)
     entries = watchlist.entries.with_columns(pl.lit(name).alias("list_name"),
-                                             pl.lit(watchlist.version).alias("list_version"))
-    new = screen(_identities(store), entries, params or ScreeningParams())
-    added, removed = _diff(conform(old, MATCHES), new)
+                                             pl.lit(watchlist.version).alias("list_version"),
+                                             pl.lit(organisation).alias(OWNER))
+    new = conform(screen(_identities(store), entries, params or ScreeningParams())
+                  .with_columns(pl.lit(organisation, pl.String()).alias(OWNER)), OWNED_MATCHES)
+    added, removed = _diff(conform(old, OWNED_MATCHES), new)
     now = datetime.now(UTC)
     with store.transaction():
         for table in ("watchlists", "watchlist_entries", "watchlist_matches"):
-            store.con.execute(f"DELETE FROM {table} WHERE list_name = ?", [name])
+            store.con.execute(f"DELETE FROM {table} WHERE {this}", key)
         _write(store, "watchlists", pl.DataFrame({
             "list_name": [name], "list_version": [watchlist.version],
             "source": [watchlist.source], "n_entries": [entries.height], "loaded_at": [now],
+            OWNER: [organisation],
         }))
         _write(store, "watchlist_entries", _to_stored(entries))
         _write(store, "watchlist_matches", new)
-        _write(store, "screening_changes",
-               _changes(added, removed, "add_watchlist", {name: watchlist.version}, now))
+        _write(store, "screening_changes", _changes(
+            added, removed, "add_watchlist", {(organisation, name): watchlist.version}, now))
     return ScreeningChange(
         list_name=name, version=watchlist.version, previous_version=previous_version,
         n_entries=entries.height, entries_added=len(new_ids - old_ids),
@@ -527,23 +623,27 @@ def add_watchlist(store: Store, watchlist: Watchlist,
         removed=removed)
 
 
-def remove_watchlist(store: Store, name: str) -> ScreeningChange | None:
-    """Forget list ``name``, its entries and its matches (recorded as removed in
-    ``screening_changes``); None when no list has that name."""
+def remove_watchlist(store: Store, name: str, organisation: str = LOCAL
+                     ) -> ScreeningChange | None:
+    """Forget ``organisation``'s list ``name``, its entries and its matches (recorded as
+    removed in ``screening_changes``); None when that organisation has no list of that
+    name."""
     create_tables(store)
-    previous = store.query("SELECT list_version, n_entries FROM watchlists "
-                           "WHERE list_name = ?", [name])
+    this = f"{OWNER} = ? AND list_name = ?"
+    key = [organisation, name]
+    previous = store.query(f"SELECT list_version, n_entries FROM watchlists WHERE {this}", key)
     if previous.height == 0:
         return None
     version = previous["list_version"][0]
-    old = conform(store.query("SELECT * FROM watchlist_matches WHERE list_name = ?", [name]),
-                  MATCHES)
-    added, removed = _diff(old, empty(MATCHES))
+    old = conform(store.query(f"SELECT * FROM watchlist_matches WHERE {this}", key),
+                  OWNED_MATCHES)
+    added, removed = _diff(old, empty(OWNED_MATCHES))
     with store.transaction():
         for table in ("watchlists", "watchlist_entries", "watchlist_matches"):
-            store.con.execute(f"DELETE FROM {table} WHERE list_name = ?", [name])
-        _write(store, "screening_changes", _changes(added, removed, "remove_watchlist",
-                                                    {name: version}, datetime.now(UTC)))
+            store.con.execute(f"DELETE FROM {table} WHERE {this}", key)
+        _write(store, "screening_changes", _changes(
+            added, removed, "remove_watchlist", {(organisation, name): version},
+            datetime.now(UTC)))
     return ScreeningChange(
         list_name=name, version=None, previous_version=version, n_entries=0,
         entries_added=0, entries_removed=int(previous["n_entries"][0]), n_matches=0,
@@ -551,14 +651,20 @@ def remove_watchlist(store: Store, name: str) -> ScreeningChange | None:
 
 
 def rescreen_store(store: Store, params: ScreeningParams | None = None) -> pl.DataFrame:
-    """Screen every stored identity against every stored list, replace ``watchlist_matches``
-    and record what changed (reason ``screen``). Returns the :data:`MATCHES` frame."""
+    """Screen every stored identity against every stored list (each organisation's lists
+    apart: their matches keep their owner), replace ``watchlist_matches`` and record what
+    changed (reason ``screen``). Returns the :data:`OWNED_MATCHES` frame."""
     create_tables(store)
     entries = watchlist_entries(store)
-    old = conform(store.table("watchlist_matches"), MATCHES)
-    new = screen(_identities(store), entries, params or ScreeningParams())
+    old = conform(store.table("watchlist_matches"), OWNED_MATCHES)
+    identities = _identities(store)
+    parts = [conform(screen(identities, mine.drop(OWNER), params or ScreeningParams())
+                     .with_columns(pl.lit(org, pl.String()).alias(OWNER)), OWNED_MATCHES)
+             for (org,), mine in entries.group_by(OWNER, maintain_order=True)]
+    new = pl.concat(parts) if parts else empty(OWNED_MATCHES)
     added, removed = _diff(old, new)
-    versions = dict(store.query("SELECT list_name, list_version FROM watchlists").iter_rows())
+    versions = {(o, n): v for o, n, v in store.query(
+        f"SELECT {OWNER}, list_name, list_version FROM watchlists").iter_rows()}
     with store.transaction():
         store.con.execute("DELETE FROM watchlist_matches")
         _write(store, "watchlist_matches", new)
@@ -567,21 +673,30 @@ def rescreen_store(store: Store, params: ScreeningParams | None = None) -> pl.Da
     return new
 
 
-def watchlist_matches(store: Store, mmsi: int | None = None) -> pl.DataFrame:
-    """Stored matches (of one vessel, or all): a :data:`MATCHES` frame, empty when the
-    database has none (or no screening tables yet)."""
+def watchlist_matches(store: Store, mmsi: int | None = None,
+                      organisations: Sequence[str] | None = None) -> pl.DataFrame:
+    """Stored matches (of one vessel, or all) against the lists of every organisation (or of
+    ``organisations``: ``[LOCAL]`` for the installation's own designations): an
+    :data:`OWNED_MATCHES` frame, empty when the database has none (or no screening tables
+    yet)."""
     if not _readable(store, "watchlist_matches"):
-        return empty(MATCHES)
-    where = "mmsi = ?" if mmsi is not None else "TRUE"
-    return conform(store.query(
+        return empty(OWNED_MATCHES)
+    where, params = owner_sql(store, "watchlist_matches", organisations)
+    if mmsi is not None:
+        where += " AND mmsi = ?"
+        params.append(mmsi)
+    return conform(_owned(store.query(
         f"SELECT * FROM watchlist_matches WHERE {where} "
-        "ORDER BY mmsi, valid_from, list_name, entry_id, matched_on",
-        [mmsi] if mmsi is not None else []), MATCHES)
+        "ORDER BY mmsi, valid_from, list_name, entry_id, matched_on", params)), OWNED_MATCHES)
 
 
-def screening_changes(store: Store) -> pl.DataFrame:
-    """The recorded changes, oldest first."""
+def screening_changes(store: Store, organisations: Sequence[str] | None = None
+                      ) -> pl.DataFrame:
+    """The recorded changes (of the lists of every organisation, or of ``organisations``),
+    oldest first."""
     if not _readable(store, "screening_changes"):
         return empty(SCREENING_CHANGES)
-    return store.query("SELECT * FROM screening_changes ORDER BY changed_at, list_name, "
-                       "change, mmsi, entry_id")
+    where, params = owner_sql(store, "screening_changes", organisations)
+    return conform(_owned(store.query(
+        f"SELECT * FROM screening_changes WHERE {where} ORDER BY changed_at, list_name, "
+        "change, mmsi, entry_id", params)), SCREENING_CHANGES)

@@ -1,10 +1,14 @@
 """Data ownership: which organisation a data source (and so each row) belongs to.
 
-A row's ``source`` (a file path, ``api:<x>``, ``tcp://host:port``, ``sim:<scenario>``) is
-matched against the patterns of the ``data_sources`` table: an exact pattern wins, then the
-longest matching ``fnmatch`` glob (``tcp://10.0.0.*``, ``/data/navy/*``; case-sensitive);
-sources no pattern matches (and null sources) belong to :data:`LOCAL`, the installation's own
-organisation.
+A row's ``source`` (a file path, ``tcp://host:port``, ``sim:<scenario>``) is matched against
+the patterns of the ``data_sources`` table: an exact pattern wins, then the longest matching
+``fnmatch`` glob (``tcp://10.0.0.*``, ``/data/navy/*``; case-sensitive); sources no pattern
+matches (and null sources) belong to :data:`LOCAL`, the installation's own organisation.
+
+Data an organisation posts to the service (``POST /api/ingest?source=NAME``) is stored under
+:func:`upload_source`, ``api:<organisation>/<NAME>``, and belongs to that organisation
+whatever the patterns say: no assignment can credit one organisation's upload to another
+(organisation names have no ``/``, so the owner is the text before the first one).
 
 Derived rows (events, alerts) get ``origins``: the organisations whose positions the event is
 built from (:func:`event_origins`). The policy applies the most restrictive of them.
@@ -35,6 +39,28 @@ DATA_SOURCES: Final[dict[str, pl.DataType]] = {
 
 #: (pattern, organisation) pairs, as :func:`owners` returns them.
 Owners = Sequence[tuple[str, str]]
+
+#: Prefix of the sources of data posted to the service (see :func:`upload_source`).
+UPLOAD_PREFIX: Final = "api:"
+
+
+def upload_source(org: str, name: str) -> str:
+    """The source of data organisation ``org`` posts under ``name``:
+    ``api:<org>/<name>``, owned by ``org`` (see :func:`uploader`)."""
+    return f"{UPLOAD_PREFIX}{check_org(org)}/{name}"
+
+
+def uploader(source: str) -> str | None:
+    """The organisation that posted ``source`` (an :func:`upload_source`), else None."""
+    if not source.startswith(UPLOAD_PREFIX):
+        return None
+    org, slash, _ = source[len(UPLOAD_PREFIX):].partition("/")
+    if not slash:
+        return None  # ``api:<name>`` of older versions: owned as the patterns say
+    try:
+        return check_org(org)
+    except AgreementError:
+        return None
 
 
 def ensure_tables(store: Store) -> None:
@@ -95,6 +121,9 @@ def origin_of(source: str | None, owners: Owners) -> str:
     """The organisation owning ``source`` (see the module docstring)."""
     if source is None:
         return LOCAL
+    posted_by = uploader(source)
+    if posted_by is not None:
+        return posted_by
     best: tuple[int, str] | None = None
     best_org = LOCAL
     for pattern, org in owners:
@@ -197,6 +226,7 @@ def origins_of(values: Iterable[str | None]) -> list[str]:
 __all__ = [
     "DATA_SOURCES",
     "LOCAL",
+    "UPLOAD_PREFIX",
     "Owners",
     "assign_source",
     "attach_origin",
@@ -207,4 +237,6 @@ __all__ = [
     "origins_of",
     "owners",
     "unassign_source",
+    "upload_source",
+    "uploader",
 ]
