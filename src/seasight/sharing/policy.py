@@ -373,17 +373,31 @@ def _number(value: object) -> float | None:
 _LOST = object()  # a judged value that must not be shown
 
 
-def _point_keys(obj: Mapping[str, object]) -> list[tuple[str, str]]:
-    """The (lat key, lon key) pairs of an evidence object: ``lat``/``lon`` and any
-    ``X_lat``/``X_lon`` or ``latX``/``lonX`` pair."""
-    pairs = []
+def _point_keys(obj: Mapping[str, object]) -> list[tuple[str | None, str | None]]:
+    """The (lat key, lon key) pairs of an evidence object: ``lat``/``lon``, ``X_lat``/
+    ``X_lon`` and ``lat_X``/``lon_X``; a coordinate without its partner pairs with None
+    (a place that cannot be judged against an area)."""
+    def partner(k: str) -> tuple[str, str] | None:
+        for a, b in (("lat", "lon"), ("lon", "lat")):
+            if k == a:
+                return a, b
+            if k.endswith(f"_{a}"):
+                return k, f"{k[:-len(a)]}{b}"
+            if k.startswith(f"{a}_"):
+                return k, f"{b}{k[len(a):]}"
+        return None
+
+    pairs: list[tuple[str | None, str | None]] = []
     for k in obj:
-        if k == "lat" and "lon" in obj:
-            pairs.append(("lat", "lon"))
-        elif k.endswith("_lat") and f"{k[:-4]}_lon" in obj:
-            pairs.append((k, f"{k[:-4]}_lon"))
-        elif k.startswith("lat_") and f"lon_{k[4:]}" in obj:
-            pairs.append((k, f"lon_{k[4:]}"))
+        got = partner(k)
+        if got is None:
+            continue
+        me, other = got
+        has_other = other in obj
+        if k.startswith("lat") or k.endswith("lat"):
+            pairs.append((me, other if has_other else None))
+        elif not has_other:
+            pairs.append((None, me))
     return pairs
 
 
@@ -406,10 +420,12 @@ def _walk(value: object, judge: EvidenceJudge) -> tuple[object, bool]:
         if t_text is not None and t is None:
             return _LOST, True  # a time that cannot be judged
         for la, lo in pairs:
-            if not judge.point_ok(_number(value[la]), _number(value[lo]), t):
+            lat = None if la is None else _number(value[la])
+            lon = None if lo is None else _number(value[lo])
+            if not judge.point_ok(lat, lon, t):
                 return _LOST, True
     lost_inside = False
-    rounded = {k for pair in pairs for k in pair}
+    rounded = {k for pair in pairs for k in pair if k is not None}
     for k, v in value.items():
         if k in EVIDENCE_PRIVATE_KEYS:
             continue
