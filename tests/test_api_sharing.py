@@ -417,7 +417,7 @@ class Oracle:
                 f"{where}: private evidence keys in {row.get('event_id')}: {sorted(v)}")
             if not ids:
                 leaked = {"shipname", "name", "callsign", "flag", "imo", "destination",
-                          "previous_period", "new_period"} & set(v)
+                          "ship_type", "previous_period", "new_period"} & set(v)
                 assert not leaked, f"{where}: identity {leaked} without identities"
             t = _t(v["ts"]) if isinstance(v.get("ts"), str) else None
             for la, lo in (("lat", "lon"), ("other_lat", "other_lon")):
@@ -744,10 +744,15 @@ def _half_box(w: World) -> tuple[float, float, float, float]:
 
 
 def test_evidence_without_precision_is_judged_like_its_event(world: World) -> None:
-    """An attacker granted events and alerts in half of the area, without identities or a
-    precision limit, reads every evidence point, time and identity field: each must meet the
-    grant (the property test's oracle judges them)."""
-    specs_ = [Spec(grantor, ME, ("alerts", "events", "positions"), _half_box(world), None,
+    """An attacker granted events and alerts (in half of the area, or anywhere), without
+    identities or a precision limit, reads every evidence point, time and identity field:
+    each must meet the grant (the property test's oracle judges them)."""
+    for box in (_half_box(world), None):
+        _evidence_judged(world, box)
+
+
+def _evidence_judged(world: World, box: tuple[float, float, float, float] | None) -> None:
+    specs_ = [Spec(grantor, ME, ("alerts", "events", "positions"), box, None,
                    None, 0.0, (), (), None, False) for grantor in (NAVY, "local")]
     _replace_agreements(world, specs_)
     oracle = Oracle(world, specs_)
