@@ -27,6 +27,7 @@ import io
 import json
 import math
 import queue
+import re
 import threading
 import time
 from collections import defaultdict
@@ -44,8 +45,14 @@ from partner_world import retime, split_feed, stock_store
 from seasight.access import issue_key
 from seasight.api import create_app
 from seasight.sharing import owners
+from seasight.sharing.columns import partner_columns
 from seasight.sharing.origins import attach_origin
-from seasight.sharing.reads import events_for_policy, ship_types, with_event_columns
+from seasight.sharing.reads import (
+    events_for_policy,
+    export_rows,
+    ship_types,
+    with_event_columns,
+)
 from seasight.sim import simulate, write_simulation
 from seasight.sim.scenario import get_scenario
 from seasight.store import Store
@@ -231,7 +238,7 @@ class Oracle:
             ev = events_for_policy(store, who)
             alerts = store.query("SELECT * FROM alerts")
             ev_cols = ev.select("event_id", "lat", "lon", "start", "end", "mmsi",
-                                "other_mmsi")
+                                "other_mmsi", "zone")
             joined = alerts.join(ev_cols, on="event_id", how="left", suffix="_e")
             for c in ("mmsi", "other_mmsi", "start", "end"):
                 joined = joined.with_columns(pl.coalesce(f"{c}_e", c).alias(c)).drop(f"{c}_e")
@@ -248,6 +255,7 @@ class Oracle:
         self.events = {r["event_id"]: r for r in ev.iter_rows(named=True)}
         self.alerts = {r["alert_id"]: r for r in al.iter_rows(named=True)}
         self.checked = 0
+        self.evidence_checked = 0  # evidence of rows with a foreign origin
 
     # -- limits of one agreement (strict box: the polygon's boundary is outside)
     def _passes(self, a: Spec, lat: float | None, lon: float | None, lo: datetime | None,
@@ -339,24 +347,111 @@ class Oracle:
         row = self.events.get(rec["event_id"])
         assert row is not None, f"{where}: unknown event {rec['event_id']}"
         self._derived(row, "events", rec.get("lat"), rec.get("lon"), where)
+        if "evidence" in rec:
+            self.evidence(row, "events", rec["evidence"], where)
 
     def alert(self, rec: dict[str, Any], where: str) -> None:
         self.checked += 1
         row = self.alerts.get(rec["alert_id"])
         assert row is not None, f"{where}: unknown alert {rec['alert_id']}"
         self._derived(row, "alerts", row["lat"], row["lon"], where)
+        self.evidence(row, "alerts", rec.get("evidence"), where)
+        self.alert_text(row, rec.get("message") or "", where)
+
+    def _foreign(self, row: dict[str, Any]) -> list[str]:
+        return [o for o in (row["origins"] or ["local"]) if o != ME]
+
+    def _identities(self, row: dict[str, Any]) -> bool:
+        mmsis = [row["mmsi"], row.get("other_mmsi")]
+        return all(self._grant(o, "identities", row["lat"], row["lon"], row["start"],
+                               row["end"] or row["start"], mmsis)[0]
+                   for o in self._foreign(row))
+
+    def evidence(self, row: dict[str, Any], cls: str, ev: Any, where: str) -> None:
+        """Every point and time of the evidence meets, for each foreign origin, the area,
+        window and delay of an agreement the row passed; identity fields only where
+        identities are granted; watchlist matches and risk never."""
+        foreign = self._foreign(row)
+        if not foreign or ev is None:
+            return
+        mmsis = [row["mmsi"], row.get("other_mmsi")]
+        hi = row["end"] or row["start"]
+        groups = [[a for a in self.grants if a.grantor == o and cls in a.classes
+                   and self._passes(a, row["lat"], row["lon"], row["start"], hi, mmsis)]
+                  for o in foreign]
+        ids = self._identities(row)
+
+        precs = [a.precision for a in self.grants if a.precision is not None]
+        tol = 0.5 * 10 ** -min(precs) + 1e-9 if precs else 0.0  # a rounded point may cross
+
+        def widened(a: Spec, lat: float | None) -> Spec:
+            if lat is None or a.box is None:
+                return dataclasses.replace(a, box=None)
+            w, so, e, n = a.box
+            return dataclasses.replace(a, box=(w - tol, so - tol, e + tol, n + tol))
+
+        def point_ok(lat: float | None, lon: float | None, t: datetime | None) -> bool:
+            return all(any(self._passes(widened(a, lat), lat, lon, t, t, [],
+                                        timed=t is not None) for a in g) for g in groups)
+
+        def walk(v: Any) -> None:
+            if isinstance(v, list):
+                for x in v:
+                    walk(x)
+                return
+            if not isinstance(v, dict):
+                return
+            assert not {"watchlists", "risk", "conditions", "zone_properties"} & set(v), (
+                f"{where}: private evidence keys in {row.get('event_id')}: {sorted(v)}")
+            if not ids:
+                leaked = {"shipname", "name", "callsign", "flag", "imo", "destination",
+                          "ship_type", "previous_period", "new_period"} & set(v)
+                assert not leaked, f"{where}: identity {leaked} without identities"
+            t = _t(v["ts"]) if isinstance(v.get("ts"), str) else None
+            for la, lo in (("lat", "lon"), ("other_lat", "other_lon")):
+                if isinstance(v.get(la), int | float) and isinstance(v.get(lo), int | float):
+                    assert point_ok(v[la], v[lo], t), (
+                        f"{where}: evidence point ({v[la]}, {v[lo]}) at {t} of "
+                        f"{row.get('event_id')} exceeds the grants {self.grants}")
+            for k in ("ts", "first", "last", "valid_from", "valid_to", "start", "end"):
+                if isinstance(v.get(k), str) and _t(v[k]) is not None:
+                    assert point_ok(None, None, _t(v[k])), (
+                        f"{where}: evidence time {k}={v[k]} exceeds the grants")
+            for x in v.values():
+                walk(x)
+
+        self.checked += 1
+        self.evidence_checked += 1
+        walk(ev)
+
+    def alert_text(self, row: dict[str, Any], text: str, where: str) -> None:
+        """An alert's text names vessels only where identities are granted, writes positions
+        no more precisely than granted and names no zone of another organisation."""
+        if not self._foreign(row):
+            return
+        if not self._identities(row):
+            assert "(" not in text, f"{where}: alert text names a vessel: {text!r}"
+        precs = [a.precision for o in self._foreign(row) for a in self.grants
+                 if a.grantor == o and a.precision is not None]
+        if precs:
+            for dec in re.findall(r"\d+\.(\d+)[NSEW]", text):
+                assert len(dec) <= min(precs), f"{where}: {text!r} finer than {min(precs)}"
+        if row.get("zone") and row["kind"] in ("zone_entry", "zone_exit"):
+            assert f" in {row['zone']}" not in text, f"{where}: foreign zone in {text!r}"
 
     def dossier_allowed(self, mmsi: int) -> bool:
-        """May the vessel's dossier be shown at all (every origin of its positions grants
-        dossiers; a dossier has no place or time, so an area-limited agreement does not)."""
-        origins = {c["origin"] for (m, _), cs in self.positions.items() if m == mmsi
-                   for c in cs} or {"local"}
-        for origin in origins:
-            ok, _ = self._grant(origin, "dossiers", None, None, None, None, [mmsi],
-                                timed=False)
-            if not ok:
-                return False
-        return True
+        """May the vessel's dossier be shown at all: every origin of its positions grants
+        dossiers for some of that origin's positions of it (area, window, delay)."""
+        by_origin: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for (m, _), cs in self.positions.items():
+            if m == mmsi:
+                for c in cs:
+                    by_origin[c["origin"]].append(c)
+        if not by_origin:
+            return self._grant("local", "dossiers", None, None, None, None, [mmsi],
+                               timed=False)[0]
+        return all(any(self._grant(o, "dossiers", c["lat"], c["lon"], c["ts"], c["ts"],
+                                   [mmsi])[0] for c in cs) for o, cs in by_origin.items())
 
 
 # --------------------------------------------------------------------------- the paths
@@ -371,6 +466,16 @@ def _check_rest(w: World, o: Oracle, sample: list[int]) -> dict[str, int]:
         named = any(p.get(k) is not None for k in ("name", "imo", "flag", "ship_type"))
         o.position(p["mmsi"], _t(p["ts"]), lat, lon, "vessels", identity=named)  # type: ignore[arg-type]
     counts["vessels"] = len(fc["features"])
+    # filters run on what the partner sees: a match shows the value it matched
+    for params, key, ok in (({"ship_type": "30,52,60,70,80"}, "ship_type",
+                             lambda v: v in (30, 52, 60, 70, 80)),
+                            ({"flag": "PA,LR,MH,SG,KP,IR"}, "flag",
+                             lambda v: v in ("PA", "LR", "MH", "SG", "KP", "IR")),
+                            ({"min_risk": 1}, "risk", lambda v: v is not None and v >= 1)):
+        for f in w.get("me", "/api/vessels", **params).json()["features"]:
+            assert ok(f["properties"].get(key)), f"vessels {params}: {f['properties']}"
+    live = w.get("me", "/api/live").json()
+    assert live["feeds"] == [] and live["analysis"] is None and live["stream_clients"] is None
     for mmsi in sample:
         r = w.get("me", f"/api/vessels/{mmsi}/track")
         assert r.status_code in (200, 404), r.text
@@ -410,14 +515,21 @@ def _check_rest(w: World, o: Oracle, sample: list[int]) -> dict[str, int]:
         for fmt in ("csv", "geojson"):
             r = w.get("me", f"/api/export/{kind}", format=fmt)
             assert r.status_code == 200, r.text
+            if fmt == "csv":  # the columns of the partner table, nothing internal
+                header = r.content.decode().split("\n", 1)[0].split(",")
+                assert header == list(partner_columns(kind)), header
             rows = _export_rows(r.content, fmt)
             for rec in rows:
+                assert set(rec) <= set(partner_columns(kind)), sorted(rec)
                 if kind == "positions":
                     o.position(int(rec["mmsi"]), _t(rec["ts"]), _f(rec["lat"]), _f(rec["lon"]),  # type: ignore[arg-type]
-                               f"export {fmt}")
+                               f"export {fmt}", identity=rec.get("ship_type") not in (None, ""))
                 else:
+                    ev = rec.get("evidence")
                     o.event({"event_id": rec["event_id"], "lat": _f(rec["lat"]),
-                             "lon": _f(rec["lon"])}, f"export {fmt}")
+                             "lon": _f(rec["lon"]),
+                             "evidence": json.loads(ev) if isinstance(ev, str) and ev else ev},
+                            f"export {fmt}")
             counts[f"export_{kind}_{fmt}"] = len(rows)
     return counts
 
@@ -607,3 +719,145 @@ def test_revocation_stops_stream_within_seconds_and_rest_at_once(world: World) -
           f"{seconds:.2f} s after the revocation")
     assert seconds < 2.0
     assert not math.isnan(seconds)
+
+
+# --------------------------------------------------------------------------- what a partner sees
+
+
+def _half_box(w: World) -> tuple[float, float, float, float]:
+    """The western half of the data (evidence points of events near it fall outside)."""
+    x0, y0, x1, y1 = w.bounds
+    return (round(x0 - 0.01, 3), round(y0 - 0.01, 3), round((x0 + x1) / 2, 3),
+            round(y1 + 0.01, 3))
+
+
+def test_evidence_without_precision_is_judged_like_its_event(world: World) -> None:
+    """An attacker granted events and alerts (in half of the area, or anywhere), without
+    identities or a precision limit, reads every evidence point, time and identity field:
+    each must meet the grant (the property test's oracle judges them)."""
+    for box in (_half_box(world), None):
+        _evidence_judged(world, box)
+
+
+def _evidence_judged(world: World, box: tuple[float, float, float, float] | None) -> None:
+    specs_ = [Spec(grantor, ME, ("alerts", "events", "positions"), box, None,
+                   None, 0.0, (), (), None, False) for grantor in (NAVY, "local")]
+    _replace_agreements(world, specs_)
+    oracle = Oracle(world, specs_)
+    items = world.get("me", "/api/events", limit=50_000).json()["items"]
+    alerts = world.get("me", "/api/alerts").json()["items"]
+    assert items, "the grant shows some navy events"
+    for ev in items:
+        oracle.event(ev, "events")
+    for a in alerts:
+        oracle.alert(a, "alerts")
+    assert oracle.evidence_checked, "some navy evidence was judged"
+
+
+def test_alert_texts_are_built_from_the_partners_view(world: World) -> None:
+    _replace_agreements(world, [Spec(grantor, ME, ("alerts", "events", "positions"), None,
+                                     None, None, 0.0, (), (), 2, False)
+                                for grantor in (NAVY, "local")])
+    names = set(world.read(lambda s: s.query(
+        "SELECT DISTINCT shipname FROM identities WHERE shipname IS NOT NULL"))["shipname"]
+        .to_list())
+    alerts = world.get("me", "/api/alerts").json()["items"]
+    assert alerts, "the grant shows some alerts"
+    for a in alerts:
+        text = a["message"]
+        assert not re.search(r"\d+\.\d{3}[NSEW]", text), text
+        assert not any(f"({n.strip()})" in text for n in names if n.strip()), text
+        ev = json.dumps(a["evidence"])
+        assert '"watchlists"' not in ev and '"risk"' not in ev and '"shipname"' not in ev
+
+
+def test_partner_exports_carry_the_listed_columns_only(world: World) -> None:
+    """Every format, API and CLI (--as-org): the partner table's columns, ship types only
+    with the identities class."""
+    spec = Spec(NAVY, ME, ("events", "positions"), None, None, None, 0.0, (), (), None, False)
+    _replace_agreements(world, [spec])
+    for kind in ("positions", "events"):
+        want = list(partner_columns(kind))
+        r = world.get("me", f"/api/export/{kind}", format="parquet")
+        assert r.status_code == 200
+        frame = pl.read_parquet(io.BytesIO(r.content))
+        assert frame.columns == want
+        if kind == "positions":  # navy's rows: no ship type without identities
+            oracle = Oracle(world, [spec])
+            navy = [all(c["origin"] == NAVY for c in oracle.positions[(int(m), int(t
+                        .timestamp()))]) for m, t in zip(frame["mmsi"], frame["ts"], strict=True)]
+            assert any(navy)
+            assert frame.filter(pl.Series(navy))["ship_type"].null_count() == sum(navy)
+        r = world.get("me", f"/api/export/{kind}", format="kml")
+        for bad in ("source", "station", "line_no", "msg_hash", "origin"):
+            assert f'name="{bad}"' not in r.text
+        cli = world.read(lambda s, k=kind: export_rows(s, k, ME))
+        assert cli.columns == want and cli.height
+
+
+def test_vessel_filters_and_risk_use_only_what_the_partner_sees(world: World) -> None:
+    """Granted positions only: ship type, flag and risk cannot be read out one value at a
+    time, and no risk of navy vessels is shown."""
+    spec = Spec(NAVY, ME, ("positions",), None, None, None, 0.0, (), (), None, False)
+    _replace_agreements(world, [spec])
+    oracle = Oracle(world, [spec])
+    mine = {m for (m, _), cs in oracle.positions.items() for c in cs if c["origin"] == ME}
+    everything = world.get("local", "/api/vessels").json()["features"]
+    types = {f["properties"]["ship_type"] for f in everything} - {None}
+    flags = {f["properties"]["flag"] for f in everything} - {None}
+    for t in types:
+        for f in world.get("me", "/api/vessels", ship_type=str(t)).json()["features"]:
+            assert f["properties"]["ship_type"] == t
+    for flag in flags:
+        for f in world.get("me", "/api/vessels", flag=flag).json()["features"]:
+            assert f["properties"]["flag"] == flag
+    for f in world.get("me", "/api/vessels").json()["features"]:
+        if f["properties"]["mmsi"] not in mine:
+            assert f["properties"]["risk"] is None
+    assert world.get("me", "/api/vessels", min_risk=1).json()["features"] == [] or all(
+        f["properties"]["mmsi"] in mine
+        for f in world.get("me", "/api/vessels", min_risk=1).json()["features"])
+
+
+def test_excluded_and_absent_vessels_answer_alike(world: World) -> None:
+    oracle = Oracle(world, [])
+    navy_only = sorted({m for (m, _), cs in oracle.positions.items()
+                        if all(c["origin"] == NAVY for c in cs)})
+    assert navy_only
+    spec = Spec(NAVY, ME, CLASS_NAMES, None, None, None, 0.0, (navy_only[0],), (), None,
+                False)
+    _replace_agreements(world, [spec])
+    absent = 999_999_998
+    for path in ("/api/vessels/{}", "/api/vessels/{}/track"):
+        hidden = world.get("me", path.format(navy_only[0]))
+        missing = world.get("me", path.format(absent))
+        assert hidden.status_code == missing.status_code == 404
+        assert (hidden.json()["error"]["message"].replace(str(navy_only[0]), "N")
+                == missing.json()["error"]["message"].replace(str(absent), "N"))
+    live = world.get("me", "/api/live").json()
+    assert live["feeds"] == [] and live["analysis"] is None and live["stream_clients"] is None
+
+
+def test_area_grants_dossiers_and_an_ended_window_keeps_its_vessels(world: World) -> None:
+    """Over-restriction: an agreement with an area grants the dossiers of vessels seen
+    inside it, and one whose window ended still shows the last positions it covered."""
+    x0, y0, x1, y1 = world.bounds
+    box = (x0 - 0.01, y0 - 0.01, x1 + 0.01, y1 + 0.01)
+    spec = Spec(NAVY, ME, ("dossiers", "positions"), box, world.start,
+                world.end - timedelta(hours=1), 0.0, (), (), None, False)
+    _replace_agreements(world, [spec])
+    oracle = Oracle(world, [spec])
+    navy_only = {m for (m, _), cs in oracle.positions.items()
+                 if all(c["origin"] == NAVY for c in cs)}
+    feats = world.get("me", "/api/vessels").json()["features"]
+    shown = {f["properties"]["mmsi"] for f in feats} & navy_only
+    assert shown, "an ended window still shows the vessels it covered"
+    for f in feats:
+        lon, lat = f["geometry"]["coordinates"]
+        oracle.position(f["properties"]["mmsi"], _t(f["properties"]["ts"]), lat, lon,  # type: ignore[arg-type]
+                        "vessels")
+    allowed = [m for m in sorted(shown) if oracle.dossier_allowed(m)]
+    assert allowed, "the area grants some dossiers"
+    for m in [*allowed[:3], *sorted(shown - set(allowed))[:3]]:
+        r = world.get("me", f"/api/vessels/{m}")
+        assert r.status_code == (200 if m in allowed else 404), r.text

@@ -1,11 +1,13 @@
 """Property tests of THE sharing policy (seasight.sharing.policy.permitted).
 
 An independent oracle, written plainly row by row, decides for every row whether the caller may
-see it and how precisely; the vectorised policy must agree exactly.
+see it and how precisely, and, value by value, what of an event's evidence it may see (points,
+times, identity fields; private keys never); the vectorised policy must agree exactly.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,7 +63,33 @@ def event_rows(draw: Any) -> dict[str, Any]:
     return {"origins": draw(st.lists(st.sampled_from(ORGS), max_size=2, unique=True)),
             "mmsi": draw(mmsis), "other_mmsi": draw(st.one_of(st.none(), mmsis)),
             "start": start, "end": end, "lat": draw(coords), "lon": draw(coords),
-            "ship_type": draw(ship_types), "other_ship_type": draw(ship_types)}
+            "ship_type": draw(ship_types), "other_ship_type": draw(ship_types),
+            "evidence": draw(evidences())}
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+@st.composite
+def evidence_points(draw: Any) -> dict[str, Any]:
+    t = draw(st.integers(-3 * 86400, 3600).map(lambda s: NOW + timedelta(seconds=s)))
+    lat = draw(st.floats(-10, 10, allow_nan=False).map(lambda v: round(v, 6)))
+    lon = draw(st.floats(-10, 10, allow_nan=False).map(lambda v: round(v, 6)))
+    return {"ts": _iso(t), "lat": lat, "lon": lon, "segment_id": "1-0"}
+
+
+@st.composite
+def evidences(draw: Any) -> dict[str, Any]:
+    """Evidence shaped like the detectors' and alerts': points in a list, a point under a
+    key, a time, identity values and history, a watchlist match and a plain number."""
+    first = draw(st.integers(-3 * 86400, 3600).map(lambda s: NOW + timedelta(seconds=s)))
+    return {"examples": [{"a": p, "distance_km": 1.5}
+                         for p in draw(st.lists(evidence_points(), max_size=3))],
+            "start": draw(st.one_of(st.none(), evidence_points())),
+            "first": _iso(first), "shipname": {"old": "ALPHA", "new": "BRAVO"},
+            "previous_period": {"valid_from": _iso(first), "n_reports": 3},
+            "watchlists": [{"list_name": "sdn"}], "duration_h": 2.5}
 
 
 @st.composite
@@ -140,6 +168,76 @@ def meets(a: Agreement, row: dict[str, Any], span: bool, now: datetime) -> bool:
     return True
 
 
+def _passing(org: str, cls: str, row: dict[str, Any], ags: list[Agreement], span: bool,
+             now: datetime) -> dict[str, list[Agreement]] | None:
+    """Per foreign origin of ``row``, the agreements granting ``cls`` it meets (None when an
+    origin has none)."""
+    origins = (row["origins"] or ["local"]) if "origins" in row else [row["origin"]]
+    out: dict[str, list[Agreement]] = {}
+    for origin in origins:
+        origin = origin or "local"
+        if origin == org:
+            continue
+        passing = [a for a in ags
+                   if a.grantor == origin and a.grantee == org and cls in a.classes
+                   and (a.revoked_at is None or a.revoked_at > now) and meets(a, row, span, now)]
+        if not passing:
+            return None
+        out[origin] = passing
+    return out
+
+
+def _value_meets(a: Agreement, lat: float | None, lon: float | None, t: datetime,
+                 now: datetime) -> bool:
+    """A point (``lat`` None: a time alone) of the evidence meets ``a``'s place and time."""
+    if lat is not None and a.area is not None:
+        x0, y0, x1, y1 = a.area.bounds
+        if not (x0 < lon < x1 and y0 < lat < y1):  # type: ignore[operator]
+            return False
+    if a.valid_from is not None and t < a.valid_from:
+        return False
+    if a.valid_to is not None and t > a.valid_to:
+        return False
+    return t <= now - a.delay
+
+
+def evidence_oracle(org: str, kind: str, row: dict[str, Any], ags: list[Agreement],
+                    decimals: int | None, now: datetime = NOW) -> dict[str, Any]:
+    """The evidence of a visible ``row`` that ``org`` may see, written plainly."""
+    ev = row["evidence"]
+    if org == "local":
+        return dict(ev)
+    groups = _passing(org, CLASS_OF[kind], row, ags, True, now)
+    assert groups is not None
+    if not groups:  # the caller's own data only
+        return dict(ev)
+    ids = _passing(org, "identities", row, ags, True, now) is not None
+
+    def ok(lat: float | None, lon: float | None, text: str) -> bool:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return all(any(_value_meets(a, lat, lon, t, now) for a in g) for g in groups.values())
+
+    def point(p: dict[str, Any] | None) -> dict[str, Any] | None:
+        if p is None or not ok(p["lat"], p["lon"], p["ts"]):
+            return None
+        r = (lambda x: x) if decimals is None else (lambda x: round(x, decimals))
+        return {**p, "lat": r(p["lat"]), "lon": r(p["lon"])}
+
+    out: dict[str, Any] = {
+        "examples": [{"a": point(e["a"]), "distance_km": e["distance_km"]}
+                     for e in ev["examples"] if point(e["a"]) is not None],
+        "start": point(ev["start"]),
+        "first": ev["first"] if ok(None, None, ev["first"]) else None,
+        "duration_h": ev["duration_h"],
+    }
+    if ids:
+        out["shipname"] = ev["shipname"]
+        period = ev["previous_period"]
+        out["previous_period"] = {**period, "valid_from": period["valid_from"] if ok(
+            None, None, period["valid_from"]) else None}
+    return out
+
+
 def oracle(org: str, kind: str, row: dict[str, Any], ags: list[Agreement],
            now: datetime = NOW) -> tuple[bool, int | None]:
     """(may ``org`` see ``row``?, decimals to round to or None)."""
@@ -174,7 +272,8 @@ def frame_of(rows: list[dict[str, Any]], schema: dict[str, Any]) -> pl.DataFrame
     data = [{"row_id": i, **r} for i, r in enumerate(rows)]
     if "evidence" in schema:
         for d in data:
-            d["evidence"] = '{"lat": 1.234567}'
+            d["evidence"] = json.dumps(d["evidence"]) if d.get("evidence") is not None else (
+                '{"lat": 1.234567}')
     return pl.DataFrame(data, schema=schema, orient="row") if data else pl.DataFrame(
         schema=schema)
 
@@ -200,8 +299,9 @@ def check_against_oracle(org: str, kind: str, rows: list[dict[str, Any]],
                 scaled = out[col] * 10**decimals
                 assert abs(scaled - round(scaled)) < 1e-6
                 assert abs(out[col] - src[col]) <= 0.5 * 10**-decimals + 1e-9
-        if "evidence" in out and decimals is not None:
-            assert out["evidence"] is None
+        if "evidence" in out and isinstance(src.get("evidence"), dict):
+            want = evidence_oracle(org, kind, src, ags, decimals)
+            assert json.loads(out["evidence"]) == want, (src, ags)
     return got
 
 

@@ -361,9 +361,14 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
                       read_only=read_only)
 
     @app.get("/api/live", tags=["service"])
-    def live_status() -> dict[str, Any]:
+    def live_status(caller: C) -> dict[str, Any]:
         """The live pipeline: feeds (messages, rejects, errors) and the last analysis cycle
-        (events added, alerts fired, newest position); ``{"running": false}`` without feeds."""
+        (events added, alerts fired, newest position); ``{"running": false}`` without feeds.
+        Another organisation is told only whether it runs: feed addresses and counts describe
+        every organisation's data."""
+        if not caller.sees_everything:
+            return {"running": pipeline is not None and pipeline.feeds_running(),
+                    "feeds": [], "analysis": None, "stream_clients": None}
         if pipeline is None:
             return {"running": False, "feeds": [], "analysis": None,
                     "stream_clients": len(broadcaster.clients)}

@@ -29,10 +29,11 @@ from seasight.access.caller import Caller
 from seasight.events.formats import event_records, events_geojson
 from seasight.events.model import parse_utc
 from seasight.federation import SOURCE_PREFIX
-from seasight.risk.alerts import STATES, alert_records, list_alerts
+from seasight.risk.alerts import STATES, alert_records, list_alerts, partner_message
 from seasight.risk.dossier import vessel_dossier
+from seasight.risk.score import risk_scores
 from seasight.risk.watchlists import OWNED_MATCHES, OWNER, owner_sql, watchlist_matches
-from seasight.schema import EVENTS, conform
+from seasight.schema import EVENTS, IDENTITIES, conform, empty
 from seasight.sharing import LOCAL, attach_origin, permitted
 from seasight.sharing.origins import Owners
 from seasight.sharing.reads import ship_types, with_event_columns
@@ -221,16 +222,21 @@ def latest_positions(
         "WHERE FALSE)")
     filters = ["TRUE"]
     fparams: list[Any] = []
-    if ship_type:
+    if partner:
+        # a partner's filters run on what it may see, after the policy (below); it is not
+        # given the operator's risk scores, and its designations are its own lists' and those
+        # granted to it (``_designations``)
+        risk = "(SELECT NULL::UINTEGER AS mmsi, NULL::DOUBLE AS risk WHERE FALSE)"
+    elif ship_type:
         filters.append(f"i.ship_type IN ({', '.join('?' for _ in ship_type)})")
         fparams += list(ship_type)
-    if flag:
+    if flag and not partner:
         filters.append(f"upper(i.flag) IN ({', '.join('?' for _ in flag)})")
         fparams += [f.upper() for f in flag]
-    if min_risk is not None:
+    if min_risk is not None and not partner:
         filters.append("coalesce(r.risk, 0) >= ?")
         fparams.append(min_risk)
-    if lists:
+    if lists and not partner:
         filters.append(f"list_has_any(m.lists, [{', '.join('?' for _ in lists)}])")
         fparams += list(lists)
     if partner:
@@ -254,8 +260,9 @@ def latest_positions(
         WHERE {' AND '.join(filters)}
         ORDER BY p.mmsi{"" if partner else " LIMIT ?"}"""
     args = params + list(box_params) + owned_params + fparams + ([] if partner else [limit])
-    if partner and has_matches:
-        store.con.register("_designations", designations(store, caller).to_arrow())
+    designated = designations(store, caller) if partner and has_matches else None
+    if designated is not None:
+        store.con.register("_designations", designated.to_arrow())
     try:
         frame = store.query(sql, args)
     finally:
@@ -266,6 +273,9 @@ def latest_positions(
     if not partner:
         return visible(caller, "vessels", frame)
     frame = _reported_ship_type(store, frame)
+    # the ship type the policy judged by, kept for the risk grant (the policy blanks
+    # ``ship_type`` where identities are not granted)
+    frame = frame.with_columns(pl.col("ship_type").alias("_policy_type"))
     shown = visible(caller, "vessels", frame).sort("mmsi", "ts").unique(
         "mmsi", keep="last", maintain_order=True)
     if bbox is not None:
@@ -273,7 +283,56 @@ def latest_positions(
         lon_ok = pl.col("lon").is_between(w, e) if w <= e else (
             (pl.col("lon") >= w) | (pl.col("lon") <= e))
         shown = shown.filter(pl.col("lat").is_between(so, n) & lon_ok)
-    return shown.drop("origin").head(limit)
+    # filters on what the partner sees: identity columns the policy blanked match nothing
+    if ship_type:
+        shown = shown.filter(pl.col("ship_type").cast(pl.Int64).is_in(list(ship_type)))
+    if flag:
+        shown = shown.filter(pl.col("flag").str.to_uppercase().is_in(
+            [f.upper() for f in flag]))
+    if lists:  # the partner's designations only: its own lists and those granted to it
+        on_lists = (designated.filter(pl.col("list_name").is_in(list(lists)))["mmsi"]
+                    if designated is not None else pl.Series("mmsi", [], pl.UInt32))
+        shown = shown.filter(pl.col("mmsi").cast(pl.UInt32).is_in(
+            on_lists.cast(pl.UInt32).implode()))
+    shown = _with_partner_risk(store, caller, shown)
+    if min_risk is not None:
+        shown = shown.filter(pl.col("risk").fill_null(0) >= min_risk)
+    return shown.drop("origin", "_policy_type").head(limit)
+
+
+def _with_partner_risk(store: Store, caller: Caller, shown: pl.DataFrame) -> pl.DataFrame:
+    """``shown`` (a partner's vessels, judged) with ``risk`` where an agreement grants the
+    vessel's dossier (its risk is part of it), computed by :func:`risk_scores` from the
+    events the partner may see and its own zones (no identities, no watchlist matches of
+    the operator); null elsewhere."""
+    out = shown.with_columns(pl.lit(None, pl.Float64).alias("risk"))
+    policy = caller.policy
+    if out.height == 0 or policy is None:
+        return out
+    grants_dossiers = any("dossiers" in ca.agreement.classes
+                          for ca in policy.grants.for_grantee(caller.organisation))
+    if not grants_dossiers and not (out["origin"] == caller.organisation).any():
+        return out
+    granted = visible(caller, "dossier", out.select(
+        "mmsi", "ts", "lat", "lon", pl.col("_policy_type").alias("ship_type"), "origin",
+    ))["mmsi"].unique()
+    if granted.len() == 0:
+        return out
+    store.con.register("_risk_mmsi", pl.DataFrame({"mmsi": granted.cast(pl.UInt32)})
+                       .to_arrow())
+    try:
+        events = conform(store.query(
+            "SELECT * FROM events WHERE mmsi IN (SELECT mmsi FROM _risk_mmsi) "
+            "OR other_mmsi IN (SELECT mmsi FROM _risk_mmsi)"), EVENTS)
+    finally:
+        store.con.unregister("_risk_mmsi")
+    events = _policy_drop(visible(caller, "events", _event_columns(store, caller, events)),
+                          list(EVENTS))
+    scores = _partner_scores(store, caller, events).select(
+        pl.col("mmsi").cast(out.schema["mmsi"]), pl.col("score").alias("_risk"))
+    scores = scores.filter(pl.col("mmsi").is_in(granted.cast(out.schema["mmsi"]).implode()))
+    return (out.join(scores, on="mmsi", how="left", maintain_order="left")
+            .with_columns(pl.col("_risk").alias("risk")).drop("_risk"))
 
 
 def designations(store: Store, caller: Caller, mmsi: int | None = None) -> pl.DataFrame:
@@ -341,7 +400,13 @@ def _partner_sources(store: Store, caller: Caller, at: datetime | None, where: l
             a = ca.agreement
             if "positions" not in a.classes or not a.active(now):
                 continue
+            # the newest data the agreement grants: old enough for its delay, not after the
+            # end of its window (an agreement that ended still grants what it covered)
             newest = now - a.delay if at is None else min(at, now - a.delay)
+            if a.valid_to is not None:
+                newest = min(newest, a.valid_to)
+            if a.valid_from is not None and a.valid_from > newest:
+                continue
             if a.grantor not in cutoffs or newest > cutoffs[a.grantor]:
                 cutoffs[a.grantor] = newest
     sources = store.query("SELECT DISTINCT source FROM positions")
@@ -415,31 +480,37 @@ def dossier(store: Store, caller: Caller, mmsi: int) -> dict[str, Any]:
         "SELECT (SELECT count(*) FROM positions WHERE mmsi = ?) + "
         "(SELECT count(*) FROM identities WHERE mmsi = ?)", [mmsi, mmsi]).fetchall()[0][0]
     if not known:
-        raise QueryError(404, "not_found", f"mmsi: no vessel {mmsi} in this database",
-                         {"parameter": "mmsi"})
+        raise _no_vessel(mmsi)
     try:
         d = vessel_dossier(store, f"{mmsi:09d}")
-    except LookupError as exc:
-        raise QueryError(404, "not_found", f"mmsi: {exc}", {"parameter": "mmsi"}) from None
+    except LookupError:
+        raise _no_vessel(mmsi) from None
     if caller.sees_everything:
         return d.to_json()
-    # a partner: the vessel itself must be granted (dossiers class, by the owners of its
-    # positions), then each part is judged as its own kind
-    origins = attach_origin(store.query("SELECT DISTINCT source FROM positions WHERE mmsi = ?",
-                                        [mmsi]), _owners(caller))["origin"].unique().sort()
-    origin_list = origins.to_list() or [LOCAL]
+    # a partner: the vessel itself must be granted: every organisation whose positions of it
+    # are stored grants ``dossiers`` for some of them (inside the agreement's area, window
+    # and delay; a vessel known only from static reports is local's, without a place), then
+    # each part is judged as its own kind
+    positions = attach_origin(store.query(
+        "SELECT mmsi, ts, lat, lon, source FROM positions WHERE mmsi = ? AND ts IS NOT NULL",
+        [mmsi]), _owners(caller))
+    origin_list = positions["origin"].unique().sort().to_list() or [LOCAL]
     # the ship type the policy judges by: the latest reported one (as on every other path),
     # else the identity's
     reported = ship_types(store, pl.Series([mmsi], dtype=pl.UInt32))["ship_type"].to_list()
     ship_type = reported or (d.identities["ship_type"].drop_nulls().tail(1).to_list() if (
         d.identities.height) else [])
-    vessel = pl.DataFrame({"mmsi": [mmsi], "ship_type": [ship_type[0] if ship_type else None],
-                           "origins": [origin_list]},
-                          schema={"mmsi": pl.UInt32, "ship_type": pl.UInt8,
-                                  "origins": pl.List(pl.String)})
-    if visible(caller, "dossier", vessel).height == 0:
-        raise QueryError(404, "not_found", f"mmsi: no vessel {mmsi} you may see",
-                         {"parameter": "mmsi"})
+    judged = positions.drop("source").with_columns(
+        pl.col("mmsi").cast(pl.UInt32),
+        pl.lit(ship_type[0] if ship_type else None, pl.UInt8).alias("ship_type"))
+    if judged.height == 0:
+        judged = pl.DataFrame({"mmsi": [mmsi], "ship_type": [ship_type[0] if ship_type
+                                                             else None], "origin": [LOCAL]},
+                              schema={"mmsi": pl.UInt32, "ship_type": pl.UInt8,
+                                      "origin": pl.String})
+    granted_by = set(visible(caller, "dossier", judged)["origin"].to_list())
+    if not set(origin_list) <= granted_by:
+        raise _no_vessel(mmsi)
     identities = d.identities.with_columns(
         pl.col("valid_from").alias("ts"),
         pl.Series("origins", [origin_list] * d.identities.height, pl.List(pl.String)))
@@ -458,9 +529,28 @@ def dossier(store: Store, caller: Caller, mmsi: int) -> dict[str, Any]:
     # the vessel's designations for the caller, of the identity periods it may see
     matches = designations(store, caller, mmsi).filter(
         pl.col("valid_from").is_in(identities["valid_from"].implode()))
-    return replace(d, identities=identities, events=events, track=track, risk=None,
+    scores = _partner_scores(store, caller, events).filter(pl.col("mmsi") == mmsi)
+    risk = None
+    if scores.height:
+        row = scores.row(0, named=True)
+        risk = {"score": row["score"], "rank": None, "factors": json.loads(row["factors"])}
+    return replace(d, identities=identities, events=events, track=track, risk=risk,
                    matches=matches, others={},
                    resolution=replace(d.resolution, related_mmsi=())).to_json()
+
+
+def _no_vessel(mmsi: int) -> QueryError:
+    """The one answer for a vessel that is not there and for one the caller may not see."""
+    return QueryError(404, "not_found", f"mmsi: no vessel {mmsi} you may see",
+                      {"parameter": "mmsi"})
+
+
+def _partner_scores(store: Store, caller: Caller, events: pl.DataFrame) -> pl.DataFrame:
+    """RISK rows computed from ``events`` (EVENTS rows the partner may see) and the
+    partner's own zones; no identities, no watchlist matches (the operator's)."""
+    own_zones = [z for z in store.zones() if (z.properties or {}).get("organisation")
+                 == caller.organisation]
+    return risk_scores(empty(IDENTITIES), conform(events, EVENTS), None, zones=own_zones)
 
 
 def _owners(caller: Caller) -> Owners:
@@ -511,6 +601,9 @@ def track(store: Store, caller: Caller, mmsi: int, *, since: datetime | None = N
     else:
         frame = _policy_drop(visible(caller, "track", _position_columns(store, caller, frame)),
                              ("ts", "lat", "lon", "sog", "cog"))
+        if frame.height == 0:  # not visible and not there look the same
+            raise QueryError(404, "not_found", f"mmsi: no positions of vessel {mmsi}",
+                             {"parameter": "mmsi"})
     coords = [[r[2], r[1]] for r in frame.iter_rows()]
     return {
         "type": "Feature",
@@ -618,7 +711,7 @@ def _alert_columns(store: Store, partner: Caller, alerts: pl.DataFrame) -> pl.Da
     """Alerts plus their event's place and the policy's columns (an alert without an event,
     a vessel rule, has no place: an agreement with an area does not grant it)."""
     events = conform(store.query("SELECT * FROM events"), EVENTS).select(
-        "event_id", "mmsi", "other_mmsi", "start", "end", "lat", "lon")
+        "event_id", "mmsi", "other_mmsi", "start", "end", "lat", "lon", "zone")
     joined = alerts.join(events, on="event_id", how="left", suffix="_event")
     for col in ("mmsi", "other_mmsi", "start", "end"):
         if f"{col}_event" in joined.columns:
@@ -634,8 +727,31 @@ def _visible_alerts(store: Store, caller: Caller, alerts: pl.DataFrame) -> pl.Da
     place and origins."""
     if caller.sees_everything:
         return visible(caller, "alerts", alerts)
-    return _policy_drop(visible(caller, "alerts", _alert_columns(store, caller, alerts)),
-                        alerts.columns)
+    return _partner_alerts(visible(caller, "alerts", _alert_columns(store, caller, alerts)),
+                           alerts.columns)
+
+
+def _partner_alerts(judged: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """Alerts judged for a partner (with their event's place and zone as the policy left
+    them) with ``message`` rebuilt from that view (:func:`partner_message`: the policy blanks
+    the stored one), then only ``columns``."""
+    if judged.height == 0:
+        return _policy_drop(judged, columns)
+    messages = []
+    for r in judged.iter_rows(named=True):
+        try:
+            ev = json.loads(r["evidence"]) if r["evidence"] else {}
+        except ValueError:
+            ev = {}
+        ev = ev if isinstance(ev, dict) else {}
+        vessel_name = (ev.get("vessel") or {}).get("shipname")
+        other_name = (ev.get("other_vessel") or {}).get("shipname")
+        event = None if r["event_id"] is None else {
+            k: r.get(k) for k in ("kind", "zone", "start", "end", "lat", "lon")}
+        messages.append(partner_message(r["rule"], event, int(r["mmsi"]), vessel_name,
+                                        r["other_mmsi"], other_name))
+    return _policy_drop(judged.with_columns(pl.Series("message", messages, pl.String)),
+                        columns)
 
 
 def alerts_json(store: Store, caller: Caller, states: Sequence[str] = ()) -> dict[str, Any]:
@@ -795,7 +911,7 @@ def stream_messages(caller: Caller, frames: StreamFrames) -> list[str]:
         shown = _policy_drop(visible(caller, "events", events), list(EVENTS))
         out += [json.dumps({"type": "event", "event": rec}) for rec in event_records(shown)]
     if alerts.height:
-        shown = visible(caller, "alerts", alerts) if caller.sees_everything else _policy_drop(
-            visible(caller, "alerts", alerts), frames.alerts.columns)
+        shown = visible(caller, "alerts", alerts) if caller.sees_everything else (
+            _partner_alerts(visible(caller, "alerts", alerts), frames.alerts.columns))
         out += [json.dumps({"type": "alert", "alert": rec}) for rec in alert_records(shown)]
     return out

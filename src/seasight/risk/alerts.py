@@ -687,7 +687,7 @@ def _build_candidates(found: pl.DataFrame, rules: Sequence[Rule], events: pl.Dat
             "kind": rec["kind"],
             "start": event["start"] if event else None,
             "end": event["end"] if event else None,
-            "message": _message(rule, event, vessel, vid, other, oid, lists, risk_rows),
+            "message": _message(rule.name, event, vessel, vid, other, oid, lists, risk_rows),
             "evidence": json.dumps(evidence, sort_keys=True, default=str),
         })
     out = pl.DataFrame(rows, schema=ALERT_CANDIDATES)
@@ -719,10 +719,26 @@ def _event_record(event: Mapping[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def _message(rule: Rule, event: Mapping[str, Any] | None, vessel: int,
+def partner_message(rule_name: str, event: Mapping[str, Any] | None, vessel: int,
+                    vessel_name: str | None, other: int | None, other_name: str | None
+                    ) -> str:
+    """An alert's one-line text built only from what a partner sees: the event as judged for
+    it (``kind``, ``zone``, ``start``, ``end``, ``lat``, ``lon``: blanked and rounded by the
+    policy; None for a vessel rule) and the names it is granted (None when not). Positions are
+    written with no more decimals than they hold (at most 3); no watchlists, no risk."""
+    return _message(rule_name, event, vessel, {"shipname": vessel_name}, other,
+                    {"shipname": other_name}, {}, {}, trim=True)
+
+
+def _coordinate(x: float, trim: bool) -> str:
+    text = f"{abs(x):.3f}"
+    return text.rstrip("0").rstrip(".") if trim else text
+
+
+def _message(rule_name: str, event: Mapping[str, Any] | None, vessel: int,
              vid: Mapping[str, Any], other: int | None, oid: Mapping[str, Any],
              lists: Mapping[int, list[dict[str, Any]]],
-             risk_rows: Mapping[int, Mapping[str, Any]]) -> str:
+             risk_rows: Mapping[int, Mapping[str, Any]], trim: bool = False) -> str:
     def listed(m: int | None) -> str:
         names = sorted({f"{x['list_name']}: {x.get('entry_name') or x.get('entry_id')}"
                         for x in lists.get(m, [])} if m is not None else set())
@@ -733,7 +749,7 @@ def _message(rule: Rule, event: Mapping[str, Any] | None, vessel: int,
         r = risk_rows.get(vessel)
         if r is not None and r.get("score") is not None:
             parts.append(f"risk {float(r['score']):.0f}")
-        return f"{rule.name}: " + ", ".join(parts)
+        return f"{rule_name}: " + ", ".join(parts)
     kind = str(event["kind"]).replace("_", " ")
     text = f"{kind} of {parts[0]}"
     if other is not None:
@@ -745,7 +761,7 @@ def _message(rule: Rule, event: Mapping[str, Any] | None, vessel: int,
     if event["lat"] is not None and event["lon"] is not None:
         lat, lon = float(event["lat"]), float(event["lon"])
         ns, ew = ("N" if lat >= 0 else "S"), ("E" if lon >= 0 else "W")
-        text += f" at {abs(lat):.3f}{ns} {abs(lon):.3f}{ew}"
+        text += f" at {_coordinate(lat, trim)}{ns} {_coordinate(lon, trim)}{ew}"
     if event["start"] is not None:
         text += f" from {_iso(event['start'])}"
     return text
@@ -968,6 +984,7 @@ __all__ = [
     "list_alerts",
     "load_rules",
     "parse_rules",
+    "partner_message",
     "resolve_alert_id",
     "set_alert_state",
 ]

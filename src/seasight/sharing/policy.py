@@ -15,10 +15,24 @@ Rules
     * Derived rows (``origins``: a list) pass only if every origin passes (own origin always
       does): the most restrictive rule.
     * ``lat``/``lon`` are then rounded to the coarsest ``precision_decimals`` among the
-      agreements the row passed; a rounded row's ``evidence`` (JSON with exact positions) is
-      blanked.
-    * For ``vessels`` and ``dossier`` frames, identity columns (:data:`IDENTITY_COLUMNS`) are
-      blanked on rows whose foreign origins do not also grant ``identities``.
+      agreements the row passed.
+    * For ``vessels``, ``dossier``, ``positions`` and ``track`` frames, identity columns
+      (:data:`IDENTITY_COLUMNS`) are blanked on rows whose foreign origins do not also grant
+      ``identities``.
+    * ``evidence`` (JSON, events and alerts) is part of the row and judged by the same rules,
+      value by value (:func:`judge_evidence`): every point (an object with ``lat``/``lon``,
+      and ``other_lat``/``other_lon``) and every time (:data:`EVIDENCE_TIME_KEYS`) must meet
+      the area, window and delay of an agreement the row passed, for each foreign origin, or
+      is removed (a point inside a list removes its list item); points are rounded to the
+      row's precision; identity values and identity history (:data:`EVIDENCE_IDENTITY_KEYS`)
+      stay only where ``identities`` is granted too; :data:`EVIDENCE_PRIVATE_KEYS`
+      (watchlist matches, risk, rule conditions, zone properties) never go to a partner. Rows
+      of the caller's own origin only keep their evidence unchanged.
+    * ``zone`` is blanked (and ``zone`` keys of the evidence removed) where the frame's
+      optional ``zone_origin`` column names another organisation: zone names belong to the
+      organisation that drew the zone.
+    * ``message`` (alerts: text built from every organisation's data) is blanked for
+      partners; the caller rebuilds it from what the partner sees.
     * Unknown values count against the row when a limit needs them: a null position fails an
       area, a null time fails a window or a delay. A null ship type is not excluded.
 
@@ -45,6 +59,7 @@ Columns
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -88,8 +103,22 @@ IDENTITY_COLUMNS: Final = ("name", "shipname", "imo", "callsign", "flag", "desti
                            "ship_type", "length_m", "beam_m", "to_bow", "to_stern", "to_port",
                            "to_starboard", "draught")
 
-#: Columns blanked on rows whose position was rounded (they hold exact positions).
-EXACT_POSITION_COLUMNS: Final = ("evidence",)
+#: Kinds whose identity columns are blanked unless ``identities`` is granted too.
+_IDENTITY_KINDS: Final = frozenset({"vessels", "dossier", "positions", "track"})
+
+#: Evidence keys whose value is a time (ISO 8601 text), judged by window and delay.
+EVIDENCE_TIME_KEYS: Final = frozenset({"ts", "first", "last", "start", "end", "valid_from",
+                                       "valid_to"})
+
+#: Evidence keys holding identity values or identity history: kept only where the row's
+#: origins grant ``identities`` too.
+EVIDENCE_IDENTITY_KEYS: Final = frozenset({*IDENTITY_COLUMNS, "previous_period",
+                                           "new_period"})
+
+#: Evidence keys that never go to a partner: the operator's watchlist matches, risk scores
+#: (from every organisation's data), alert rule conditions and zone properties.
+EVIDENCE_PRIVATE_KEYS: Final = frozenset({"watchlists", "risk", "conditions",
+                                          "zone_properties"})
 
 _FULL: Final = 99  # "no rounding" in precision arrays
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -274,11 +303,191 @@ def _round(frame: pl.DataFrame, prec: np.ndarray) -> pl.DataFrame:
                          .then((pl.col(col).cast(pl.Float64) * scale).round(0) / scale)
                          .otherwise(pl.col(col).cast(pl.Float64))
                          .cast(frame.schema[col]).alias(col))
-    for col in EXACT_POSITION_COLUMNS:
-        if col in frame.columns:
-            exprs.append(pl.when(pl.col("_prec") < _FULL).then(None)
-                         .otherwise(pl.col(col)).alias(col))
     return out.with_columns(exprs).drop("_prec")
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+@dataclass(frozen=True)
+class EvidenceJudge:
+    """How one row's evidence is judged: for each foreign origin of the row, the agreements
+    the row passed (a point or time must meet the area / window / delay of one of them, for
+    every origin), the decimals to round points to (None: full precision), whether
+    ``identities`` is granted, and whether the row's zone name is hidden."""
+
+    groups: tuple[tuple[CompiledAgreement, ...], ...]
+    now_us: int
+    decimals: int | None = None
+    identities: bool = False
+    zone_hidden: bool = False
+
+    def _ok(self, lat: float | None, lon: float | None, t: int | None, place: bool) -> bool:
+        for group in self.groups:
+            if not any(_value_ok(ca, lat, lon, t, place, self.now_us) for ca in group):
+                return False
+        return True
+
+    def point_ok(self, lat: float | None, lon: float | None, t: int | None) -> bool:
+        """A point (``t`` None: at the row's own time, judged already) may be shown."""
+        return self._ok(lat, lon, t, True)
+
+    def time_ok(self, t: int | None) -> bool:
+        """A time may be shown (None: unknown, counts against it)."""
+        return t is not None and self._ok(None, None, t, False)
+
+
+def _value_ok(ca: CompiledAgreement, lat: float | None, lon: float | None, t: int | None,
+              place: bool, now_us: int) -> bool:
+    a = ca.agreement
+    if place and ca.area is not None:
+        if lat is None or lon is None or not (np.isfinite(lat) and np.isfinite(lon)):
+            return False
+        if not shapely.contains_xy(ca.area, lon, lat):
+            return False
+    if t is None:
+        return True
+    if a.valid_from is not None and t < _us(a.valid_from):
+        return False
+    if a.valid_to is not None and t > _us(a.valid_to):
+        return False
+    return t <= now_us - a.delay // timedelta(microseconds=1)
+
+
+def _evidence_time(value: object) -> int | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return _us(t)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+_LOST = object()  # a judged value that must not be shown
+
+
+def _point_keys(obj: Mapping[str, object]) -> list[tuple[str | None, str | None]]:
+    """The (lat key, lon key) pairs of an evidence object: ``lat``/``lon``, ``X_lat``/
+    ``X_lon`` and ``lat_X``/``lon_X``; a coordinate without its partner pairs with None
+    (a place that cannot be judged against an area)."""
+    def partner(k: str) -> tuple[str, str] | None:
+        for a, b in (("lat", "lon"), ("lon", "lat")):
+            if k == a:
+                return a, b
+            if k.endswith(f"_{a}"):
+                return k, f"{k[:-len(a)]}{b}"
+            if k.startswith(f"{a}_"):
+                return k, f"{b}{k[len(a):]}"
+        return None
+
+    pairs: list[tuple[str | None, str | None]] = []
+    for k in obj:
+        got = partner(k)
+        if got is None:
+            continue
+        me, other = got
+        has_other = other in obj
+        if k.startswith("lat") or k.endswith("lat"):
+            pairs.append((me, other if has_other else None))
+        elif not has_other:
+            pairs.append((None, me))
+    return pairs
+
+
+def _walk(value: object, judge: EvidenceJudge) -> tuple[object, bool]:
+    """(judged value or _LOST, whether a point was removed inside it)."""
+    if isinstance(value, list):
+        kept: list[object] = []
+        for item in value:
+            got, lost = _walk(item, judge)
+            if got is not _LOST and not lost:
+                kept.append(got)
+        return kept, False
+    if not isinstance(value, dict):
+        return value, False
+    out: dict[str, object] = {}
+    pairs = _point_keys(value)
+    if pairs:
+        t_text = value.get("ts")
+        t = _evidence_time(t_text)
+        if t_text is not None and t is None:
+            return _LOST, True  # a time that cannot be judged
+        for la, lo in pairs:
+            lat = None if la is None else _number(value[la])
+            lon = None if lo is None else _number(value[lo])
+            if not judge.point_ok(lat, lon, t):
+                return _LOST, True
+    lost_inside = False
+    rounded = {k for pair in pairs for k in pair if k is not None}
+    for k, v in value.items():
+        if k in EVIDENCE_PRIVATE_KEYS:
+            continue
+        if k in EVIDENCE_IDENTITY_KEYS and not judge.identities:
+            continue
+        if k == "zone" and judge.zone_hidden:
+            continue
+        if k in rounded:
+            x = _number(v)
+            out[k] = v if x is None or judge.decimals is None else round(x, judge.decimals)
+        elif k in EVIDENCE_TIME_KEYS and isinstance(v, str):
+            out[k] = v if judge.time_ok(_evidence_time(v)) else None
+        else:
+            got, lost = _walk(v, judge)
+            lost_inside |= lost
+            out[k] = None if got is _LOST else got
+    return out, lost_inside
+
+
+def judge_evidence(text: str | None, judge: EvidenceJudge) -> str | None:
+    """Evidence JSON as one partner may see it (see the module docstring); None when the
+    evidence is missing or not JSON."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    got, _ = _walk(value, judge)
+    return None if got is _LOST else json.dumps(got, sort_keys=True)
+
+
+def _judged_evidence(org: str, cls: str | None, frame: pl.DataFrame, pairs_row: np.ndarray,
+                     pairs_org: np.ndarray, cols: _Columns, grants: Grants, now: datetime,
+                     ok: np.ndarray, prec: np.ndarray, id_ok: np.ndarray,
+                     zone_hidden: np.ndarray) -> pl.Series:
+    """The ``evidence`` column judged row by row (rows of the caller's own origin only, and
+    rows that do not pass, unchanged)."""
+    now_us = _us(now)
+    passed: list[tuple[CompiledAgreement, np.ndarray]] = []
+    if cls is not None:
+        for ca in grants.for_grantee(org):
+            if cls in ca.agreement.classes and ca.agreement.active(now):
+                passed.append((ca, _limits(ca, cols, now_us)))
+    origins_of: dict[int, set[str]] = {}
+    for r, o in zip(pairs_row.tolist(), pairs_org.tolist(), strict=True):
+        if o != org:
+            origins_of.setdefault(r, set()).add(o)
+    texts = frame.get_column("evidence").cast(pl.String).to_list()
+    out: list[str | None] = []
+    for i, text in enumerate(texts):
+        foreign = origins_of.get(i)
+        if not ok[i] or not foreign:
+            out.append(None if foreign else text)
+            continue
+        groups = tuple(tuple(ca for ca, mask in passed
+                             if ca.agreement.grantor == o and mask[i])
+                       for o in sorted(foreign))
+        judge = EvidenceJudge(groups, now_us, None if prec[i] >= _FULL else int(prec[i]),
+                              bool(id_ok[i]), bool(zone_hidden[i]))
+        out.append(judge_evidence(text, judge))
+    return pl.Series("evidence", out, pl.String)
 
 
 def permitted(org: str, kind: str, frame: pl.DataFrame, grants: Grants, now: datetime
@@ -303,27 +512,46 @@ def permitted(org: str, kind: str, frame: pl.DataFrame, grants: Grants, now: dat
     pairs_row = pairs.get_column("_row").to_numpy().astype(np.int64)
     pairs_org = pairs.get_column("_o").to_numpy()
     cols = _Columns(kind, frame)
-    ok, prec = _judge(org, KIND_CLASS[kind], pairs_row, pairs_org, cols, grants, now)
+    cls = KIND_CLASS[kind]
+    ok, prec = _judge(org, cls, pairs_row, pairs_org, cols, grants, now)
     out = _round(frame, prec)
-    if kind in ("vessels", "dossier"):
-        masked = [c for c in IDENTITY_COLUMNS if c in frame.columns]
-        if masked:
-            id_ok, _ = _judge(org, "identities", pairs_row, pairs_org, cols, grants, now)
-            keep = pl.Series("_id_ok", id_ok)
-            out = out.with_columns(keep).with_columns(
-                pl.when(pl.col("_id_ok")).then(pl.col(c)).otherwise(None).alias(c)
-                for c in masked).drop("_id_ok")
+    masked = [c for c in IDENTITY_COLUMNS if c in frame.columns] if (
+        kind in _IDENTITY_KINDS) else []
+    id_ok = np.zeros(frame.height, bool)
+    if masked or "evidence" in frame.columns:
+        id_ok, _ = _judge(org, "identities", pairs_row, pairs_org, cols, grants, now)
+    if masked:
+        keep = pl.Series("_id_ok", id_ok)
+        out = out.with_columns(keep).with_columns(
+            pl.when(pl.col("_id_ok")).then(pl.col(c)).otherwise(None).alias(c)
+            for c in masked).drop("_id_ok")
+    zone_hidden = np.zeros(frame.height, bool)
+    if "zone_origin" in frame.columns and "zone" in frame.columns:
+        zo = frame.get_column("zone_origin").cast(pl.String)
+        zone_hidden = (zo.is_not_null() & (zo != org)).fill_null(False).to_numpy()
+        out = out.with_columns(pl.when(pl.Series(zone_hidden)).then(None)
+                               .otherwise(pl.col("zone")).alias("zone"))
+    if "evidence" in frame.columns:
+        out = out.with_columns(_judged_evidence(org, cls, frame, pairs_row, pairs_org, cols,
+                                                grants, now, ok, prec, id_ok, zone_hidden))
+    if kind == "alerts" and "message" in frame.columns:
+        out = out.with_columns(pl.lit(None, pl.String).alias("message"))
     return out.filter(pl.Series(ok))
 
 
 __all__ = [
+    "EVIDENCE_IDENTITY_KEYS",
+    "EVIDENCE_PRIVATE_KEYS",
+    "EVIDENCE_TIME_KEYS",
     "IDENTITY_COLUMNS",
     "KIND_CLASS",
     "PUBLIC_KINDS",
     "REQUIRED_COLUMNS",
     "CompiledAgreement",
+    "EvidenceJudge",
     "Grants",
     "PolicyError",
     "compile_grants",
+    "judge_evidence",
     "permitted",
 ]

@@ -8,15 +8,17 @@ can use them (or add the same columns its own way).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 
 from seasight.schema import EVENTS, POSITIONS, conform
 from seasight.sharing.agreements import agreements_version, list_agreements
-from seasight.sharing.origins import Owners, attach_origin, event_origins, owners
+from seasight.sharing.columns import partner_view
+from seasight.sharing.origins import LOCAL, Owners, attach_origin, event_origins, owners
 from seasight.sharing.policy import compile_grants, permitted
 from seasight.store import Store, events_where
 
@@ -83,7 +85,8 @@ def with_event_columns(store: Store, owners: Owners, events: pl.DataFrame) -> pl
     if events.height == 0:
         return events.with_columns(pl.lit(None, pl.List(pl.String)).alias("origins"),
                                    pl.lit(None, pl.UInt8).alias("ship_type"),
-                                   pl.lit(None, pl.UInt8).alias("other_ship_type"))
+                                   pl.lit(None, pl.UInt8).alias("other_ship_type"),
+                                   pl.lit(None, pl.String).alias("zone_origin"))
     vessels = pl.concat([events["mmsi"].cast(pl.UInt32),
                          events["other_mmsi"].cast(pl.UInt32)]).drop_nulls().unique()
     lo: datetime | None = events["start"].min()  # type: ignore[assignment]
@@ -99,26 +102,67 @@ def with_event_columns(store: Store, owners: Owners, events: pl.DataFrame) -> pl
     positions = attach_origin(positions, owners)
     out = event_origins(events, positions)
     types = ship_types(store, vessels)
-    return (out.join(types, on="mmsi", how="left", maintain_order="left")
-            .join(types.rename({"mmsi": "other_mmsi", "ship_type": "other_ship_type"}),
-                  on="other_mmsi", how="left", maintain_order="left"))
+    out = (out.join(types, on="mmsi", how="left", maintain_order="left")
+           .join(types.rename({"mmsi": "other_mmsi", "ship_type": "other_ship_type"}),
+                 on="other_mmsi", how="left", maintain_order="left"))
+    return with_zone_origin(store, out)
+
+
+#: Event kinds whose ``zone`` names a user zone (port visits name public ports).
+USER_ZONE_KINDS: Final = ("zone_entry", "zone_exit")
+
+
+def zone_owners(store: Store) -> dict[str, str]:
+    """Stored zone name -> the organisation that drew it (``local`` when not recorded)."""
+    if not store.has_table("zones"):
+        return {}
+    rows = store.con.execute("SELECT name, feature FROM zones").fetchall()
+    out: dict[str, str] = {}
+    for name, feature in rows:
+        try:
+            props = json.loads(feature).get("properties") or {}
+        except (ValueError, AttributeError):
+            props = {}
+        org = props.get("organisation")
+        out[str(name)] = org if isinstance(org, str) and org else LOCAL
+    return out
+
+
+def with_zone_origin(store: Store, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (events or alerts with ``kind`` and ``zone``) plus ``zone_origin``: the
+    organisation owning the user zone an event names (``local`` for a zone no longer
+    stored), null for events without a user zone. The policy hides the zone name from
+    other organisations."""
+    if "zone" not in frame.columns or "kind" not in frame.columns:
+        return frame.with_columns(pl.lit(None, pl.String).alias("zone_origin"))
+    owner = zone_owners(store)
+    user_zone = pl.col("kind").is_in(list(USER_ZONE_KINDS)) & pl.col("zone").is_not_null()
+    return frame.with_columns(
+        pl.when(user_zone).then(pl.col("zone").cast(pl.String).replace_strict(
+            owner, default=LOCAL, return_dtype=pl.String)).otherwise(None)
+        .alias("zone_origin"))
 
 
 def export_rows(store: Store, kind: str, org: str, *, since: datetime | None = None,
                 until: datetime | None = None, kinds: list[str] | None = None,
                 mmsi: int | None = None, now: datetime | None = None) -> pl.DataFrame:
     """The rows ``org`` may export: events, or positions (for ``positions`` and ``tracks``)
-    of the store, filtered, with the sharing policy applied."""
+    of the store, filtered, with the sharing policy applied; for another organisation than
+    ``local`` only the columns of :data:`~seasight.sharing.columns.PARTNER_COLUMNS`."""
     now = now or datetime.now(UTC)
     grants = compile_grants(list_agreements(store), agreements_version(store))
     who = owners(store)
     if kind == "events":
         frame = events_for_policy(store, who, kinds=kinds or [], since=since, until=until,
                                   mmsi=mmsi)
-        return permitted(org, "events", frame, grants, now)
-    frame = positions_for_policy(store, who, since=since, until=until,
-                                 mmsi=[mmsi] if mmsi is not None else None)
-    return permitted(org, "track" if kind == "tracks" else "positions", frame, grants, now)
+        shown = permitted(org, "events", frame, grants, now)
+    else:
+        frame = positions_for_policy(store, who, since=since, until=until,
+                                     mmsi=[mmsi] if mmsi is not None else None)
+        shown = permitted(org, "track" if kind == "tracks" else "positions", frame, grants,
+                          now)
+    # a partner receives the explicit columns of each data class, nothing internal
+    return shown if org == LOCAL else partner_view(kind, shown)
 
 
 __all__ = ["events_for_policy", "export_rows", "positions_for_policy", "ship_types",
