@@ -18,7 +18,7 @@ from seasight.exports import SUFFIX, ExportError, export_frame, tracks
 from seasight.relay import RelayFeed, RelayServer
 from seasight.sharing import LOCAL
 from seasight.sharing.agreements import AgreementError, check_org
-from seasight.sharing.reads import export_rows
+from seasight.sharing.reads import export_rows, record_export
 from seasight.store import Store
 
 EXPORT_EPILOG = """Examples:
@@ -121,13 +121,19 @@ def export(
     except AgreementError as exc:
         raise fail(str(exc)) from exc
     t0, t1 = _time("--since", since), _time("--until", until)
-    with open_store(db, read_only=True) as store:
+    if not db.exists():
+        raise fail(f"no such database: {db}")
+    # opened for writing: the export is recorded in the audit log before its data is written
+    with open_store(db) as store:
         frame = export_rows(store, kind.value, as_org, since=t0, until=t1,
                             kinds=event_kind, mmsi=mmsi)
-    try:
-        data = export_frame(frame, kind.value, fmt.value)
-    except ExportError as exc:
-        raise fail(str(exc)) from exc
+        try:
+            data = export_frame(frame, kind.value, fmt.value)
+        except ExportError as exc:
+            raise fail(str(exc)) from exc
+        record_export(store, None, kind.value, fmt.value, as_org, rows=frame.height,
+                      nbytes=len(data), since=t0, until=t1, kinds=event_kind, mmsi=mmsi,
+                      target=str(out) if str(out) == "-" else str(out.resolve()))
     if str(out) == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -143,14 +149,20 @@ def export(
 
 
 def _export_lake(db: Path, lake: str) -> None:
+    from seasight.access import audit
+    from seasight.access.caller import Caller
     from seasight.lake import export_lake
 
     started = time.perf_counter()
-    with open_store(db, read_only=True) as store:
+    if not db.exists():
+        raise fail(f"no such database: {db}")
+    with open_store(db) as store:
         try:
             written = export_lake(store, lake)
         except (ValueError, OSError) as exc:
             raise fail(f"cannot write lake {lake}: {exc}") from exc
+        audit.record(store, Caller.local(), "export lake", "export", sum(written.values()), 0,
+                     {"kind": "lake", "target": lake, "rows_written": written})
     rows = ", ".join(f"{name} {n:,}" for name, n in written.items() if n)
     typer.echo(f"exported {db} to lake {lake} in {time.perf_counter() - started:.1f} s "
                f"(rows written: {rows or 'none'})", err=True)
