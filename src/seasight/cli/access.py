@@ -11,14 +11,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from seasight.access import accounts, audit, keys
 from seasight.access.accounts import AccessError
+from seasight.cli import service
 from seasight.cli.options import DB, JSON, fail, open_store
 from seasight.events.model import parse_utc
+from seasight.store import Store
 
 EPILOG = """Examples:
 
@@ -294,11 +297,20 @@ def key_list(
 @key_app.command("revoke")
 def key_revoke(
     key_id: str = typer.Argument(..., help="The key's id (the 12 hex digits after ss_)."),
-    db: Path = DB,
+    db: Path = DB, url: str | None = service.URL, api_key: str | None = service.API_KEY,
 ) -> None:
-    """Revoke a key: it stops working at once."""
-    with open_store(db) as store:
-        _run(keys.check_key_id, key_id)
+    """Revoke a key: it stops working at once. While 'seasight serve' holds the database,
+    through its API (DELETE /api/access/keys/ID) with an admin key, or the call is printed."""
+    _run(keys.check_key_id, key_id)
+    try:
+        store = Store(db)
+    except duckdb.IOException as exc:
+        if not service.is_locked(exc):
+            raise fail(f"cannot open {db}: {exc}") from exc
+        service.through_service(db, "DELETE", f"/api/access/keys/{key_id}", url, api_key)
+        typer.echo(f"Revoked key {key_id} through the running service.", err=True)
+        return
+    with store:
         _run(keys.revoke_key, store, key_id)
     typer.echo(f"Revoked key {key_id}.", err=True)
 

@@ -199,6 +199,9 @@ def relay(
         raise fail(str(exc)) from exc
     if not db.exists():
         raise fail(f"no such database: {db}")
+    session = {"as_organisation": as_org, "tcp_port": tcp_listen, "host": host, "udp": udp,
+               "from_start": from_start, "station": station}
+    _record_relay(db, "relay start", 0, session)  # refuses to relay what cannot be audited
     try:
         server = RelayServer(tcp_port=tcp_listen, host=host,
                              udp=_hostport(udp) if udp else None).start()
@@ -225,6 +228,21 @@ def relay(
     finally:
         server.stop()
         typer.echo(f"relay stopped: {server.sent_lines:,} line(s) sent", err=True)
+        try:
+            _record_relay(db, "relay stop", server.sent_lines, session)
+        except typer.Exit:
+            typer.echo("seasight: the end of the relay could not be recorded in the audit "
+                       "log", err=True)
+
+
+def _record_relay(db: Path, action: str, lines: int, session: dict[str, object]) -> None:
+    """Record a relay session's start or end (with the lines sent) in the audit log."""
+    from seasight.access import audit
+    from seasight.access.caller import Caller
+
+    with open_store(db) as store:
+        audit.record(store, Caller.local(), action, "export", lines, 0,
+                     {**session, "lines_sent": lines})
 
 
 __all__ = ["EXPORT_EPILOG", "RELAY_EPILOG", "export", "relay"]
