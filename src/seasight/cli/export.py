@@ -8,6 +8,7 @@ import time
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import typer
@@ -235,7 +236,7 @@ def relay(
                        "log", err=True)
 
 
-def _record_relay(db: Path, action: str, lines: int, session: dict[str, object]) -> None:
+def _record_relay(db: Path, action: str, lines: int, session: dict[str, Any]) -> None:
     """Record a relay session's start or end (with the lines sent) in the audit log."""
     from seasight.access import audit
     from seasight.access.caller import Caller
