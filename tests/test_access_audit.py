@@ -9,11 +9,12 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
-from seasight.access import audit
+from seasight.access import anchor, audit
 from seasight.access.audit import export_audit, query_audit, record, verify_audit
 from seasight.api.query import Caller
 from seasight.store import Store
@@ -194,3 +195,98 @@ def test_no_function_alters_the_log() -> None:
     public = [n for n in audit.__all__ if callable(getattr(audit, n))]
     assert not [n for n in public if n.split("_")[0] in ("update", "delete", "remove", "edit",
                                                          "clear", "truncate")]
+
+
+# --------------------------------------------------------------------------- the anchor
+
+
+def _cut_tail_and_rewrite_head(s: Store) -> None:
+    s.con.execute("DELETE FROM audit_log WHERE seq > 7")
+    s.con.execute("UPDATE audit_head SET seq = 7, hash = (SELECT hash FROM audit_log "
+                  "WHERE seq = 7)")
+
+
+def _rewrite_and_rechain(s: Store) -> None:
+    prev = audit.GENESIS
+    for row in query_audit(s).iter_rows(named=True):
+        user = "mallory" if row["seq"] == 3 else row["user"]
+        ts_us = (row["ts"] - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        digest = audit.row_hash(row["seq"], ts_us, row["organisation"], user, row["key_id"],
+                                row["action"], row["kind"], row["rows"], row["status"],
+                                row["detail"], row["client"], prev)
+        s.con.execute('UPDATE audit_log SET "user" = ?, prev_hash = ?, hash = ? WHERE seq = ?',
+                      [user, prev, digest, row["seq"]])
+        prev = digest
+    s.con.execute("UPDATE audit_head SET hash = ?", [prev])
+
+
+def _empty(s: Store) -> None:
+    s.con.execute("DELETE FROM audit_log")
+    s.con.execute("DELETE FROM audit_head")
+
+
+def _drop(s: Store) -> None:
+    s.con.execute("DROP TABLE audit_log")
+    s.con.execute("DROP TABLE audit_head")
+
+
+@pytest.mark.parametrize("attack", [_cut_tail_and_rewrite_head, _rewrite_and_rechain, _empty,
+                                    _drop])
+def test_tampering_with_the_stopped_database_is_detected(tmp_path: Path, attack: Any) -> None:
+    """Edits of the file that keep the chain consistent (the service stopped) are found by the
+    anchor outside the database, and a later append does not move the anchor past them."""
+    db = tmp_path / "a.duckdb"
+    with Store(db) as s:
+        fill(s)
+        assert audit.check_audit(s).ok and audit.check_audit(s).anchored_seq == 10
+    with Store(db) as s:
+        attack(s)
+        assert audit._chain(s, 100, None)[0] is None  # the chain alone looks intact
+    with Store(db, read_only=True) as ro:
+        found = audit.check_audit(ro)
+        assert not found.ok and found.anchored_seq == 10 and found.problem
+        assert verify_audit(ro)[0] is False
+    with Store(db) as s:  # the service starts again and records: the evidence stays
+        record(s, ALICE, "GET /api/vessels", "vessels")
+        assert not audit.check_audit(s).ok
+    assert json.loads(anchor.anchor_path(db).read_text())["seq"] == 10
+
+
+def test_the_anchor_cannot_be_forged_or_removed(tmp_path: Path) -> None:
+    db = tmp_path / "a.duckdb"
+    with Store(db) as s:
+        fill(s)
+        _cut_tail_and_rewrite_head(s)
+    path = anchor.anchor_path(db)
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "seq": 7, "hash": query_audit(
+        Store(db, read_only=True)).row(6, named=True)["hash"]}))
+    with Store(db, read_only=True) as ro:
+        assert "MAC" in audit.check_audit(ro).problem
+    path.unlink()
+    with Store(db, read_only=True) as ro:
+        assert "no anchor" in audit.check_audit(ro).problem
+    with Store(tmp_path / "new.duckdb") as fresh:
+        assert audit.check_audit(fresh).ok  # a new installation: empty log, no anchor yet
+
+
+def test_exported_anchor_and_reanchoring(tmp_path: Path) -> None:
+    db = tmp_path / "a.duckdb"
+    saved = tmp_path / "kept-elsewhere.json"
+    with Store(db) as s:
+        fill(s, 5)
+        saved.write_text(anchor.anchor_path(db).read_text())
+        fill(s, 3)
+        assert audit.check_audit(s, anchor_file=saved).ok  # a prefix of today's log
+        assert audit.check_audit(s, anchor_file=saved).unanchored == 3
+        _rewrite_and_rechain(s)
+        assert not audit.check_audit(s, anchor_file=saved).ok
+        with pytest.raises(ValueError, match="broken"):
+            s.con.execute("UPDATE audit_log SET \"rows\" = 5 WHERE seq = 2")
+            audit.reanchor(s)
+        s.con.execute("UPDATE audit_log SET \"rows\" = 1 WHERE seq = 2")  # as fill wrote it
+        result = audit.reanchor(s, reason="restored from backup")
+        assert result.ok and result.anchored_seq == 9
+        last = query_audit(s).row(-1, named=True)
+        assert last["action"] == "audit re-anchor"
+        assert json.loads(last["detail"])["replaced_anchor"]["seq"] == 8

@@ -63,9 +63,9 @@ def test_round_trip(tmp_path: Path) -> None:
 
     rows = [json.loads(line) for line in run(db, "audit", "list", "--json").splitlines()]
     assert [r["action"] for r in rows] == [
-        "cli access org add", "cli access user add", "cli access user add",
-        "cli access key issue", "cli access user role", "cli access user disable",
-        "cli access key revoke"]
+        "access org add", "access user add", "access user add",
+        "access key issue", "access user role", "access user disable",
+        "access key revoke"]
     assert secret not in json.dumps(rows)
     assert "Audit log intact: 7 row(s)" in runner.invoke(
         app, ["access", "audit", "verify", "--db", str(db)]).stderr
@@ -78,7 +78,9 @@ def test_round_trip(tmp_path: Path) -> None:
     with Store(db) as store:
         store.con.execute("UPDATE audit_log SET action = 'nothing' WHERE seq = 4")
     verdict = json.loads(run(db, "audit", "verify", "--json", code=1))
-    assert verdict == {"ok": False, "first_bad_seq": 4, "rows": 7}
+    assert verdict | {"problem": ""} == {"ok": False, "first_bad_seq": 4, "rows": 7,
+                                         "anchored_seq": 7, "unanchored": 0, "problem": ""}
+    assert "row 4 was altered" in verdict["problem"]
 
 
 def test_errors_are_clear(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from typing import Any, Final
 import duckdb
 import polars as pl
 
+from seasight.access import audit
 from seasight.access.caller import Caller
 from seasight.schema import UTC_US
 from seasight.store import Store
@@ -177,8 +178,10 @@ def check_org_name(name: str) -> str:
     return name
 
 
-def create_organisation(store: Store, name: str, *, description: str = "") -> dict[str, Any]:
-    """Add organisation ``name``; :class:`ConflictError` when it exists."""
+def create_organisation(store: Store, name: str, *, description: str = "",
+                        by: Caller | None = None) -> dict[str, Any]:
+    """Add organisation ``name``; :class:`ConflictError` when it exists. Recorded in the
+    audit log as done ``by`` (default: the local operator), like every change here."""
     check_org_name(name)
     if len(description) > 1000:
         raise AccessError("description: at most 1000 characters")
@@ -186,8 +189,10 @@ def create_organisation(store: Store, name: str, *, description: str = "") -> di
     if get_organisation(store, name) is not None:
         raise ConflictError(f"organisation {name!r} exists")
     now = datetime.now(UTC)
-    store.con.execute("INSERT INTO organisations VALUES (?, ?, false, ?)",
-                      [name, description, now])
+    with audit.change(store, by, "access org add", "access",
+                      {"organisation": name, "description": description}):
+        store.con.execute("INSERT INTO organisations VALUES (?, ?, false, ?)",
+                          [name, description, now])
     return {"name": name, "description": description, "disabled": False, "created_at": now}
 
 
@@ -210,7 +215,8 @@ def list_organisations(store: Store) -> pl.DataFrame:
                   {**ORGANISATIONS, "n_users": pl.Int64()})
 
 
-def set_organisation_disabled(store: Store, name: str, disabled: bool = True) -> dict[str, Any]:
+def set_organisation_disabled(store: Store, name: str, disabled: bool = True, *,
+                              by: Caller | None = None) -> dict[str, Any]:
     """Disable (or enable again) an organisation: its users and keys stop working at once."""
     _writable(store)
     if get_organisation(store, name) is None:
@@ -218,7 +224,10 @@ def set_organisation_disabled(store: Store, name: str, disabled: bool = True) ->
     if name == LOCAL_ORG and disabled:
         raise AccessError(f"the installation's own organisation {LOCAL_ORG!r} cannot be "
                           "disabled")
-    store.con.execute("UPDATE organisations SET disabled = ? WHERE name = ?", [disabled, name])
+    with audit.change(store, by, "access org disable" if disabled else "access org enable",
+                      "access", {"organisation": name, "disabled": disabled}):
+        store.con.execute("UPDATE organisations SET disabled = ? WHERE name = ?",
+                          [disabled, name])
     org = get_organisation(store, name)
     assert org is not None
     return org
@@ -291,7 +300,7 @@ def check_username(username: str) -> str:
 
 
 def create_user(store: Store, org: str, username: str, role: str,
-                password: str | None = None) -> dict[str, Any]:
+                password: str | None = None, *, by: Caller | None = None) -> dict[str, Any]:
     """Add user ``username`` to organisation ``org`` with ``role``.
 
     Without ``password`` the user cannot sign in and acts only through API keys. Returns the
@@ -305,8 +314,11 @@ def create_user(store: Store, org: str, username: str, role: str,
     if get_user(store, username) is not None:
         raise ConflictError(f"user {username!r} exists")
     now = datetime.now(UTC)
-    store.con.execute("INSERT INTO users VALUES (?, ?, ?, ?, false, ?, ?)",
-                      [username, org, role, hashed, now, now])
+    with audit.change(store, by, "access user add", "access",
+                      {"organisation": org, "username": username, "role": role,
+                       "password": hashed is not None}):
+        store.con.execute("INSERT INTO users VALUES (?, ?, ?, ?, false, ?, ?)",
+                          [username, org, role, hashed, now, now])
     user = get_user(store, username)
     assert user is not None
     return user
@@ -331,36 +343,51 @@ def list_users(store: Store, org: str | None = None) -> pl.DataFrame:
                          f"FROM users {where} ORDER BY organisation, username", params, schema)
 
 
-def _update_user(store: Store, username: str, column: str, value: Any) -> dict[str, Any]:
+def _update_user(store: Store, username: str, column: str, value: Any, by: Caller | None,
+                 action: str, detail: dict[str, Any]) -> dict[str, Any]:
     _writable(store)
-    if get_user(store, username) is None:
+    before = get_user(store, username)
+    if before is None:
         raise NotFoundError(f"no user {username!r}")
-    store.con.execute(f'UPDATE users SET "{column}" = ?, updated_at = ? WHERE username = ?',
-                      [value, datetime.now(UTC), username])
+    with audit.change(store, by, action, "access",
+                      {"username": username, "organisation": before["organisation"],
+                       **detail}):
+        store.con.execute(
+            f'UPDATE users SET "{column}" = ?, updated_at = ? WHERE username = ?',
+            [value, datetime.now(UTC), username])
     user = get_user(store, username)
     assert user is not None
     return user
 
 
-def set_user_disabled(store: Store, username: str, disabled: bool = True) -> dict[str, Any]:
+def set_user_disabled(store: Store, username: str, disabled: bool = True, *,
+                      by: Caller | None = None) -> dict[str, Any]:
     """Disable (or enable again) a user: sign-in and every key of the user stop at once."""
-    return _update_user(store, username, "disabled", disabled)
+    return _update_user(store, username, "disabled", disabled, by,
+                        "access user disable" if disabled else "access user enable",
+                        {"disabled": disabled})
 
 
-def disable_user(store: Store, username: str) -> dict[str, Any]:
+def disable_user(store: Store, username: str, *, by: Caller | None = None) -> dict[str, Any]:
     """Disable ``username`` (see :func:`set_user_disabled`)."""
-    return set_user_disabled(store, username, True)
+    return set_user_disabled(store, username, True, by=by)
 
 
-def set_role(store: Store, username: str, role: str) -> dict[str, Any]:
+def set_role(store: Store, username: str, role: str, *,
+             by: Caller | None = None) -> dict[str, Any]:
     """Change the role of ``username``; keys of the user never act above the user's role."""
-    return _update_user(store, username, "role", check_role(role))
+    old = get_user(store, username)
+    return _update_user(store, username, "role", check_role(role), by, "access user role",
+                        {"role": {"from": old["role"] if old else None, "to": role}})
 
 
-def set_password(store: Store, username: str, password: str | None) -> dict[str, Any]:
-    """Set (or, with None, remove) the password of ``username``."""
+def set_password(store: Store, username: str, password: str | None, *,
+                 by: Caller | None = None) -> dict[str, Any]:
+    """Set (or, with None, remove) the password of ``username`` (the audit row says which,
+    never the password)."""
     hashed = hash_password(password) if password is not None else None
-    return _update_user(store, username, "password_hash", hashed)
+    return _update_user(store, username, "password_hash", hashed, by, "access user password",
+                        {"removed": password is None})
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from typing import Any, Final, Literal
 import duckdb
 import polars as pl
 
+from seasight.access import audit
 from seasight.access.accounts import (
     AccessError,
     NotFoundError,
@@ -178,12 +179,14 @@ def _digest(token: str) -> str:
 
 def issue_key(store: Store, org: str, *, user: str | None = None, role: str,
               scopes: Iterable[str] = ("read",), expires: datetime | None = None,
-              label: str = "", now: datetime | None = None) -> IssuedKey:
+              label: str = "", now: datetime | None = None,
+              by: Caller | None = None) -> IssuedKey:
     """Issue a key of organisation ``org`` (on behalf of ``user``, one of its users, if given)
     acting with ``role`` and ``scopes`` until ``expires`` (naive means UTC; None: no expiry).
 
     The role may not exceed the user's; each scope needs a minimum role
-    (:data:`SCOPE_MIN_ROLE`). Returns the key once: only its SHA-256 is stored.
+    (:data:`SCOPE_MIN_ROLE`). Returns the key once: only its SHA-256 is stored. Recorded
+    in the audit log as done ``by`` (default: the local operator), never with the secret.
     """
     check_role(role)
     scope_list = check_scopes(scopes)
@@ -214,21 +217,32 @@ def issue_key(store: Store, org: str, *, user: str | None = None, role: str,
         if not _rows(store, "SELECT 1 FROM api_keys WHERE key_id = ?", [key_id]):
             break
     token = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-    store.con.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-                      [key_id, org, user, role, ",".join(scope_list), label, _digest(token),
-                       now, expires_at])
+    with audit.change(store, by, "access key issue", "access",
+                      {"organisation": org, "username": user, "role": role,
+                       "scopes": list(scope_list), "label": label, "issued_key": key_id,
+                       "expires": expires_at.isoformat() if expires_at else None}):
+        store.con.execute(
+            "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+            [key_id, org, user, role, ",".join(scope_list), label, _digest(token), now,
+             expires_at])
     return IssuedKey(key_id, token)
 
 
-def revoke_key(store: Store, key_id: str, *, now: datetime | None = None) -> dict[str, Any]:
+def revoke_key(store: Store, key_id: str, *, now: datetime | None = None,
+               by: Caller | None = None) -> dict[str, Any]:
     """Revoke key ``key_id`` at once (revoking twice keeps the first time). Returns the key."""
     _writable(store)
     _ready(store)
-    if get_key(store, key_id) is None:
+    old = get_key(store, key_id)
+    if old is None:
         raise NotFoundError(f"no key {key_id!r}")
     when = _utc(now) if now is not None else datetime.now(UTC)
-    store.con.execute("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) "
-                      "WHERE key_id = ?", [when, key_id])
+    with audit.change(store, by, "access key revoke", "access",
+                      {"revoked_key": key_id, "organisation": old["organisation"],
+                       "username": old["username"], "label": old["label"],
+                       "already_revoked": old["revoked_at"] is not None}):
+        store.con.execute("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) "
+                          "WHERE key_id = ?", [when, key_id])
     key = get_key(store, key_id)
     assert key is not None
     return key

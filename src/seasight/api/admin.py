@@ -38,9 +38,9 @@ from seasight.access import (
     login,
     query_audit,
     revoke_key,
-    verify_audit,
 )
 from seasight.access.accounts import NotFoundError
+from seasight.access.audit import check_audit
 from seasight.api.auth import (
     SESSION_COOKIE,
     SESSION_HOURS,
@@ -61,7 +61,7 @@ from seasight.sharing import (
     revoke_agreement,
     update_agreement,
 )
-from seasight.sharing.reads import export_rows
+from seasight.sharing.reads import export_rows, record_export
 from seasight.store.shared import SharedStore
 
 #: Most audit rows one export holds (page with since/until for more).
@@ -202,7 +202,7 @@ def admin_router(shared: SharedStore, auth: Authenticator) -> APIRouter:
         if caller.key_id is not None:
             key = shared.read(lambda s: get_key(s, caller.key_id or ""))
             if key is not None and key.get("label") == "web session":
-                auth.end_session(caller.key_id)
+                auth.end_session(caller.key_id, by=caller)
         out = JSONResponse({"signed_out": True})
         out.delete_cookie(SESSION_COOKIE, path="/")
         return out
@@ -228,7 +228,7 @@ def admin_router(shared: SharedStore, auth: Authenticator) -> APIRouter:
         """Add an organisation (the local organisation's admins only)."""
         _own_org(caller, LOCAL)
         return dict(run(lambda: shared.write(lambda s: create_organisation(
-            s, body.name, description=body.description))))
+            s, body.name, description=body.description, by=caller))))
 
     @router.get("/api/access/users", tags=["access"])
     def users(caller: C, organisation: str | None = None) -> dict[str, Any]:
@@ -241,7 +241,7 @@ def admin_router(shared: SharedStore, auth: Authenticator) -> APIRouter:
         """Add a user to an organisation."""
         _own_org(caller, body.organisation)
         return dict(run(lambda: shared.write(lambda s: create_user(
-            s, body.organisation, body.username, body.role, body.password))))
+            s, body.organisation, body.username, body.role, body.password, by=caller))))
 
     @router.get("/api/access/keys", tags=["access"])
     def keys(caller: C, organisation: str | None = None) -> dict[str, Any]:
@@ -257,7 +257,7 @@ def admin_router(shared: SharedStore, auth: Authenticator) -> APIRouter:
                    if body.days is not None else None)
         issued = run(lambda: shared.write(lambda s: issue_key(
             s, body.organisation, user=body.user, role=body.role, scopes=body.scopes,
-            expires=expires, label=body.label)))
+            expires=expires, label=body.label, by=caller)))
         return {"key_id": issued.key_id, "secret": issued.secret,
                 "expires": expires.isoformat() if expires else None}
 
@@ -269,7 +269,7 @@ def admin_router(shared: SharedStore, auth: Authenticator) -> APIRouter:
             raise QueryError(404, "not_found", f"key_id: no key {key_id!r}")
         _own_org(caller, key["organisation"])
         return _records(pl.DataFrame([run(lambda: shared.write(
-            lambda s: revoke_key(s, key_id)))]))[0]
+            lambda s: revoke_key(s, key_id, by=caller)))]))[0]
 
     # ------------------------------------------------------------------ agreements
 
@@ -294,7 +294,7 @@ def admin_router(shared: SharedStore, auth: Authenticator) -> APIRouter:
             limits[name] = parse_time(name, limits[name])
         limits["delay"] = timedelta(seconds=body.delay_s)
         made = run(lambda: shared.write(lambda s: create_agreement(
-            s, body.grantor, body.grantee, body.classes, **limits)))
+            s, body.grantor, body.grantee, body.classes, by=caller, **limits)))
         return dict(made.to_json())
 
     @router.patch("/api/agreements/{agreement_id}", tags=["sharing"])
@@ -309,7 +309,7 @@ def admin_router(shared: SharedStore, auth: Authenticator) -> APIRouter:
                 raise bad_parameter("delay_s", "a number of seconds >= 0")
             changes["delay"] = timedelta(seconds=delay)
         return dict(run(lambda: shared.write(
-            lambda s: update_agreement(s, agreement_id, **changes))).to_json())
+            lambda s: update_agreement(s, agreement_id, by=caller, **changes))).to_json())
 
     @router.delete("/api/agreements/{agreement_id}", tags=["sharing"])
     def end_agreement(caller: C, agreement_id: str) -> dict[str, Any]:
@@ -317,7 +317,7 @@ def admin_router(shared: SharedStore, auth: Authenticator) -> APIRouter:
         old = run(lambda: shared.read(lambda s: get_agreement(s, agreement_id)))
         _own_org(caller, old.grantor)
         return dict(run(lambda: shared.write(
-            lambda s: revoke_agreement(s, agreement_id))).to_json())
+            lambda s: revoke_agreement(s, agreement_id, by=caller))).to_json())
 
     @router.get("/api/sources", tags=["sharing"])
     def sources(caller: C) -> dict[str, Any]:
@@ -329,7 +329,8 @@ def admin_router(shared: SharedStore, auth: Authenticator) -> APIRouter:
     def add_source(caller: C, body: SourceOwner) -> dict[str, Any]:
         """Say which organisation owns a source (exact name or glob)."""
         _own_org(caller, LOCAL)
-        run(lambda: shared.write(lambda s: assign_source(s, body.pattern, body.organisation)))
+        run(lambda: shared.write(lambda s: assign_source(s, body.pattern, body.organisation,
+                                                         by=caller)))
         return {"pattern": body.pattern, "organisation": body.organisation}
 
     # ------------------------------------------------------------------ audit
@@ -361,10 +362,11 @@ def admin_router(shared: SharedStore, auth: Authenticator) -> APIRouter:
 
     @router.get("/api/audit/verify", tags=["audit"])
     def audit_verify(caller: C) -> dict[str, Any]:
-        """Check the hash chain of the whole log."""
+        """Check the hash chain of the whole log and that it reaches the anchor kept outside
+        the database: ``ok``, ``first_bad_seq``, ``rows``, ``anchored_seq``, ``unanchored``
+        and, when not ok, ``problem``."""
         _own_org(caller, LOCAL)
-        ok, bad = shared.read(verify_audit)
-        return {"ok": ok, "first_bad_seq": bad}
+        return dict(shared.read(check_audit).to_json())
 
     # ------------------------------------------------------------------ exports
 
@@ -378,13 +380,18 @@ def admin_router(shared: SharedStore, auth: Authenticator) -> APIRouter:
         organisation may see under the agreements, rounded as granted."""
         if kind not in ("events", "tracks", "positions"):
             raise bad_parameter("kind", "events, tracks or positions")
+        t0, t1 = parse_time("since", since), parse_time("until", until)
         frame = shared.read(lambda s: export_rows(
-            s, kind, caller.organisation, since=parse_time("since", since),
-            until=parse_time("until", until), kinds=event_kind or None, mmsi=mmsi))
+            s, kind, caller.organisation, since=t0, until=t1, kinds=event_kind or None,
+            mmsi=mmsi))
         try:
             data = export_frame(frame, kind, format)
         except ExportError as exc:
             raise bad_parameter("format", str(exc)) from None
+        if not shared.read_only:  # recorded before the data is handed out
+            shared.write(lambda s: record_export(
+                s, caller, kind, format, caller.organisation, rows=frame.height,
+                nbytes=len(data), since=t0, until=t1, kinds=event_kind or None, mmsi=mmsi))
         return Response(data, media_type=_MEDIA[format], headers={
             "Content-Disposition": f'attachment; filename="{kind}.{format}"'})
 

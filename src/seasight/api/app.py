@@ -17,6 +17,7 @@ import asyncio
 import enum
 import functools
 import hashlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -632,14 +633,20 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         vessels that moved), ``{"type": "event", "event": {...}}`` and ``{"type": "alert",
         "alert": {...}}``, read from the store every ``poll_s`` seconds. The first message is
         ``{"type": "hello", ...}``."""
+        client = ws.client.host if ws.client else None
         try:
             caller = await run_in_threadpool(auth.caller, ws)
         except QueryError as exc:
+            auth.audit(None, "WS /api/stream refused", "stream", 4000 + exc.status,
+                       {"reason": exc.code}, client)
             await ws.close(code=4000 + exc.status, reason=exc.message[:120])
             return
         await ws.accept()
         sub = await broadcaster.subscribe(caller)
         closed = asyncio.Event()
+        opened, sent, end = time.monotonic(), 0, "client closed"
+        auth.audit(caller, "WS /api/stream open", "stream", 101,
+                   {"as_organisation": caller.organisation}, client)
 
         async def watch_close() -> None:
             try:
@@ -662,15 +669,23 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
                     batch.cancel()
                     break
                 if sub.revoked.is_set():  # the key was revoked or expired
-                    await ws.close(code=4401, reason="credentials revoked or expired")
+                    end = "credentials revoked or expired"
+                    await ws.close(code=4401, reason=end)
                     break
                 for m in batch.result():
                     await ws.send_text(m)
+                    sent += 1
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
             broadcaster.unsubscribe(sub)
             watcher.cancel()
+            # the session's content: how long, how many messages, what was dropped, why it ended
+            auth.audit(caller, "WS /api/stream close", "stream", 4401 if end != "client closed"
+                       else 1000, {"as_organisation": caller.organisation,
+                                   "seconds": round(time.monotonic() - opened, 3),
+                                   "rows": sent, "dropped": sub.dropped,
+                                   "ended": end}, client)
 
     static = static_dir if static_dir is not None else STATIC_DIR
     install_api_docs(app, static)

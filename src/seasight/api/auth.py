@@ -38,6 +38,7 @@ from seasight.access import (
     revoke_key,
     token_from_headers,
 )
+from seasight.access.audit import anchor_head
 from seasight.access.caller import Caller, Policy
 from seasight.api.query import QueryError
 from seasight.sharing import agreements_version, load_grants, owners
@@ -163,11 +164,12 @@ class Authenticator:
         user = None if caller.name == caller.organisation or ":" in caller.name else caller.name
         issued = self.shared.write(lambda s: issue_key(
             s, caller.organisation, user=user, role=role, scopes=scopes, expires=expires,
-            label="web session"))
+            label="web session", by=caller))
         return issued.secret, expires
 
-    def end_session(self, key_id: str) -> None:
-        self.shared.write(lambda s: revoke_key(s, key_id))
+    def end_session(self, key_id: str, by: Caller | None = None) -> None:
+        """Revoke the session key ``key_id`` (signed out ``by``)."""
+        self.shared.write(lambda s: revoke_key(s, key_id, by=by))
 
     # ------------------------------------------------------------------ audit
 
@@ -204,7 +206,8 @@ class Authenticator:
                         record(store, caller, row["action"], row["kind"],
                                int(row["detail"].get("rows", 0)), row["status"],
                                row["detail"], key_id=caller.key_id if caller else None,
-                               client=row["client"])
+                               client=row["client"], anchor=False)
+                    anchor_head(store)  # once per batch, not per row
             except Exception:
                 logger.exception("writing the audit log failed")
 

@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from seasight.access import accounts, audit, keys
 from seasight.access.accounts import AccessError
-from seasight.api.query import Caller
+from seasight.cli import service
 from seasight.cli.options import DB, JSON, fail, open_store
 from seasight.events.model import parse_utc
 from seasight.store import Store
@@ -64,10 +65,6 @@ def _time(value: datetime | None) -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M}Z" if value is not None else ""
 
 
-def _audited(store: Store, action: str, rows: int, detail: dict[str, Any]) -> None:
-    audit.record(store, Caller.local(), f"cli access {action}", "access", rows, 0, detail)
-
-
 def _parse_time(name: str, value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -97,7 +94,6 @@ def org_add(
     """Add an organisation."""
     with open_store(db) as store:
         org = _run(accounts.create_organisation, store, name, description=description)
-        _audited(store, "org add", 1, {"organisation": name})
     if as_json:
         typer.echo(json.dumps(_jsonable(org)))
     else:
@@ -131,7 +127,6 @@ def org_disable(
     """Disable an organisation: its users and keys stop working at once."""
     with open_store(db) as store:
         _run(accounts.set_organisation_disabled, store, name, not enable)
-        _audited(store, "org enable" if enable else "org disable", 1, {"organisation": name})
     typer.echo(f"{'Enabled' if enable else 'Disabled'} organisation {name!r}.", err=True)
 
 
@@ -166,8 +161,6 @@ def user_add(
     secret = _read_password(password, password_stdin)
     with open_store(db) as store:
         user = _run(accounts.create_user, store, org, username, role, secret)
-        _audited(store, "user add", 1, {"organisation": org, "username": username,
-                                        "role": role})
     if as_json:
         typer.echo(json.dumps(_jsonable(user)))
     else:
@@ -207,8 +200,6 @@ def user_disable(
     """Disable a user: sign-in and every key of the user stop at once."""
     with open_store(db) as store:
         _run(accounts.set_user_disabled, store, username, not enable)
-        _audited(store, "user enable" if enable else "user disable", 1,
-                 {"username": username})
     typer.echo(f"{'Enabled' if enable else 'Disabled'} user {username!r}.", err=True)
 
 
@@ -221,7 +212,6 @@ def user_role(
     """Change a user's role (the user's keys never act above it)."""
     with open_store(db) as store:
         _run(accounts.set_role, store, username, role)
-        _audited(store, "user role", 1, {"username": username, "role": role})
     typer.echo(f"{username!r} is now {role}.", err=True)
 
 
@@ -237,7 +227,6 @@ def user_password(
     secret = None if remove else _read_password(not password_stdin, password_stdin)
     with open_store(db) as store:
         _run(accounts.set_password, store, username, secret)
-        _audited(store, "user password", 1, {"username": username, "removed": remove})
     typer.echo(f"{'Removed' if remove else 'Set'} the password of {username!r}.", err=True)
 
 
@@ -269,9 +258,6 @@ def key_issue(
     with open_store(db) as store:
         issued = _run(keys.issue_key, store, org, user=user, role=role, scopes=scopes,
                       expires=until, label=label)
-        _audited(store, "key issue", 1, {"organisation": org, "username": user,
-                                         "role": role, "scopes": scopes,
-                                         "issued_key": issued.key_id})
         info = keys.get_key(store, issued.key_id) or {}
     if as_json:
         typer.echo(json.dumps(_jsonable({**info, "key": issued.secret})))
@@ -311,13 +297,21 @@ def key_list(
 @key_app.command("revoke")
 def key_revoke(
     key_id: str = typer.Argument(..., help="The key's id (the 12 hex digits after ss_)."),
-    db: Path = DB,
+    db: Path = DB, url: str | None = service.URL, api_key: str | None = service.API_KEY,
 ) -> None:
-    """Revoke a key: it stops working at once."""
-    with open_store(db) as store:
-        _run(keys.check_key_id, key_id)
+    """Revoke a key: it stops working at once. While 'seasight serve' holds the database,
+    through its API (DELETE /api/access/keys/ID) with an admin key, or the call is printed."""
+    _run(keys.check_key_id, key_id)
+    try:
+        store = Store(db)
+    except duckdb.IOException as exc:
+        if not service.is_locked(exc):
+            raise fail(f"cannot open {db}: {exc}") from exc
+        service.through_service(db, "DELETE", f"/api/access/keys/{key_id}", url, api_key)
+        typer.echo(f"Revoked key {key_id} through the running service.", err=True)
+        return
+    with store:
         _run(keys.revoke_key, store, key_id)
-        _audited(store, "key revoke", 1, {"revoked_key": key_id})
     typer.echo(f"Revoked key {key_id}.", err=True)
 
 
@@ -389,16 +383,67 @@ def audit_export(
 
 
 @audit_app.command("verify")
-def audit_verify(db: Path = DB, as_json: bool = JSON) -> None:
-    """Check the audit log's hash chain; exit 1 if any row was altered, added or removed."""
+def audit_verify(
+    anchor_file: Path | None = typer.Option(
+        None, "--anchor", dir_okay=False, exists=True,
+        help="Check against this exported anchor (from 'audit anchor --output') instead of "
+        "the anchor file beside the database."),
+    db: Path = DB, as_json: bool = JSON,
+) -> None:
+    """Check the audit log's hash chain and that it reaches the anchor kept outside the
+    database; exit 1 if any row was altered, added or removed, rows were cut off the end, the
+    log was re-chained, emptied or dropped, or the anchor is missing or forged."""
     with open_store(db, read_only=True) as store:
-        ok, bad = audit.verify_audit(store)
-        n = audit.count_audit(store)
+        result = audit.check_audit(store, anchor_file=anchor_file)
     if as_json:
-        typer.echo(json.dumps({"ok": ok, "first_bad_seq": bad, "rows": n}))
-    elif ok:
-        typer.echo(f"Audit log intact: {n} row(s).", err=True)
+        typer.echo(json.dumps(result.to_json()))
+    elif result.ok:
+        anchored = (f"; anchored at row {result.anchored_seq}"
+                    + (f" ({result.unanchored} row(s) after it)" if result.unanchored else "")
+                    if result.anchored_seq else "")
+        typer.echo(f"Audit log intact: {result.rows} row(s){anchored}.", err=True)
     else:
-        typer.secho(f"Audit log ALTERED: first bad row is seq {bad}.", err=True, fg="red")
-    if not ok:
+        where = (f"first bad row is seq {result.first_bad_seq}: "
+                 if result.first_bad_seq is not None else "")
+        typer.secho(f"Audit log ALTERED or unanchored: {where}{result.problem}.", err=True,
+                    fg="red")
+    if not result.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    output: Path | None = typer.Option(None, "--output", dir_okay=False,
+                                       help="Also write the anchor to this file (keep it "
+                                       "off this machine)."),
+    reset: bool = typer.Option(False, "--reset", help="Anchor the log at its current last "
+                               "row whatever the anchor says (after checking the log: for "
+                               "an installation without an anchor, or a restored backup). "
+                               "Recorded in the log."),
+    reason: str = typer.Option("", "--reason", help="Why (recorded with --reset)."),
+    db: Path = DB, as_json: bool = JSON,
+) -> None:
+    """Show the audit anchor (the last row's seq and hash, with its MAC) so it can be kept
+    elsewhere and checked later with 'audit verify --anchor FILE'; or re-anchor (--reset)."""
+    from seasight.access import anchor as anchors
+    if reset:
+        with open_store(db) as store:
+            try:
+                audit.reanchor(store, reason=reason)
+            except (ValueError, OSError) as exc:
+                raise fail(str(exc)) from exc
+    path = anchors.anchor_path(db)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise fail(f"no audit anchor at {path} (the log is empty, or run --reset after "
+                   "checking it)") from None
+    if output is not None:
+        output.write_text(text)
+    if as_json:
+        typer.echo(text.strip())
+    else:
+        doc = json.loads(text)
+        typer.echo(f"Audit anchor {path}: row {doc.get('seq')} hash {doc.get('hash')} "
+                   f"(written {doc.get('written_at')})", err=True)
+        typer.echo(text.strip())

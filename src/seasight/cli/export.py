@@ -8,6 +8,7 @@ import time
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import typer
@@ -18,7 +19,7 @@ from seasight.exports import SUFFIX, ExportError, export_frame, tracks
 from seasight.relay import RelayFeed, RelayServer
 from seasight.sharing import LOCAL
 from seasight.sharing.agreements import AgreementError, check_org
-from seasight.sharing.reads import export_rows
+from seasight.sharing.reads import export_rows, record_export
 from seasight.store import Store
 
 EXPORT_EPILOG = """Examples:
@@ -121,13 +122,19 @@ def export(
     except AgreementError as exc:
         raise fail(str(exc)) from exc
     t0, t1 = _time("--since", since), _time("--until", until)
-    with open_store(db, read_only=True) as store:
+    if not db.exists():
+        raise fail(f"no such database: {db}")
+    # opened for writing: the export is recorded in the audit log before its data is written
+    with open_store(db) as store:
         frame = export_rows(store, kind.value, as_org, since=t0, until=t1,
                             kinds=event_kind, mmsi=mmsi)
-    try:
-        data = export_frame(frame, kind.value, fmt.value)
-    except ExportError as exc:
-        raise fail(str(exc)) from exc
+        try:
+            data = export_frame(frame, kind.value, fmt.value)
+        except ExportError as exc:
+            raise fail(str(exc)) from exc
+        record_export(store, None, kind.value, fmt.value, as_org, rows=frame.height,
+                      nbytes=len(data), since=t0, until=t1, kinds=event_kind, mmsi=mmsi,
+                      target=str(out) if str(out) == "-" else str(out.resolve()))
     if str(out) == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -143,14 +150,20 @@ def export(
 
 
 def _export_lake(db: Path, lake: str) -> None:
+    from seasight.access import audit
+    from seasight.access.caller import Caller
     from seasight.lake import export_lake
 
     started = time.perf_counter()
-    with open_store(db, read_only=True) as store:
+    if not db.exists():
+        raise fail(f"no such database: {db}")
+    with open_store(db) as store:
         try:
             written = export_lake(store, lake)
         except (ValueError, OSError) as exc:
             raise fail(f"cannot write lake {lake}: {exc}") from exc
+        audit.record(store, Caller.local(), "export lake", "export", sum(written.values()), 0,
+                     {"kind": "lake", "target": lake, "rows_written": written})
     rows = ", ".join(f"{name} {n:,}" for name, n in written.items() if n)
     typer.echo(f"exported {db} to lake {lake} in {time.perf_counter() - started:.1f} s "
                f"(rows written: {rows or 'none'})", err=True)
@@ -187,6 +200,9 @@ def relay(
         raise fail(str(exc)) from exc
     if not db.exists():
         raise fail(f"no such database: {db}")
+    session = {"as_organisation": as_org, "tcp_port": tcp_listen, "host": host, "udp": udp,
+               "from_start": from_start, "station": station}
+    _record_relay(db, "relay start", 0, session)  # refuses to relay what cannot be audited
     try:
         server = RelayServer(tcp_port=tcp_listen, host=host,
                              udp=_hostport(udp) if udp else None).start()
@@ -213,6 +229,21 @@ def relay(
     finally:
         server.stop()
         typer.echo(f"relay stopped: {server.sent_lines:,} line(s) sent", err=True)
+        try:
+            _record_relay(db, "relay stop", server.sent_lines, session)
+        except typer.Exit:
+            typer.echo("seasight: the end of the relay could not be recorded in the audit "
+                       "log", err=True)
+
+
+def _record_relay(db: Path, action: str, lines: int, session: dict[str, Any]) -> None:
+    """Record a relay session's start or end (with the lines sent) in the audit log."""
+    from seasight.access import audit
+    from seasight.access.caller import Caller
+
+    with open_store(db) as store:
+        audit.record(store, Caller.local(), action, "export", lines, 0,
+                     {**session, "lines_sent": lines})
 
 
 __all__ = ["EXPORT_EPILOG", "RELAY_EPILOG", "export", "relay"]

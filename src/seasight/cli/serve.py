@@ -88,7 +88,14 @@ def serve(
     names = ", ".join(name for name, _ in feeds)
     typer.secho(f"SeaSight serving {db} at http://{host}:{port}/ (API docs: /docs)"
                 + (f"; feeds: {names}" if names else ""), err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    from seasight.cli.service import forget_service, note_service
+
+    # where a command that finds the database locked can reach this service
+    note_service(db, host, port)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        forget_service(db)
 
 
 __all__ = ["SERVE_EPILOG", "serve"]

@@ -11,11 +11,14 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from seasight.cli import service
 from seasight.cli.options import DB, JSON, fail, open_store
 from seasight.events.model import parse_utc
 from seasight.sharing import (
@@ -31,6 +34,7 @@ from seasight.sharing import (
     update_agreement,
 )
 from seasight.sharing.agreements import parse_area
+from seasight.store import Store
 
 AGREEMENT_EPILOG = f"""Examples:
 
@@ -247,11 +251,27 @@ def update(
 @agreement_app.command("revoke")
 def revoke(
     agreement_id: str = typer.Argument(..., help="The agreement to revoke."),
-    db: Path = DB, as_json: bool = JSON,
+    db: Path = DB, as_json: bool = JSON, url: str | None = service.URL,
+    api_key: str | None = service.API_KEY,
 ) -> None:
-    """Revoke an agreement: it grants nothing from now on."""
+    """Revoke an agreement: it grants nothing from now on. While 'seasight serve' holds the
+    database, the revocation goes through its API (DELETE /api/agreements/ID) with an admin
+    key, or the exact call is printed."""
     try:
-        with open_store(db) as store:
+        store = Store(db)
+    except duckdb.IOException as exc:
+        if not service.is_locked(exc):
+            raise fail(f"cannot open {db}: {exc}") from exc
+        path = f"/api/agreements/{quote(agreement_id, safe='')}"
+        done = service.through_service(db, "DELETE", path, url, api_key)
+        if as_json:
+            typer.echo(json.dumps(done))
+        else:
+            typer.echo(f"Revoked {done.get('agreement_id', agreement_id)} through the running "
+                       f"service (revoked at {done.get('revoked_at')}).", err=True)
+        return
+    try:
+        with store:
             a = revoke_agreement(store, agreement_id)
     except AgreementError as exc:
         raise fail(str(exc)) from exc

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 import shapely
@@ -27,6 +27,9 @@ from shapely.geometry.base import BaseGeometry
 
 from seasight.schema import UTC_US
 from seasight.store import Store
+
+if TYPE_CHECKING:
+    from seasight.access.caller import Caller
 
 #: Data classes an agreement can grant.
 CLASSES: Final = ("positions", "identities", "events", "alerts", "dossiers", "watchlists")
@@ -298,9 +301,15 @@ def _row(a: Agreement) -> list[Any]:
     ]
 
 
-def _write(store: Store, a: Agreement, new: bool) -> None:
+def _write(store: Store, a: Agreement, new: bool, by: Caller | None, action: str,
+           detail: dict[str, Any]) -> None:
+    """Store ``a`` and its audit row (``action`` by ``by`` with ``detail``) in one
+    transaction."""
+    from seasight.access import audit  # not at import: access imports sharing
     marks = ", ".join("?" for _ in AGREEMENTS)
-    with store.transaction():
+    with audit.change(store, by, action, "sharing",
+                      {"agreement_id": a.agreement_id, "grantor": a.grantor,
+                       "grantee": a.grantee, **detail}):
         if new:
             exists = store.con.execute("SELECT 1 FROM agreements WHERE agreement_id = ?",
                                        [a.agreement_id]).fetchall()
@@ -331,13 +340,22 @@ def _from_record(r: Mapping[str, Any]) -> Agreement:
 
 
 def create_agreement(store: Store, grantor: str, grantee: str, classes: Iterable[str],
-                     **limits: Any) -> Agreement:
+                     *, by: Caller | None = None, **limits: Any) -> Agreement:
     """Validate and store a new agreement (see :func:`make_agreement` for ``limits``);
-    it takes effect at once. Returns it."""
+    it takes effect at once. Returns it. Recorded in the audit log with the whole agreement
+    as done ``by`` (default: the local operator), like every change here."""
     ensure_tables(store)
     a = make_agreement(grantor, grantee, classes, **limits)
-    _write(store, a, new=True)
+    _write(store, a, True, by, "agreement create", {"agreement": a.to_json()})
     return a
+
+
+def agreement_changes(old: Agreement, new: Agreement) -> dict[str, dict[str, Any]]:
+    """What differs between two versions of an agreement: ``{field: {"from": .., "to": ..}}``
+    in the JSON form of :meth:`Agreement.to_json` (``updated`` left out)."""
+    before, after = old.to_json(), new.to_json()
+    return {k: {"from": before[k], "to": after[k]} for k in after
+            if k != "updated" and before.get(k) != after[k]}
 
 
 def get_agreement(store: Store, agreement_id: str) -> Agreement:
@@ -359,7 +377,8 @@ UPDATABLE: Final = ("classes", "area", "valid_from", "valid_to", "delay", "exclu
                     "exclude_ship_types", "precision_decimals", "note")
 
 
-def update_agreement(store: Store, agreement_id: str, **changes: Any) -> Agreement:
+def update_agreement(store: Store, agreement_id: str, *, by: Caller | None = None,
+                     **changes: Any) -> Agreement:
     """Change fields of an agreement (any of :data:`UPDATABLE`; ``None`` clears an optional
     limit); it takes effect at once. Returns the new agreement.
 
@@ -388,20 +407,23 @@ def update_agreement(store: Store, agreement_id: str, **changes: Any) -> Agreeme
         current[k] = v
     new = make_agreement(old.grantor, old.grantee, agreement_id=old.agreement_id,
                          created=old.created, updated=datetime.now(UTC), **current)
-    _write(store, new, new=False)
+    _write(store, new, False, by, "agreement update",
+           {"changes": agreement_changes(old, new)})
     return new
 
 
-def revoke_agreement(store: Store, agreement_id: str, at: datetime | None = None
-                     ) -> Agreement:
+def revoke_agreement(store: Store, agreement_id: str, at: datetime | None = None, *,
+                     by: Caller | None = None) -> Agreement:
     """Revoke an agreement (from ``at``, default now); it grants nothing from then on.
-    Revoking a revoked agreement keeps its first revocation time. Returns it."""
+    Revoking a revoked agreement keeps its first revocation time (and records nothing).
+    Returns it."""
     old = get_agreement(store, agreement_id)
     if old.revoked_at is not None:
         return old
     when = _utc(at, "at") or datetime.now(UTC)
     new = replace(old, revoked_at=when, updated=datetime.now(UTC))
-    _write(store, new, new=False)
+    _write(store, new, False, by, "agreement revoke",
+           {"changes": agreement_changes(old, new)})
     return new
 
 

@@ -19,13 +19,16 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
 from seasight.schema import UTC_US
 from seasight.sharing.agreements import AgreementError, bump_version, check_org
 from seasight.store import Store
+
+if TYPE_CHECKING:
+    from seasight.access.caller import Caller
 
 #: The installation's own organisation (the operator): owner of every unassigned source.
 LOCAL: Final = "local"
@@ -70,7 +73,7 @@ def ensure_tables(store: Store) -> None:
     store.create_table("data_sources", DATA_SOURCES, key=("pattern",))
 
 
-def assign_source(store: Store, pattern: str, org: str) -> None:
+def assign_source(store: Store, pattern: str, org: str, *, by: Caller | None = None) -> None:
     """Make the sources matching ``pattern`` (exact text or ``fnmatch`` glob) belong to
     ``org``; assigning a pattern again changes its owner. Takes effect at once.
 
@@ -81,23 +84,32 @@ def assign_source(store: Store, pattern: str, org: str) -> None:
         raise AgreementError("pattern: must be a non-empty source or glob")
     check_org(org)
     ensure_tables(store)
-    with store.transaction():
+    from seasight.access import audit  # not at import: access imports sharing
+    before = store.con.execute("SELECT organisation FROM data_sources WHERE pattern = ?",
+                               [pattern]).fetchall()
+    with audit.change(store, by, "source assign", "sharing",
+                      {"pattern": pattern, "organisation": org,
+                       "previous_organisation": before[0][0] if before else None}):
         store.con.execute("DELETE FROM data_sources WHERE pattern = ?", [pattern])
         store.con.execute("INSERT INTO data_sources VALUES (?, ?, ?)",
                           [pattern, org, datetime.now(UTC)])
         bump_version(store)
 
 
-def unassign_source(store: Store, pattern: str) -> bool:
-    """Remove ``pattern`` (its sources fall back to :data:`LOCAL`); False if it was unknown."""
+def unassign_source(store: Store, pattern: str, *, by: Caller | None = None) -> bool:
+    """Remove ``pattern`` (its sources fall back to :data:`LOCAL`); False if it was unknown
+    (and nothing is recorded). Recorded in the audit log as done ``by``."""
     ensure_tables(store)
-    with store.transaction():
-        n = store.con.execute("SELECT count(*) FROM data_sources WHERE pattern = ?",
-                              [pattern]).fetchall()[0][0]
-        if n:
-            store.con.execute("DELETE FROM data_sources WHERE pattern = ?", [pattern])
-            bump_version(store)
-    return bool(n)
+    from seasight.access import audit  # not at import: access imports sharing
+    before = store.con.execute("SELECT organisation FROM data_sources WHERE pattern = ?",
+                               [pattern]).fetchall()
+    if not before:
+        return False
+    with audit.change(store, by, "source remove", "sharing",
+                      {"pattern": pattern, "previous_organisation": before[0][0]}):
+        store.con.execute("DELETE FROM data_sources WHERE pattern = ?", [pattern])
+        bump_version(store)
+    return True
 
 
 def list_sources(store: Store) -> pl.DataFrame:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
@@ -21,6 +21,9 @@ from seasight.sharing.columns import partner_view
 from seasight.sharing.origins import LOCAL, Owners, attach_origin, event_origins, owners
 from seasight.sharing.policy import compile_grants, permitted
 from seasight.store import Store, events_where
+
+if TYPE_CHECKING:
+    from seasight.access.caller import Caller
 
 
 def ship_types(store: Store, mmsis: pl.Series) -> pl.DataFrame:
@@ -165,5 +168,28 @@ def export_rows(store: Store, kind: str, org: str, *, since: datetime | None = N
     return shown if org == LOCAL else partner_view(kind, shown)
 
 
-__all__ = ["events_for_policy", "export_rows", "positions_for_policy", "ship_types",
-           "with_event_columns"]
+def record_export(store: Store, by: Caller | None, kind: str, fmt: str, org: str, *,
+                  rows: int, nbytes: int, since: datetime | None = None,
+                  until: datetime | None = None, kinds: list[str] | None = None,
+                  mmsi: int | None = None, target: str | None = None) -> None:
+    """Record in the audit log that ``by`` (None: the local operator) exported ``rows`` rows of
+    ``kind`` as ``fmt`` seen as organisation ``org``, with the filters: the one place every
+    export (command line and HTTP) is recorded, before its data is handed out."""
+    from seasight.access import audit  # not at import: access imports sharing
+    from seasight.access.caller import Caller
+    who = by if by is not None else Caller.local()
+    audit.record(store, who, f"export {kind}", "export", rows, 0, {
+        "kind": kind, "format": fmt, "as_organisation": org, "bytes": nbytes,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None, "event_kinds": kinds or [],
+        "mmsi": mmsi, "target": target}, key_id=who.key_id)
+
+
+__all__ = [
+    "events_for_policy",
+    "export_rows",
+    "positions_for_policy",
+    "record_export",
+    "ship_types",
+    "with_event_columns",
+]
