@@ -37,9 +37,9 @@ from seasight.tracks.clean import clean_positions
 from seasight.tracks.identity import identity_history
 from seasight.tracks.segment import segment_tracks
 
-__all__ = ["POSITION_COLUMNS", "WARMUP", "DetectionResult", "IncrementalDetector",
-           "StoredDetection", "detect_events", "detect_store", "detect_window", "pending",
-           "warmup"]
+__all__ = ["IDENTITIES_FROM", "POSITION_COLUMNS", "WARMUP", "DetectionResult",
+           "IncrementalDetector", "StoredDetection", "detect_events", "detect_store",
+           "detect_window", "pending", "refresh_identities", "warmup"]
 
 #: Columns of ``positions`` the chain reads.
 POSITION_COLUMNS = ("mmsi", "ts", "lat", "lon", "sog", "cog", "heading", "nav_status",
@@ -229,15 +229,43 @@ def detect_store(
     positions = store.query(
         f"SELECT {cols} FROM positions WHERE ts IS NOT NULL AND lat IS NOT NULL "
         f"AND lon IS NOT NULL")
-    static = store.query("SELECT * FROM static WHERE ts IS NOT NULL")
+    static_digest = store.digest("static", _STATIC_WHERE)
+    static = store.query(f"SELECT * FROM static WHERE {_STATIC_WHERE}")
     horizon = positions["ts"].max() if positions.height else None
     result = detect_events(positions, static, zones,
                            horizon_end=horizon if isinstance(horizon, datetime) else None,
                            kinds=ran, params=params)
     store.replace("segments", result.segments)
-    store.replace("identities", result.identities)
+    _save_identities(store, result.identities, static_digest)
     added, updated, removed = store.upsert_events(result.events, retire_open=ran)
     return StoredDetection(result, added, updated, removed)
+
+
+#: :meth:`Store.state` name of the digest of the static reports the identities were built from.
+IDENTITIES_FROM = "identities_from_static"
+_STATIC_WHERE = "ts IS NOT NULL"
+
+
+def _save_identities(store: Store, identities: pl.DataFrame, static_digest: str) -> None:
+    # the table first: a crash between the two leaves an old digest, so the next
+    # refresh_identities rebuilds it again (harmless), never the reverse
+    store.replace("identities", identities)
+    store.set_state(IDENTITIES_FROM, static_digest)
+
+
+def refresh_identities(store: Store) -> bool:
+    """Rebuild the ``identities`` table from every stored static report if reports were added
+    or replaced since it was built (by detection or by an earlier refresh); True when it was
+    rebuilt. Ingest adds static reports without running detection: whatever reads identities
+    (screening, risk, the dossier) calls this first, so that the order of commands never
+    changes what they see."""
+    digest = store.digest("static", _STATIC_WHERE)
+    built_from = store.state(IDENTITIES_FROM)
+    if built_from == digest or (built_from is None and digest == "0:0"):
+        return False  # current, or nothing to build from (identities stored by other means)
+    static = store.query(f"SELECT * FROM static WHERE {_STATIC_WHERE}")
+    _save_identities(store, identity_history(static), digest)
+    return True
 
 
 class IncrementalDetector:
@@ -308,14 +336,15 @@ class IncrementalDetector:
                 store.con.unregister("_vessel_owned")
         if positions.height == 0:
             return None
-        static = store.query("SELECT * FROM static WHERE ts IS NOT NULL")
+        static_digest = store.digest("static", _STATIC_WHERE)
+        static = store.query(f"SELECT * FROM static WHERE {_STATIC_WHERE}")
         horizon = positions["ts"].max()
         start = positions["ts"].min()
         assert isinstance(horizon, datetime) and isinstance(start, datetime)
         result = detect_window(positions, static, zones, owned_from=owned_from,
                                vessel_owned_from=vessel_owned, horizon_end=horizon,
                                kinds=self.kinds, params=self.params)
-        return _Window(result, None if owned_from is None else start, horizon)
+        return _Window(result, None if owned_from is None else start, horizon, static_digest)
 
     def save(self, store: Store, window: _Window) -> StoredDetection:
         """Write what :meth:`detect` found: segments from the window on, identities, events."""
@@ -328,7 +357,7 @@ class IncrementalDetector:
         else:
             store.replace("segments", result.segments, where='"end" >= ?',
                           params=[window.start])
-        store.replace("identities", result.identities)
+        _save_identities(store, result.identities, window.static_digest)
         added, updated, removed = store.upsert_events(result.events, retire_open=self.kinds)
         self.horizon = window.horizon if self.horizon is None else max(self.horizon,
                                                                        window.horizon)
@@ -346,3 +375,4 @@ class _Window:
     result: DetectionResult
     start: datetime | None  # first position read (None: all the data)
     horizon: datetime  # last position read
+    static_digest: str = ""  # digest of the static reports read (Store.digest)

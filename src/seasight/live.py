@@ -29,10 +29,9 @@ from seasight.detection import IncrementalDetector, StoredDetection
 from seasight.ingest import IngestReport, ingest_live
 from seasight.risk.alerts import Rule, default_rules, fire_alerts
 from seasight.risk.score import risk_store
-from seasight.risk.watchlists import rescreen_store
+from seasight.risk.watchlists import keep_screening_current
 from seasight.sources.live import LiveChunk, parse_endpoint, tcp_chunks, udp_chunks
 from seasight.sources.replay import replay_chunks
-from seasight.store import Store
 from seasight.store.latest import refresh_latest
 from seasight.store.shared import SharedStore
 
@@ -79,13 +78,6 @@ class LiveStatus:
         return {"feeds": [vars(f) for f in self.feeds], "analysis": vars(self.analysis)}
 
 
-def _identity_key(store: Store) -> int:
-    got = store.con.execute(
-        "SELECT count(*), coalesce(sum(hash(mmsi, imo, callsign, shipname, valid_from)), 0) "
-        "FROM identities").fetchall()[0]
-    return hash((int(got[0]), int(got[1])))
-
-
 def tcp_feed(endpoint: str) -> Feed:
     """A feed read as a TCP client of ``HOST:PORT`` (reconnecting)."""
     host, port = parse_endpoint(endpoint, default_host="127.0.0.1")
@@ -125,7 +117,6 @@ class LivePipeline:
         self._feeds_done = threading.Event()
         self._threads: list[threading.Thread] = []
         self._seen_rowid = -1
-        self._identities = 0
         self._lock = threading.Lock()  # one analysis cycle at a time
 
     # ------------------------------------------------------------------ lifecycle
@@ -202,10 +193,7 @@ class LivePipeline:
                 return None
             with self.shared.writing() as store:
                 done = self.detector.save(store, window)
-                key = _identity_key(store)
-                if key != self._identities and store.has_table("watchlist_entries"):
-                    rescreen_store(store)
-                self._identities = key
+                keep_screening_current(store)
                 risk_store(store)
                 fired = fire_alerts(store, self.rules)
             self._seen_rowid = top

@@ -53,7 +53,12 @@ from seasight.live import LivePipeline
 from seasight.polygon_repair import RepairBusyError
 from seasight.relay import RelayFeed, RelayLoop, RelayServer
 from seasight.risk.alerts import UnknownAlertError, alert_records, set_alert_state
-from seasight.risk.watchlists import add_watchlist, parse_watchlist, watchlist_matches
+from seasight.risk.watchlists import (
+    add_watchlist,
+    keep_screening_current,
+    parse_watchlist,
+    watchlist_matches,
+)
 from seasight.schema import SYNTHETIC_MMSI_MAX
 from seasight.sharing import LOCAL
 from seasight.sharing.origins import upload_source
@@ -569,6 +574,7 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
             with access.writing() as store:
                 report.add(batch, store.append(batch))
                 refresh_latest(store)
+                keep_screening_current(store)  # new static reports are screened at once
             return report.to_json()
 
         return await run_in_threadpool(run)

@@ -24,6 +24,7 @@ from seasight.events.formats import event_records, events_csv, events_geojson
 from seasight.events.model import parse_utc
 from seasight.events.run import DETECTORS
 from seasight.geo.zones import Zone, load_zones
+from seasight.risk.watchlists import keep_screening_current
 from seasight.store import Store, events_where
 
 DETECT_EPILOG = """Examples:
@@ -89,6 +90,7 @@ def detect(
         raise typer.BadParameter("--scheduler needs --lake", param_hint="--scheduler")
     with open_store(db) as store:
         done = detect_store(store, zone_list, kinds=kind or None)
+        keep_screening_current(store)  # the new identities against the stored lists
     result = done.result
     summary = {
         "positions": result.points.height, "segments": result.segments.height,

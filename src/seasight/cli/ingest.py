@@ -122,6 +122,8 @@ def ingest(
             report = _ingest_live(tcp, udp, db, duration, err)
         else:
             report = _ingest_files(paths, db, force, err, layout)
+        if not lake:
+            _keep_screening_current(db)
     except FileNotFoundError as exc:
         raise fail(f"no such file: {exc.filename}") from exc
     except (duckdb.IOException, duckdb.PermissionException) as exc:
@@ -137,6 +139,16 @@ def ingest(
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _keep_screening_current(db: Path) -> None:
+    """Static reports just stored are screened against the stored lists at once (see
+    :func:`seasight.risk.watchlists.keep_screening_current`)."""
+    from seasight.risk.watchlists import keep_screening_current
+    from seasight.store import Store
+
+    with Store(db) as store:
+        keep_screening_current(store)
 
 
 def _check_writable(db: Path) -> None:

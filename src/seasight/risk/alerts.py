@@ -81,7 +81,7 @@ import polars as pl
 
 from seasight.events.model import parse_utc
 from seasight.events.run import DETECTORS
-from seasight.risk.watchlists import watchlist_matches
+from seasight.risk.watchlists import ensure_screening, watchlist_matches
 from seasight.schema import EVENTS, IDENTITIES, UTC_US, conform, empty
 from seasight.sharing.origins import LOCAL
 from seasight.store import Store
@@ -801,6 +801,7 @@ def fire_alerts(store: Store, rules: Iterable[Rule], now: datetime | None = None
     scores and store the alerts not stored before, as ``new``. Returns those new alerts
     (ALERTS); firing again over the same evidence returns an empty frame."""
     ensure_tables(store)
+    ensure_screening(store)  # never alert on stale identities or matches
     candidates = evaluate_rules(
         rules,
         store.table("events"),

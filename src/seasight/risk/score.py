@@ -60,7 +60,7 @@ import numpy as np
 import polars as pl
 
 from seasight.geo.zones import Zone, zone_membership
-from seasight.risk.watchlists import watchlist_matches
+from seasight.risk.watchlists import ensure_screening, watchlist_matches
 from seasight.schema import EVENTS, IDENTITIES, conform, empty
 from seasight.sharing.origins import LOCAL
 from seasight.store import Store
@@ -571,6 +571,7 @@ def risk_store(store: Store, params: RiskParams | None = None) -> pl.DataFrame:
     the installation's vessels) and the stored user zones.
     """
     store.create_table("risk", RISK, key=("mmsi",))
+    ensure_screening(store)  # identities and matches as the stored reports and lists say now
     # the installation's score: designations by the local organisation's own lists
     matches = (watchlist_matches(store, organisations=[LOCAL])
                if store.has_table(MATCHES_TABLE) else None)

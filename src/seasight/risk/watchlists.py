@@ -580,6 +580,45 @@ def _identities(store: Store) -> pl.DataFrame:
     return store.table("identities")
 
 
+#: :meth:`Store.state` name of what the stored matches were screened from.
+SCREENED_FROM: Final = "screening_from"
+
+
+def _screening_inputs(store: Store) -> str:
+    """Digest of what screening reads: the identity periods and the stored lists."""
+    return f"{store.digest('identities')}|{store.digest('watchlists')}"
+
+
+def screening_is_current(store: Store) -> bool:
+    """Whether the stored matches were screened from the identities and lists stored now."""
+    return store.state(SCREENED_FROM) == _screening_inputs(store)
+
+
+def ensure_screening(store: Store, params: ScreeningParams | None = None) -> bool:
+    """Bring screening up to date: rebuild the identities from the static reports if reports
+    came in since (:func:`seasight.detection.refresh_identities`), then screen every identity
+    against every list again if the identities or the lists changed since the last screening.
+    True when it screened. Every path that adds identities or lists, and everything that
+    reads matches to score or alert, calls it, so the order of the commands (list then data,
+    or data then list) never changes the matches, the risk or the alerts."""
+    from seasight.detection import refresh_identities  # the analysis stage, left of risk
+
+    refresh_identities(store)
+    if screening_is_current(store):
+        return False
+    rescreen_store(store, params)
+    return True
+
+
+def keep_screening_current(store: Store) -> bool:
+    """:func:`ensure_screening` when some list is stored (the cheap check after an ingest or
+    a pull: without lists there is nothing to match); True when it screened."""
+    if not store.has_table("watchlists") or not store.con.execute(
+            "SELECT count(*) FROM watchlists").fetchall()[0][0]:
+        return False
+    return ensure_screening(store)
+
+
 def add_watchlist(store: Store, watchlist: Watchlist,
                   params: ScreeningParams | None = None, organisation: str = LOCAL
                   ) -> ScreeningChange:
@@ -587,7 +626,11 @@ def add_watchlist(store: Store, watchlist: Watchlist,
     previous version of the name; another organisation's list of the same name is another
     list and stays as it is), screen every stored identity against it and record the matches
     that appeared or disappeared in ``screening_changes``. All of it commits together."""
+    from seasight.detection import refresh_identities
+
     create_tables(store)
+    refresh_identities(store)
+    was_current = screening_is_current(store)
     name = watchlist.name
     this = f"{OWNER} = ? AND list_name = ?"
     key = [organisation, name]
@@ -616,6 +659,8 @@ def add_watchlist(store: Store, watchlist: Watchlist,
         _write(store, "watchlist_matches", new)
         _write(store, "screening_changes", _changes(
             added, removed, "add_watchlist", {(organisation, name): watchlist.version}, now))
+        if was_current:  # the other lists' matches were current: all of them are now
+            store.set_state(SCREENED_FROM, _screening_inputs(store))
     return ScreeningChange(
         list_name=name, version=watchlist.version, previous_version=previous_version,
         n_entries=entries.height, entries_added=len(new_ids - old_ids),
@@ -634,6 +679,7 @@ def remove_watchlist(store: Store, name: str, organisation: str = LOCAL
     previous = store.query(f"SELECT list_version, n_entries FROM watchlists WHERE {this}", key)
     if previous.height == 0:
         return None
+    was_current = screening_is_current(store)
     version = previous["list_version"][0]
     old = conform(store.query(f"SELECT * FROM watchlist_matches WHERE {this}", key),
                   OWNED_MATCHES)
@@ -644,6 +690,8 @@ def remove_watchlist(store: Store, name: str, organisation: str = LOCAL
         _write(store, "screening_changes", _changes(
             added, removed, "remove_watchlist", {(organisation, name): version},
             datetime.now(UTC)))
+        if was_current:
+            store.set_state(SCREENED_FROM, _screening_inputs(store))
     return ScreeningChange(
         list_name=name, version=None, previous_version=version, n_entries=0,
         entries_added=0, entries_removed=int(previous["n_entries"][0]), n_matches=0,
@@ -670,6 +718,7 @@ def rescreen_store(store: Store, params: ScreeningParams | None = None) -> pl.Da
         _write(store, "watchlist_matches", new)
         _write(store, "screening_changes",
                _changes(added, removed, "screen", versions, datetime.now(UTC)))
+        store.set_state(SCREENED_FROM, _screening_inputs(store))
     return new
 
 

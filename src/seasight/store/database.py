@@ -367,6 +367,10 @@ class Store:
                 source VARCHAR PRIMARY KEY, fingerprint VARCHAR, "offset" BIGINT,
                 state JSON, completed BOOLEAN, updated_at TIMESTAMPTZ)"""
         )
+        self.con.execute(
+            """CREATE TABLE IF NOT EXISTS derived_state (
+                name VARCHAR PRIMARY KEY, value VARCHAR, updated_at TIMESTAMPTZ)"""
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -696,6 +700,32 @@ class Store:
             return -1
         got = self.con.execute(f"SELECT coalesce(max(rowid), -1) FROM {table}").fetchall()
         return int(got[0][0])
+
+    def digest(self, table: str, where: str = "TRUE") -> str:
+        """A digest of the rows of ``table`` (those meeting ``where``): equal digests mean the
+        same rows, in any order ("0:0" when it is empty or does not exist). Derived tables
+        record the digest of what they were computed from, to know when they are stale."""
+        if not table.isidentifier():
+            raise ValueError(f"not a table name: {table!r}")
+        if not self.has_table(table):
+            return "0:0"
+        n, h = self.con.execute(
+            f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {table} t "
+            f"WHERE {where}").fetchall()[0]
+        return f"{int(n)}:{int(h)}"
+
+    def state(self, name: str) -> str | None:
+        """A value stored with :meth:`set_state` (None when never set)."""
+        if not self.has_table("derived_state"):
+            return None
+        got = self.con.execute("SELECT value FROM derived_state WHERE name = ?",
+                               [name]).fetchall()
+        return str(got[0][0]) if got else None
+
+    def set_state(self, name: str, value: str) -> None:
+        """Keep ``value`` under ``name`` (what a derived table was computed from)."""
+        self.con.execute(
+            "INSERT OR REPLACE INTO derived_state VALUES (?, ?, now())", [name, value])
 
     def table(self, name: str, where: str | None = None) -> pl.DataFrame:
         """A whole table (optionally filtered by a SQL condition) as a Polars frame."""
