@@ -200,3 +200,14 @@ def test_a_river_port_is_water() -> None:
 def test_true_land_stays_land() -> None:
     for lat, lon in [(38.5, -98.0), (48.0, 10.0), (-25.0, 134.0), (25.0, 78.0)]:
         assert on_land(lat, lon)
+
+
+def test_a_river_port_far_inland_is_near_the_shore() -> None:
+    """Water that is water only because of an anchorage (a river port) is next to the grid's
+    land, not as far offshore as the coast is far away: Nanjing, 270 km up the Yangtze, is no
+    place for a 50 nm-from-shore AIS gap."""
+    cells = load_anchorages().filter(pl.col("label") == "NANJING")
+    assert cells.height > 0
+    d = distance_to_shore_km(cells["lat"].to_numpy(), cells["lon"].to_numpy())
+    assert (d <= 1.0).all() and not on_land(cells["lat"].to_numpy(),
+                                             cells["lon"].to_numpy()).any()

@@ -72,6 +72,10 @@ SHORE_SAMPLE_KM = 2.0
 #: A land-grid cell within this distance (km) of a GFW anchorage cell's position is water.
 ANCHORAGE_WATER_KM = 0.35
 
+#: Distance to shore (km) given at most to water that is water only because of an anchorage:
+#: about one cell of the 1 km grid, whose land is next to it.
+HARBOUR_SHORE_KM = 1.0
+
 #: Threads used by the k-d tree query (-1: all cores).
 QUERY_WORKERS = -1
 
@@ -182,11 +186,16 @@ def on_land(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
     them, and puts 180 in the last column, not the first).
     """
     la, lo = np.broadcast_arrays(np.asarray(lat, dtype=np.float64), np.asarray(lon, np.float64))
-    shape = la.shape
-    la = la.ravel()
-    lo = _wrap_lon(lo.ravel())
+    out, _ = _land_and_harbour_water(la.ravel(), lo.ravel())
+    return out.reshape(la.shape)
+
+
+def _land_and_harbour_water(la: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(on land, water only because of an anchorage) for flat arrays of positions."""
+    lo = _wrap_lon(lo)
     ok = np.isfinite(la) & np.isfinite(lo) & (la >= -90.0) & (la <= 90.0)
     out = np.zeros(la.shape, dtype=bool)
+    harbour = np.zeros(la.shape, dtype=bool)
     if ok.any():
         g = _land_grid()
         cell = _grid_cells(g, la[ok], lo[ok])
@@ -195,7 +204,9 @@ def on_land(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
         water_cells = anchorage_water_cells()
         if water_cells.size:
             pos = np.minimum(np.searchsorted(water_cells, cell), water_cells.size - 1)
-            land &= water_cells[pos] != cell
+            at_anchorage = land & (water_cells[pos] == cell)
+            harbour[ok] = at_anchorage
+            land &= ~at_anchorage
         out[ok] = land
         cand = np.flatnonzero(out)
         if cand.size:
@@ -207,7 +218,7 @@ def on_land(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
         if cand.size:
             pairs = inland_water().query(shapely.points(lo[cand], la[cand]), predicate="within")
             out[cand[np.unique(pairs[0])]] = False
-    return out.reshape(shape)
+    return out, harbour
 
 
 #: Cell size (degrees) of the bitmap of inland-water bounding boxes.
@@ -370,16 +381,20 @@ def shoreline_distance_km(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
 
 
 def distance_to_shore_km(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
-    """Great-circle distance in km to the nearest Natural Earth 1:50 m shoreline.
+    """Great-circle distance in km to the nearest Natural Earth 1:50 m shoreline (sea or lake).
 
-    0 for positions :func:`on_land` puts on land, NaN for invalid positions. Broadcasts
-    ``lat`` and ``lon``; returns a float64 array of their broadcast shape.
+    0 for positions :func:`on_land` puts on land, NaN for invalid positions. Water that is
+    water only because of an anchorage (a river or harbour basin the 1 km grid calls land) is
+    at most :data:`HARBOUR_SHORE_KM` from the shore: the grid's land is that close, whatever
+    the distance to the coastline (a river port 300 km up the Yangtze is not open sea).
+    Broadcasts ``lat`` and ``lon``; returns a float64 array of their broadcast shape.
     """
     la, lo = np.broadcast_arrays(np.asarray(lat, dtype=np.float64), np.asarray(lon, np.float64))
     shape = la.shape
     la = la.ravel()
     lo = lo.ravel()
     out = np.zeros(la.shape)
-    land = on_land(la, lo)
+    land, harbour = _land_and_harbour_water(la, lo)
     out[~land] = shoreline_distance_km(la[~land], lo[~land])
+    out[harbour] = np.minimum(out[harbour], HARBOUR_SHORE_KM)
     return out.reshape(shape)
