@@ -24,6 +24,7 @@ from seasight.prefetch import prefetched, with_idle_ticks
 from seasight.sources.csv_tracks import read_track_csv
 from seasight.sources.files import expand_paths, fingerprint, line_chunks, open_source
 from seasight.sources.live import LiveChunk
+from seasight.sources.udp import UdpCounters
 from seasight.store import DEFAULT_DB, Checkpoint, RepeatFilter, Store
 
 #: Bytes of text decoded at a time.
@@ -69,6 +70,8 @@ class IngestReport:
     skipped: Counter[str] = field(default_factory=Counter)
     added: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    #: A UDP feed's datagrams received and lost (kernel drops, queue overflows), else None.
+    udp: UdpCounters | None = None
 
     @property
     def n_messages(self) -> int:
@@ -110,6 +113,7 @@ class IngestReport:
             "skipped": dict(sorted(self.skipped.items())),
             "rows_added": dict(sorted(self.added.items())),
             "seconds": round(self.seconds, 3),
+            **({"udp": self.udp.to_json()} if self.udp is not None else {}),
         }
 
 
@@ -276,7 +280,9 @@ def ingest_live(
     Lines are decoded as they arrive, with the arrival time for messages that carry none, and
     committed every ``flush_lines`` lines, at least every ``flush_every_s`` seconds, and as soon
     as the feed has been quiet for ``flush_every_s``. ``lock`` is held around each commit (the
-    service's write lock, shared with the other writers of the store).
+    service's write lock, shared with the other writers of the store). When ``chunks`` has
+    ``counters`` (a :class:`~seasight.sources.udp.UdpReceiver`), the report's ``udp`` holds a
+    copy of them as of the last commit (``on_flush`` is also called when only they changed).
     """
     started = time.perf_counter()
     report = IngestReport()
@@ -284,16 +290,20 @@ def ingest_live(
     pending: list[Batch] = []
     pending_lines = 0
     last_flush = time.monotonic()
+    counters: UdpCounters | None = getattr(chunks, "counters", None)
 
     def flush() -> None:
         nonlocal pending, pending_lines, last_flush
+        changed = counters is not None and counters != report.udp
+        if changed:
+            report.udp = counters.copy()  # type: ignore[union-attr]
         if pending:
             batch = Batch.concat(pending)
             with lock if lock is not None else nullcontext():
                 added = store.append(batch)
             report.add(batch, added)
-            if on_flush:
-                on_flush(report)
+        if on_flush and (pending or changed):
+            on_flush(report)
         pending, pending_lines, last_flush = [], 0, time.monotonic()
 
     try:
