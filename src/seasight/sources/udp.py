@@ -148,6 +148,11 @@ def socket_drops(sock: socket.socket) -> int | None:
     return None
 
 
+def _wait_readable(sock: socket.socket, timeout: float) -> None:
+    """Wait until ``sock`` has a datagram or ``timeout`` seconds have passed."""
+    select.select([sock], [], [], timeout)
+
+
 def _set_receive_buffer(sock: socket.socket, wanted: int) -> int:
     """Ask for a ``wanted``-byte receive buffer (forced if allowed); return the effective size."""
     forced = False
@@ -195,7 +200,8 @@ class UdpReceiver(Iterator[LiveChunk]):
         Called with human-readable status messages (listening, receive buffer, errors,
         retrying, stopped), from the receiver thread.
     receive_buffer_bytes
-        Receive buffer asked for; the effective size is in :attr:`counters`.
+        Receive buffer asked for (default :data:`RECEIVE_BUFFER_BYTES`); the effective size
+        is in :attr:`counters`.
     batch_s, batch_datagrams
         Largest span and size of one batch.
 
@@ -213,7 +219,7 @@ class UdpReceiver(Iterator[LiveChunk]):
         stop: threading.Event | None = None,
         max_datagram_bytes: int = 65535,
         on_status: StatusCallback | None = None,
-        receive_buffer_bytes: int = RECEIVE_BUFFER_BYTES,
+        receive_buffer_bytes: int | None = None,
         batch_s: float = BATCH_S,
         batch_datagrams: int = BATCH_DATAGRAMS,
     ) -> None:
@@ -226,7 +232,8 @@ class UdpReceiver(Iterator[LiveChunk]):
         if on_status is not None and not callable(on_status):
             raise TypeError("on_status must be callable or None")
         self.receive_buffer_bytes = _check_positive_int(
-            "receive_buffer_bytes", receive_buffer_bytes
+            "receive_buffer_bytes",
+            RECEIVE_BUFFER_BYTES if receive_buffer_bytes is None else receive_buffer_bytes,
         )
         self.batch_s = _check_seconds("batch_s", batch_s)
         self.batch_datagrams = _check_positive_int("batch_datagrams", batch_datagrams)
@@ -240,6 +247,13 @@ class UdpReceiver(Iterator[LiveChunk]):
     def counters(self) -> UdpCounters:
         """Datagrams received, kernel drops, queue overflows, receive buffer (kept current)."""
         return self._worker.counters
+
+    def wait_listening(self, timeout: float | None = None) -> tuple[str, int] | None:
+        """Wait until the socket is bound (after the first ``next()``); its (host, port), or
+        None if it was not bound within ``timeout`` seconds."""
+        if not self._worker.bound.wait(timeout):
+            return None
+        return self._worker.address
 
     def __iter__(self) -> UdpReceiver:
         return self
@@ -296,6 +310,8 @@ class _Worker:
         self.counters = UdpCounters()
         self.queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_BATCHES)
         self.closed = threading.Event()
+        self.bound = threading.Event()
+        self.address: tuple[str, int] = (host, port)
 
     # ------------------------------------------------------------------ receiver thread
 
@@ -360,6 +376,8 @@ class _Worker:
             sock.setblocking(False)
             source = format_endpoint("udp", str(bound_host), int(bound_port))
             self.counters.receive_buffer_bytes = effective
+            self.address = (str(bound_host), int(bound_port))
+            self.bound.set()
             self._report(f"listening on {source}")
             note = (f"receive buffer {effective / 2**20:.1f} MiB")
             if effective < self.receive_buffer_bytes:
@@ -459,6 +477,6 @@ class _Worker:
             if held:
                 wait = max(0.0, min(wait, held_since + self.batch_s - now))
             try:
-                select.select([sock], [], [], wait)
+                _wait_readable(sock, wait)
             except (OSError, ValueError) as exc:
                 return _describe(exc)
