@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import sys
 import threading
@@ -183,3 +185,32 @@ def test_live_status_shows_the_udp_counters(tmp_path: Path) -> None:
     assert feed["udp"]["queue_overflows"] == 0
     assert feed["udp"]["kernel_drops"] in (0, None)
     assert feed["messages"] + feed["rejects"] == len(datagrams)
+
+
+def test_ctrl_c_ends_a_live_ingest_after_storing_what_was_received(tmp_path: Path) -> None:
+    datagrams = make_datagrams(3_000)
+    port = free_port()
+    db = tmp_path / "interrupted.duckdb"
+
+    def send_then_interrupt() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the CLI listens (it is bound lazily)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.bind((LOCALHOST, port))
+                except OSError:
+                    break
+            time.sleep(0.05)
+        send_paced(port, datagrams, 5_000)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, straight after the last datagram
+
+    threading.Thread(target=send_then_interrupt, daemon=True).start()
+    started = time.monotonic()
+    result = CliRunner().invoke(app, ["ingest", "--udp", f"{LOCALHOST}:{port}", "--duration",
+                                      "60", "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started < 50  # ended by the interrupt, not the duration
+    summary = json.loads(result.stdout)
+    assert summary["udp"]["datagrams"] == len(datagrams)
+    assert summary["messages"] + sum(summary["rejects_by_reason"].values()) == len(datagrams)
+    assert stored_rows(db) == len(datagrams)

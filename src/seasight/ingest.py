@@ -50,6 +50,10 @@ PREFETCH_CHUNKS = 3
 #: does not bound memory, the chunk size does.
 COMMIT_ROWS = 2_000_000
 
+#: Decoded once before a live feed is opened: the decoder's first call loads its compiled
+#: kernels (about 2 s, holding the interpreter), which must not happen while datagrams arrive.
+WARM_UP_LINE = b"!AIVDM,1,1,,A,15NPOOPP00o?b=bE`UNv4?w428D;,0*24\n"
+
 #: File name endings read as CSV tracks (MarineCadastre, DMA, generic), the rest as NMEA.
 CSV_SUFFIXES = (".csv", ".csv.gz")
 
@@ -291,6 +295,7 @@ def ingest_live(
     pending_lines = 0
     last_flush = time.monotonic()
     counters: UdpCounters | None = getattr(chunks, "counters", None)
+    NmeaDecoder("warm-up").feed(WARM_UP_LINE, arrival_ts_us=0)  # before the feed is opened
 
     def flush() -> None:
         nonlocal pending, pending_lines, last_flush

@@ -179,11 +179,13 @@ def _accounted(db: Path) -> int:
 # readers
 
 
-def run_seasight(datagrams: Sequence[bytes], rate: int, workdir: Path) -> ReaderResult:
-    """What ``seasight ingest --udp`` runs, into a fresh database."""
+def run_seasight(datagrams: Sequence[bytes], rate: int, workdir: Path,
+                 receive_buffer_bytes: int | None = None) -> ReaderResult:
+    """What ``seasight ingest --udp`` runs, into a fresh database (``receive_buffer_bytes``:
+    the receive buffer asked for, default SeaSight's)."""
     db = workdir / f"seasight-{rate}.duckdb"
     stop = threading.Event()
-    receiver = UdpReceiver(HOST, 0, stop=stop)
+    receiver = UdpReceiver(HOST, 0, stop=stop, receive_buffer_bytes=receive_buffer_bytes)
     done: dict[str, object] = {}
 
     def ingest() -> None:
@@ -324,8 +326,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="seconds sent at each rate")
     ap.add_argument("--readers", default=",".join(READERS),
                     help=f"comma separated, of {', '.join(READERS)}")
+    ap.add_argument("--receive-buffer-mib", type=float, default=None,
+                    help="receive buffer SeaSight asks for (default 32; Linux reports twice "
+                         "the size given)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
+    buffer = (None if args.receive_buffer_mib is None
+              else max(1, int(args.receive_buffer_mib * 2**20)))
     rates = [int(float(r)) for r in args.rates.split(",") if r.strip()]
     readers = [r.strip() for r in args.readers.split(",") if r.strip()]
     unknown = set(readers) - set(RUNNERS)
@@ -352,7 +359,10 @@ def main(argv: list[str] | None = None) -> None:
         for rate in rates:
             count = int(rate * args.seconds)
             for reader in readers:
-                result = RUNNERS[reader](datagrams[:count], rate, Path(tmp))
+                if reader == "seasight":
+                    result = run_seasight(datagrams[:count], rate, Path(tmp), buffer)
+                else:
+                    result = RUNNERS[reader](datagrams[:count], rate, Path(tmp))
                 results.append(result)
                 print(_row(result), flush=True)
     print()
