@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from seasight.bench.udp import make_datagrams
+from seasight.bench.udp import _Sender, make_datagrams
 from seasight.cli import app
 from seasight.cli.summary import print_report
 from seasight.ingest import IngestReport, ingest_live
@@ -214,3 +214,32 @@ def test_ctrl_c_ends_a_live_ingest_after_storing_what_was_received(tmp_path: Pat
     assert summary["udp"]["datagrams"] == len(datagrams)
     assert summary["messages"] + sum(summary["rejects_by_reason"].values()) == len(datagrams)
     assert stored_rows(db) == len(datagrams)
+
+
+def test_stop_ends_the_receiver_even_while_a_flood_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(udp, "STOP_DRAIN_S", 0.3)
+    stop = threading.Event()
+    receiver = UdpReceiver(LOCALHOST, 0, stop=stop, receive_buffer_bytes=1 << 20)
+    chunks: list[int] = []
+    ended = threading.Event()
+
+    def consume() -> None:
+        for chunk in receiver:
+            chunks.append(chunk.data.count(b"\n"))
+        ended.set()
+
+    threading.Thread(target=consume, daemon=True).start()
+    address = receiver.wait_listening(30)
+    assert address is not None
+    flood = _Sender(address[1], make_datagrams(300_000), rate=1e9)  # as fast as it can
+    flood.go()
+    deadline = time.monotonic() + 30
+    while receiver.counters.datagrams < 20_000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stopped = time.monotonic()
+    stop.set()
+    assert ended.wait(10), "the receiver did not stop"
+    assert time.monotonic() - stopped < 3.0
+    assert sum(chunks) + receiver.counters.queue_overflows == receiver.counters.datagrams
+    flood.wait()

@@ -75,6 +75,11 @@ BATCH_DATAGRAMS: Final[int] = 20_000
 QUEUE_BATCHES: Final[int] = 256
 #: Datagrams held back by the receiver while the queue is full; beyond, they are discarded.
 MAX_HELD_DATAGRAMS: Final[int] = 500_000
+#: Datagrams read in a row before the receiver looks at the clock and the stop event.
+DRAIN_BURST: Final[int] = 1024
+#: Once stopped, the receiver reads what the socket holds for this long at most (a feed that
+#: never pauses would otherwise keep it reading).
+STOP_DRAIN_S: Final[float] = 2.0
 #: Seconds between two readings of the kernel's drop counter.
 DROPS_EVERY_S: Final[float] = 0.5
 #: Backoff used when the socket cannot be bound or fails (first and largest delay).
@@ -426,13 +431,16 @@ class _Worker:
             if got is not None:
                 counters.kernel_drops = base_drops + got
 
+        stop_by: float | None = None  # once stopped: read what is left until then at most
         while True:
-            stopping = self._finished()
-            # Drain what the socket holds now.
-            while True:
+            if stop_by is None and self._finished():
+                stop_by = monotonic() + STOP_DRAIN_S
+            emptied = False
+            for _ in range(DRAIN_BURST):  # then look at the clock, even under a flood
                 try:
                     data = recv(limit + 1)  # one byte more tells an over-long datagram apart
                 except BlockingIOError:
+                    emptied = True
                     break
                 except (ConnectionResetError, InterruptedError):
                     continue  # Windows reports ICMP "port unreachable" this way
@@ -464,15 +472,19 @@ class _Worker:
                 if len(held) >= self.batch_datagrams:
                     hand_over(block=False)
             now = monotonic()
-            if held and (now - held_since >= self.batch_s or stopping or reason):
-                hand_over(block=stopping or reason is not None)
+            ending = reason is not None or (stop_by is not None and (
+                emptied or now >= stop_by or self.closed.is_set()))
+            if held and (now - held_since >= self.batch_s or ending):
+                hand_over(block=ending)
                 if held:
                     held_since = now
-            if now >= next_drops or stopping or reason:
+            if now >= next_drops or ending:
                 read_drops()
                 next_drops = now + DROPS_EVERY_S
-            if reason is not None or stopping:
+            if ending:
                 return reason
+            if not emptied:
+                continue  # more is waiting
             wait = POLL_INTERVAL_S
             if held:
                 wait = max(0.0, min(wait, held_since + self.batch_s - now))
