@@ -157,6 +157,25 @@ class _Sender:
         self._proc.join(10)
         return int(sent), int(errors), float(seconds)
 
+    def go_and_watch(self) -> None:
+        """Start sending; a thread sets :attr:`finished` when done, with :attr:`sent`,
+        :attr:`seconds` and :attr:`ended` (``perf_counter()`` time)."""
+        self.finished = threading.Event()
+        self.sent, self.seconds, self.ended = 0, 0.0, 0.0
+
+        def watch() -> None:
+            self.sent, _errors, self.seconds = self.wait()
+            self.ended = time.perf_counter()
+            self.finished.set()
+
+        self._watcher = threading.Thread(target=watch, name="bench sender watch")
+        self._watcher.start()
+        self.go()
+
+    def join(self) -> None:
+        """Wait for the watching thread of :meth:`go_and_watch`."""
+        self._watcher.join()
+
 
 def _wait_quiet(count: Callable[[], int]) -> float:
     """Wait until ``count()`` has not changed for :data:`QUIET_S` seconds; return the
@@ -216,26 +235,16 @@ def run_naive(datagrams: Sequence[bytes], rate: int, workdir: Path) -> ReaderRes
     sock.bind((HOST, 0))
     sock.settimeout(QUIET_S)
     sender = _Sender(sock.getsockname()[1], datagrams, rate)
-    finished = threading.Event()
-    result: dict[str, float] = {}
-
-    def wait_sender() -> None:
-        result["sent"], result["errors"], result["seconds"] = sender.wait()
-        result["ended"] = time.perf_counter()
-        finished.set()
-
-    waiter = threading.Thread(target=wait_sender)
     decoder = NmeaDecoder(f"udp://{HOST}")
     pending: list[Batch] = []
     with Store(db) as store:
-        waiter.start()
-        sender.go()
+        sender.go_and_watch()
         last_commit, last_read = time.monotonic(), time.perf_counter()
         while True:
             try:
                 data = sock.recv(65536)
             except TimeoutError:
-                if finished.is_set():
+                if sender.finished.is_set():
                     break
                 continue
             last_read = time.perf_counter()
@@ -250,9 +259,9 @@ def run_naive(datagrams: Sequence[bytes], rate: int, workdir: Path) -> ReaderRes
     drops = socket_drops(sock)
     buffer = int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
     sock.close()
-    waiter.join()
-    return ReaderResult("naive", rate, int(result["sent"]), result["seconds"], _accounted(db),
-                        drops, 0, buffer, max(0.0, last_read - result["ended"]))
+    sender.join()
+    return ReaderResult("naive", rate, sender.sent, sender.seconds, _accounted(db), drops, 0,
+                        buffer, max(0.0, last_read - sender.ended))
 
 
 def run_pyais(datagrams: Sequence[bytes], rate: int, workdir: Path) -> ReaderResult:
@@ -263,17 +272,7 @@ def run_pyais(datagrams: Sequence[bytes], rate: int, workdir: Path) -> ReaderRes
     sock = receiver._fobj  # the only way to its socket
     sock.settimeout(QUIET_S)
     sender = _Sender(sock.getsockname()[1], datagrams, rate)
-    finished = threading.Event()
-    result: dict[str, float] = {}
-
-    def wait_sender() -> None:
-        result["sent"], result["errors"], result["seconds"] = sender.wait()
-        result["ended"] = time.perf_counter()
-        finished.set()
-
-    waiter = threading.Thread(target=wait_sender)
-    waiter.start()
-    sender.go()
+    sender.go_and_watch()
     decoded = 0
     last_read = time.perf_counter()
     while True:
@@ -284,14 +283,14 @@ def run_pyais(datagrams: Sequence[bytes], rate: int, workdir: Path) -> ReaderRes
                 decoded += 1
                 last_read = time.perf_counter()
         except TimeoutError:
-            if finished.is_set():
+            if sender.finished.is_set():
                 break
     drops = socket_drops(sock)
     buffer = int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
     sock.close()
-    waiter.join()
-    return ReaderResult("pyais", rate, int(result["sent"]), result["seconds"], decoded, drops, 0,
-                        buffer, max(0.0, last_read - result["ended"]))
+    sender.join()
+    return ReaderResult("pyais", rate, sender.sent, sender.seconds, decoded, drops, 0, buffer,
+                        max(0.0, last_read - sender.ended))
 
 
 RUNNERS: Final[dict[str, Callable[[Sequence[bytes], int, Path], ReaderResult]]] = {

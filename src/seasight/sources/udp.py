@@ -352,16 +352,17 @@ class _Worker:
                 delay = min(delay * 2, UDP_MAX_RETRY_DELAY_S)
             self._report(f"stopped reading {wanted}")
         finally:
-            self._put_end()
+            self._put(_END)
 
-    def _put_end(self) -> None:
+    def _put(self, item: object) -> bool:
+        """Queue ``item``, waiting while the queue is full; False if closed meanwhile."""
         while True:
             try:
-                self.queue.put(_END, timeout=POLL_INTERVAL_S)
-                return
+                self.queue.put(item, timeout=POLL_INTERVAL_S)
+                return True
             except queue.Full:
                 if self.closed.is_set():
-                    return
+                    return False
 
     def _bind(self) -> tuple[socket.socket, str]:
         """Bind the first usable address of the host; return the socket and its endpoint."""
@@ -411,19 +412,14 @@ class _Worker:
             if not held:
                 return
             chunk = LiveChunk(b"".join(held), held_first_us, source)
-            try:
-                if block:
-                    while True:
-                        try:
-                            self.queue.put(chunk, timeout=POLL_INTERVAL_S)
-                            break
-                        except queue.Full:
-                            if self.closed.is_set():
-                                return
-                else:
+            if block:
+                if not self._put(chunk):
+                    return
+            else:
+                try:
                     self.queue.put_nowait(chunk)
-            except queue.Full:
-                return  # keep holding; the consumer is behind
+                except queue.Full:
+                    return  # keep holding; the consumer is behind
             held = []
 
         def read_drops() -> None:
