@@ -274,10 +274,13 @@ class UdpReceiver(Iterator[LiveChunk]):
             try:
                 item = self._worker.queue.get(timeout=POLL_INTERVAL_S)
             except queue.Empty:
-                if not self._thread.is_alive():  # it always ends with the marker; be safe
+                if self._thread.is_alive():
+                    continue
+                try:  # it ends with the marker, perhaps put since the wait ended
+                    item = self._worker.queue.get_nowait()
+                except queue.Empty:
                     self._ended = True
                     raise StopIteration from None
-                continue
             if item is _END:
                 self._ended = True
                 self._thread.join()
