@@ -143,7 +143,10 @@ def socket_drops(sock: socket.socket) -> int | None:
             text = table.read_text()
         except OSError:
             continue
+        token = f" {inode} "
         for line in text.splitlines()[1:]:
+            if token not in line:  # cheap test first: a busy host has thousands of sockets
+                continue
             cols = line.split()
             if len(cols) >= 13 and cols[9] == inode:
                 try:
