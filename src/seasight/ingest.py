@@ -40,6 +40,7 @@ from seasight.sources.files import (
     open_source,
 )
 from seasight.sources.live import LiveChunk
+from seasight.sources.udp import UdpCounters
 from seasight.store import DEFAULT_DB, Checkpoint, RepeatFilter, Store
 
 #: Bytes of text decoded at a time.
@@ -65,6 +66,10 @@ PREFETCH_CHUNKS = 3
 #: does not bound memory, the chunk size does.
 COMMIT_ROWS = 2_000_000
 
+#: Decoded once before a live feed is opened: the decoder's first call loads its compiled
+#: kernels (about 2 s, holding the interpreter), which must not happen while datagrams arrive.
+WARM_UP_LINE = b"!AIVDM,1,1,,A,15NPOOPP00o?b=bE`UNv4?w428D;,0*24\n"
+
 #: File name endings read as CSV tracks (MarineCadastre, DMA, generic), the rest as NMEA
 #: (unless a CSV layout is given: then every file is a CSV track).
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
@@ -89,6 +94,8 @@ class IngestReport:
     added: Counter[str] = field(default_factory=Counter)
     replaced: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    #: A UDP feed's datagrams received and lost (kernel drops, queue overflows), else None.
+    udp: UdpCounters | None = None
 
     @property
     def n_messages(self) -> int:
@@ -131,6 +138,7 @@ class IngestReport:
             "rows_added": dict(sorted(self.added.items())),
             "rows_replaced": dict(sorted(self.replaced.items())),
             "seconds": round(self.seconds, 3),
+            **({"udp": self.udp.to_json()} if self.udp is not None else {}),
         }
 
 
@@ -319,7 +327,9 @@ def ingest_live(
     Lines are decoded as they arrive, with the arrival time for messages that carry none, and
     committed every ``flush_lines`` lines, at least every ``flush_every_s`` seconds, and as soon
     as the feed has been quiet for ``flush_every_s``. ``lock`` is held around each commit (the
-    service's write lock, shared with the other writers of the store).
+    service's write lock, shared with the other writers of the store). When ``chunks`` has
+    ``counters`` (a :class:`~seasight.sources.udp.UdpReceiver`), the report's ``udp`` holds a
+    copy of them as of the last commit (``on_flush`` is also called when only they changed).
     """
     started = time.perf_counter()
     report = IngestReport()
@@ -327,16 +337,21 @@ def ingest_live(
     pending: list[Batch] = []
     pending_lines = 0
     last_flush = time.monotonic()
+    counters: UdpCounters | None = getattr(chunks, "counters", None)
+    NmeaDecoder("warm-up").feed(WARM_UP_LINE, arrival_ts_us=0)  # before the feed is opened
 
     def flush() -> None:
         nonlocal pending, pending_lines, last_flush
+        changed = counters is not None and counters != report.udp
+        if changed:
+            report.udp = counters.copy()  # type: ignore[union-attr]
         if pending:
             batch = Batch.concat(pending)
             with lock if lock is not None else nullcontext():
                 added = store.append(batch)
             report.add(batch, added)
-            if on_flush:
-                on_flush(report)
+        if on_flush and (pending or changed):
+            on_flush(report)
         pending, pending_lines, last_flush = [], 0, time.monotonic()
 
     try:

@@ -54,6 +54,9 @@ class FeedStatus:
     rejects: int = 0
     bytes_read: int = 0
     error: str | None = None
+    #: A UDP feed's datagrams received, kernel drops, queue overflows and receive buffer
+    #: (:class:`~seasight.sources.udp.UdpCounters`); None for other feeds.
+    udp: dict[str, int | None] | None = None
 
 
 @dataclass
@@ -154,6 +157,8 @@ class LivePipeline:
             status.messages = report.n_messages
             status.rejects = report.n_rejects
             status.bytes_read = report.bytes_read
+            if report.udp is not None:
+                status.udp = report.udp.to_json()
 
         try:
             with self.shared.reading() as store:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import FrameType
 
 import duckdb
 import typer
@@ -26,7 +30,7 @@ from seasight.ingest import IngestReport, ingest_live, ingest_paths
 from seasight.sources.csv_layout import CsvLayout, load_layout, parse_assignments
 from seasight.sources.errors import LayoutError
 from seasight.sources.files import expand_paths
-from seasight.sources.live import parse_endpoint, tcp_chunks, udp_chunks
+from seasight.sources.live import LiveChunk, parse_endpoint, tcp_chunks, udp_chunks
 from seasight.store import Store
 
 EPILOG = """Examples:
@@ -232,15 +236,14 @@ def _ingest_lake(paths: list[Path], lake: str, force: bool, err: Console,
 def _ingest_live(tcp: str | None, udp: str | None, db: Path, duration: float,
                  err: Console) -> IngestReport:
     stop = threading.Event()
-    if duration:
-        threading.Timer(duration, stop.set).start()
+    timer = threading.Timer(duration, stop.set) if duration else None
 
     def status(text: str) -> None:
         err.print(f"[dim]{text}[/]")
 
     if tcp:
         host, port = parse_endpoint(tcp, default_host="127.0.0.1")
-        chunks = tcp_chunks(host, port, stop=stop, on_status=status)
+        chunks: Iterable[LiveChunk] = tcp_chunks(host, port, stop=stop, on_status=status)
     else:
         host, port = parse_endpoint(udp or "", default_host="0.0.0.0")
         chunks = udp_chunks(host, port, stop=stop, on_status=status)
@@ -248,9 +251,33 @@ def _ingest_live(tcp: str | None, udp: str | None, db: Path, duration: float,
     def flushed(report: IngestReport) -> None:
         status(f"{report.n_messages:,} messages, {report.n_rejects:,} rejects stored")
 
-    with Store(db) as store:
+    with Store(db) as store, _interrupt_sets(stop, status):
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
         try:
             return ingest_live(chunks, store, on_flush=flushed)
-        except KeyboardInterrupt:  # pragma: no cover - interactive
-            stop.set()
-            return IngestReport()
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
+@contextlib.contextmanager
+def _interrupt_sets(stop: threading.Event, status: Callable[[str], None]) -> Iterator[None]:
+    """While inside, a first Ctrl-C sets ``stop`` (the feed ends after storing what was
+    received, and the summary is printed); a second one aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        status("stopping: storing what was received (Ctrl-C again to abort)")
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

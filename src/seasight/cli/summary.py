@@ -7,6 +7,7 @@ from rich.table import Table
 
 from seasight.ingest import IngestReport
 from seasight.rejects import REASON_HELP
+from seasight.sources.udp import UdpCounters
 
 #: Names of the AIS message types, for summaries.
 MESSAGE_TYPE_NAMES = {
@@ -23,6 +24,21 @@ MESSAGE_TYPE_NAMES = {
 }
 
 
+def print_udp(udp: UdpCounters, console: Console) -> None:
+    """Datagrams received and lost by a UDP feed, in red when some were lost."""
+    drops = "unknown (not Linux)" if udp.kernel_drops is None else f"{udp.kernel_drops:,}"
+    lost = (udp.kernel_drops or 0) + udp.queue_overflows
+    style = "bold red" if lost else "green"
+    console.print(
+        f"UDP: [bold]{udp.datagrams:,}[/] datagrams received, [{style}]{drops} dropped by the "
+        f"kernel, {udp.queue_overflows:,} by queue overflow[/] (receive buffer "
+        f"{udp.receive_buffer_bytes / 2**20:,.1f} MiB)"
+    )
+    if udp.kernel_drops:
+        console.print("[red]the socket's receive buffer overflowed: raise net.core.rmem_max "
+                      "or give the machine more CPU[/]")
+
+
 def print_report(report: IngestReport, console: Console) -> None:
     """Messages by type, rejects by reason and rows stored, as tables."""
     records = report.n_messages + report.csv_rows
@@ -32,6 +48,8 @@ def print_report(report: IngestReport, console: Console) -> None:
         f"[bold]{report.n_messages:,}[/] AIS messages{csv} from {len(report.sources)} source(s), "
         f"{report.bytes_read / 1e6:,.1f} MB in {report.seconds:.2f} s ({rate:,.0f} records/s)"
     )
+    if report.udp is not None:
+        print_udp(report.udp, console)
     for src in report.already_ingested:
         console.print(f"already ingested, skipped (use --force to re-read): {src}")
     types = Table(title="Decoded by message type")

@@ -29,7 +29,10 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from seasight.sources.udp import UdpReceiver
 
 __all__ = ["LiveChunk", "parse_endpoint", "tcp_chunks", "udp_chunks"]
 
@@ -39,9 +42,6 @@ logger = logging.getLogger(__name__)
 POLL_INTERVAL_S: Final[float] = 0.25
 #: Bytes asked for in one ``recv`` on a TCP stream.
 TCP_RECV_BYTES: Final[int] = 65536
-#: Backoff used when a UDP socket cannot be bound or fails (first and largest delay).
-UDP_RETRY_DELAY_S: Final[float] = 1.0
-UDP_MAX_RETRY_DELAY_S: Final[float] = 30.0
 
 _CONNECT_IN_PROGRESS: Final[frozenset[int]] = frozenset(
     code
@@ -54,7 +54,6 @@ _CONNECT_IN_PROGRESS: Final[frozenset[int]] = frozenset(
     )
     if code is not None
 )
-_WSAEMSGSIZE: Final[int] = 10040  # Windows: datagram larger than the receive buffer
 _PORT_RE: Final[re.Pattern[str]] = re.compile(r"[0-9]+")
 _ENDPOINT_FORMS: Final[str] = "expected HOST:PORT, PORT or [IPv6]:PORT"
 
@@ -559,16 +558,17 @@ def udp_chunks(
     stop: threading.Event | None = None,
     max_datagram_bytes: int = 65535,
     on_status: StatusCallback | None = None,
-) -> Iterator[LiveChunk]:
-    """Listen for NMEA lines sent as UDP datagrams; one chunk per datagram.
+) -> UdpReceiver:
+    """Listen for NMEA lines sent as UDP datagrams; one chunk per batch of datagrams.
 
-    A datagram may hold one or several lines (CRLF or LF); a newline is appended when its
-    last line lacks one. Empty datagrams are ignored. A datagram longer than
-    ``max_datagram_bytes`` is cut to that size with a logged warning (its cut last line will
-    be rejected by the decoder). The iterator is lazy: nothing is bound before the first
-    ``next()``. If the socket cannot be bound (address in use, no permission) or fails, the
-    error is reported and binding is retried with exponential backoff
-    (:data:`UDP_RETRY_DELAY_S` up to :data:`UDP_MAX_RETRY_DELAY_S`).
+    A :class:`seasight.sources.udp.UdpReceiver`: a receiver thread drains the socket (large
+    receive buffer) and hands over the datagrams of each 50 ms as one chunk, so a busy feed is
+    not lost in the kernel while the consumer decodes and stores; its ``counters`` tell the
+    datagrams received, those the kernel dropped and those discarded because the consumer fell
+    too far behind. A datagram may hold one or several lines (CRLF or LF); a newline is appended
+    when its last line lacks one. Empty datagrams are ignored. A datagram longer than
+    ``max_datagram_bytes`` is cut to that size with a logged warning. Nothing is bound before
+    the first ``next()``; binding failures are reported and retried with exponential backoff.
 
     Parameters
     ----------
@@ -579,7 +579,8 @@ def udp_chunks(
         Local port, 0-65535; 0 lets the system choose one, which is announced through
         ``on_status`` ("listening on udp://host:port") and shown in each chunk's ``source``.
     stop
-        When set, the iterator ends within about :data:`POLL_INTERVAL_S` seconds.
+        When set, what the socket holds is read and handed over, then the iterator ends
+        (within about :data:`POLL_INTERVAL_S` seconds).
     max_datagram_bytes
         Largest datagram accepted whole, 1-65535.
     on_status
@@ -587,111 +588,16 @@ def udp_chunks(
 
     Returns
     -------
-    Iterator[LiveChunk]
-        Chunks with ``source="udp://host:port"``, the local endpoint (senders are not told
-        apart).
+    UdpReceiver
+        An iterator of chunks with ``source="udp://host:port"``, the local endpoint (senders
+        are not told apart).
 
     Raises
     ------
     TypeError, ValueError
         At call time, for bad arguments. Network errors are never raised.
     """
-    host = _check_host(host, what="UDP")
-    port = _check_port(port, lowest=0)
-    stop = _check_stop(stop)
-    max_datagram_bytes = _check_positive_int(
-        "max_datagram_bytes", max_datagram_bytes, highest=65535
-    )
-    if on_status is not None and not callable(on_status):
-        raise TypeError("on_status must be callable or None")
-    return _udp_generator(host, port, stop, max_datagram_bytes, _reporter(on_status))
+    from seasight.sources.udp import UdpReceiver  # it builds on this module's helpers
 
-
-def _udp_generator(
-    host: str,
-    port: int,
-    stop: threading.Event | None,
-    max_datagram_bytes: int,
-    report: Callable[..., None],
-) -> Generator[LiveChunk, None, None]:
-    wanted = format_endpoint("udp", host, port)
-    delay = UDP_RETRY_DELAY_S
-    while not _stopped(stop):
-        try:
-            sock, source = _bind_udp(host, port)
-        except OSError as exc:
-            report(f"cannot listen on {wanted}: {_describe(exc)}", logging.WARNING)
-        else:
-            delay = UDP_RETRY_DELAY_S
-            try:
-                report(f"listening on {source}")
-                reason = yield from _read_datagrams(sock, source, stop, max_datagram_bytes)
-            finally:
-                sock.close()
-            if reason is None:
-                break
-            report(f"stopped listening on {source}: {reason}", logging.WARNING)
-        if _stopped(stop):
-            break
-        report(f"retrying {wanted} in {delay:g} s")
-        if _sleep(delay, stop):
-            break
-        delay = min(delay * 2, UDP_MAX_RETRY_DELAY_S)
-    report(f"stopped reading {wanted}")
-
-
-def _bind_udp(host: str, port: int) -> tuple[socket.socket, str]:
-    """Bind the first usable address of ``host``; return the socket and its endpoint."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE)
-    last_error: OSError = OSError(f"no address found for {host!r}")
-    for family, socktype, proto, _canonname, address in infos:
-        sock = socket.socket(family, socktype, proto)
-        try:
-            sock.bind(address)
-            bound_host, bound_port = sock.getsockname()[:2]
-        except OSError as exc:
-            sock.close()
-            last_error = exc
-            continue
-        sock.settimeout(POLL_INTERVAL_S)
-        return sock, format_endpoint("udp", str(bound_host), int(bound_port))
-    raise last_error
-
-
-def _read_datagrams(
-    sock: socket.socket,
-    source: str,
-    stop: threading.Event | None,
-    max_datagram_bytes: int,
-) -> Generator[LiveChunk, None, str | None]:
-    """Yield one chunk per datagram; return why the socket failed, or None when stopped."""
-    while not _stopped(stop):
-        try:
-            # One byte more than allowed tells an over-long (cut) datagram apart.
-            data = sock.recv(max_datagram_bytes + 1)
-        except TimeoutError:
-            continue
-        except ConnectionResetError:
-            continue  # Windows reports ICMP "port unreachable" of earlier sends this way
-        except OSError as exc:
-            if getattr(exc, "winerror", None) == _WSAEMSGSIZE:
-                logger.warning(
-                    "datagram on %s larger than %d bytes dropped", source, max_datagram_bytes
-                )
-                continue
-            return _describe(exc)
-        arrival_ts_us = _now_us()
-        if not data:
-            continue
-        if len(data) > max_datagram_bytes:
-            logger.warning(
-                "datagram on %s longer than %d bytes; kept only its first %d bytes",
-                source,
-                max_datagram_bytes,
-                max_datagram_bytes,
-            )
-            data = data[:max_datagram_bytes]
-        if not data.endswith(b"\n"):
-            data += b"\n"
-        yield LiveChunk(data, arrival_ts_us, source)
-    return None
+    return UdpReceiver(host, port, stop=stop, max_datagram_bytes=max_datagram_bytes,
+                       on_status=on_status)
