@@ -48,8 +48,10 @@ def open_source(path: Path) -> BinaryIO:
 
 def line_chunks(fh: BinaryIO, chunk_bytes: int, *, first_bytes: int | None = None
                 ) -> Iterator[bytes]:
-    """Chunks of whole lines (the last may lack its newline), the first read ``first_bytes``
-    at a time if given."""
+    """Chunks cut after a line end (LF or CR), the first read ``first_bytes`` at a time if
+    given. A chunk without any line end (part of a line longer than a chunk) is passed on as it
+    is, never accumulated: :class:`~seasight.ais.NmeaDecoder` rejects such a line without
+    holding it, so memory stays bounded by the chunk size whatever the line lengths."""
     tail = b""
     size = first_bytes or chunk_bytes
     while True:
@@ -60,10 +62,11 @@ def line_chunks(fh: BinaryIO, chunk_bytes: int, *, first_bytes: int | None = Non
                 yield tail
             return
         data = tail + block if tail else block
-        cut = data.rfind(b"\n") + 1
-        if cut == 0 and len(data) < 4 * chunk_bytes:
-            tail = data
+        lf = data.rfind(b"\n")
+        cut = max(lf, data.rfind(b"\r", lf + 1)) + 1
+        if cut == 0:
+            tail = b""
+            yield data
             continue
-        cut = cut or len(data)
         tail = data[cut:]
         yield data[:cut]

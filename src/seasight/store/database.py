@@ -192,7 +192,8 @@ class RepeatFilter:
                 frame, passed[name] = self._new_rows(name, frame)
             kept[name] = frame
         self._passed.append((number, passed))
-        return number, Batch(**kept, rejects=batch.rejects, skipped=batch.skipped)
+        return number, Batch(**kept, rejects=batch.rejects, skipped=batch.skipped,
+                             warnings=batch.warnings)
 
     def _new_rows(self, table: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, Rows]:
         h, t, v = hash_ts(frame)
