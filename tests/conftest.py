@@ -100,11 +100,9 @@ def records_of(lines: Iterable[str | bytes]) -> tuple[list[dict[str, Any]], Batc
 
 
 def split_lines(data: bytes) -> list[bytes]:
-    """The input lines as the decoder counts them: split on LF, a last line without LF counts."""
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    return lines
+    """The input lines as the decoder counts them: ended by LF, CR LF or a lone CR (universal
+    newlines), a last line without its end counts; line ends removed."""
+    return data.splitlines()
 
 
 def _sentence_part(line: bytes) -> bytes:

@@ -185,13 +185,20 @@ def test_arrival_time_only_for_rows_without_their_own() -> None:
     assert (record_time(b), b["ts_source"]) == (utc("2015-04-08T00:00:53"), "tagblock")
 
 
-def test_bad_tag_block_checksum_is_rejected() -> None:
+def test_a_tag_block_failing_its_check_costs_no_good_sentence() -> None:
     good = tag_block("s:STA1,c:1428451253")
     bad = good.replace("*", "*0").replace("*0", "*", 1)[:-3] + "00\\"
     assert bad != good
-    batch = decode_lines([bad + POS, good[:-4] + "\\" + POS, "\\s:X,c:1428451253" + POS])
-    assert reasons(batch) == {1: "bad_tagblock", 2: "bad_tagblock", 3: "bad_tagblock"}
-    assert to_records(batch) == []
+    bad_sentence = POS[:-2] + "00"
+    batch = decode_lines([bad + POS, good[:-4] + "\\" + POS, "\\s:X,c:1428451253" + POS,
+                          bad + bad_sentence])
+    # no end to the tag block: no sentence to find; the sentence's own checksum still counts
+    assert reasons(batch) == {3: "bad_tagblock", 4: "bad_checksum"}
+    recs = to_records(batch)
+    assert [(r["line_no"], r["station"], r["ts_source"]) for r in recs] == [
+        (1, "STA1", "tagblock_unverified"), (2, "STA1", "tagblock_unverified")]
+    assert record_time(recs[0]) == utc("2015-04-08T00:00:53")
+    assert batch.warnings == {"tagblock_checksum": 1, "bad_tagblock": 1}
 
 
 def test_gatehouse_time_applies_to_the_next_sentence() -> None:
@@ -415,7 +422,7 @@ REJECT_EXAMPLES: dict[str, list[str | bytes]] = {
                             sentence("AIVDM,10,1,,B,15M67FC000G?ufbE`FepT@3n00Sa,0")],
     "missing_fragment": [t5()[0]],
     "orphan_fragment": [t5()[1]],
-    "bad_tagblock": ["\\c:1428451253*00\\" + POS, "\\c:abc*" + "00\\" + POS],
+    "bad_tagblock": ["\\c:1428451253*00" + POS, "\\s:X,c:1428451253" + POS],  # no end
     "empty_payload": ["!AIVDM,1,1,,B,,0*25"],
     "truncated_message": [sentence("AIVDM,1,1,,B,15M6,0")],
     "unsupported_sentence": ["$GPGGA,184353.07,1929.045,S,02410.506,E,1,04,2.6,100.00,M,-33.9,"
@@ -446,8 +453,14 @@ def test_reject_reason(reason: str) -> None:
         assert raw == (src.encode() if isinstance(src, str) else src)
 
 
+#: Reasons that are only warnings: the line is decoded and counted in Batch.warnings
+#: (tests/test_decode_framing.py).
+WARNING_ONLY = {"tagblock_checksum"}
+
+
 def test_every_reason_the_nmea_decoder_can_give_is_exercised() -> None:
-    assert set(REJECT_EXAMPLES) | CSV_ONLY | FILE_ONLY == set(REASON_NAMES.values())
+    assert (set(REJECT_EXAMPLES) | CSV_ONLY | FILE_ONLY | WARNING_ONLY
+            == set(REASON_NAMES.values()))
 
 
 # --- Gatehouse headers at chunk ends (bugs found by these tests; fixed ones stay as tests) -------

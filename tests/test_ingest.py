@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 from seasight.ais import NmeaDecoder, decode_nmea
+from seasight.ais.decoder import MAX_REJECT_BYTES
 from seasight.dedup import drop_duplicates
 from seasight.ingest import ingest_paths
 from seasight.schema import TABLES
@@ -211,7 +212,8 @@ def test_bad_lines_kept_and_good_lines_survive(tmp_path: Path) -> None:
         rejects = store.table("rejects")
     assert set(rejects["reason"]) >= {"bad_character", "oversize_line", "malformed_sentence"}
     raw = set(rejects["raw"].to_list())
-    assert b"x" * 5000 in raw and b"\xff\xfe garbage \x00" in raw
+    # a reject keeps the first MAX_REJECT_BYTES of its line
+    assert b"x" * MAX_REJECT_BYTES in raw and b"\xff\xfe garbage \x00" in raw
     assert rejects.height == report.n_rejects
 
 

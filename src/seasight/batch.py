@@ -20,6 +20,9 @@ class Batch:
 
     ``skipped`` counts lines that are neither data nor errors (blank lines, ``#`` comments),
     so that ``lines read == messages' lines + rejects + skipped`` can always be checked.
+    ``warnings`` counts decoded lines that had a problem, by reason name
+    (:data:`seasight.rejects.REASONS`): a tag block that failed its check (``tagblock_checksum``,
+    ``bad_tagblock``), a receive-time prefix that is no plausible time (``bad_timestamp``).
     """
 
     positions: pl.DataFrame = field(default_factory=lambda: empty(TABLES["positions"]))
@@ -31,6 +34,7 @@ class Batch:
     other_messages: pl.DataFrame = field(default_factory=lambda: empty(TABLES["other_messages"]))
     rejects: pl.DataFrame = field(default_factory=lambda: empty(TABLES["rejects"]))
     skipped: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[str] = field(default_factory=Counter)
 
     def tables(self) -> dict[str, pl.DataFrame]:
         """Table name -> frame, for every table of :data:`seasight.schema.TABLES`."""
@@ -63,10 +67,12 @@ class Batch:
         if not parts:
             return cls()
         skipped: Counter[str] = Counter()
+        warnings: Counter[str] = Counter()
         for part in parts:
             skipped.update(part.skipped)
+            warnings.update(part.warnings)
         frames = {
             name: conform(pl.concat([getattr(p, name) for p in parts], how="vertical"), schema)
             for name, schema in TABLES.items()
         }
-        return cls(**frames, skipped=skipped)
+        return cls(**frames, skipped=skipped, warnings=warnings)

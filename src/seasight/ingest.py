@@ -91,6 +91,7 @@ class IngestReport:
     messages: Counter[int] = field(default_factory=Counter)
     rejects: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[str] = field(default_factory=Counter)  # decoded lines with a problem
     added: Counter[str] = field(default_factory=Counter)
     replaced: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
@@ -122,6 +123,7 @@ class IngestReport:
             self.messages.update(by_type)
         self.rejects.update(by_reason)
         self.skipped.update({k: v for k, v in batch.skipped.items() if v})
+        self.warnings.update({k: v for k, v in batch.warnings.items() if v})
         self.added.update({k: v for k, v in added.items() if v})
 
     def to_json(self) -> dict[str, object]:
@@ -135,6 +137,7 @@ class IngestReport:
             "messages_by_type": {str(k): v for k, v in sorted(self.messages.items())},
             "rejects_by_reason": dict(sorted(self.rejects.items())),
             "skipped": dict(sorted(self.skipped.items())),
+            "warnings_by_reason": dict(sorted(self.warnings.items())),
             "rows_added": dict(sorted(self.added.items())),
             "rows_replaced": dict(sorted(self.replaced.items())),
             "seconds": round(self.seconds, 3),

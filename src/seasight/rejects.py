@@ -20,7 +20,8 @@ REASONS: Final[tuple[tuple[int, str, str], ...]] = (
     (7, "bad_fragment_number", "fragment number or count out of range (0, >9, number > count)"),
     (8, "missing_fragment", "a multi-part message whose other fragments never arrived"),
     (9, "orphan_fragment", "a later fragment with no matching first fragment"),
-    (10, "bad_tagblock", "malformed NMEA 4.0 tag block or tag block checksum mismatch"),
+    (10, "bad_tagblock", "malformed NMEA 4.0 tag block (a line is rejected for it only when "
+     "the block has no end; else its sentence is decoded and this is counted as a warning)"),
     (11, "empty_payload", "a sentence (or first fragment) without payload"),
     (12, "truncated_message", "payload too short for its message type"),
     (13, "unsupported_sentence", "an NMEA sentence that is not AIS (kept, not decoded)"),
@@ -36,7 +37,11 @@ REASONS: Final[tuple[tuple[int, str, str], ...]] = (
      "a compressed file cut before its end: the lines before the cut are kept"),
     (22, "corrupt_compressed_file",
      "a compressed file that is not gzip, or damaged: the lines before the damage are kept"),
+    (23, "tagblock_checksum", "the tag block's own checksum does not match: a warning, the "
+     "sentence (its checksum right) is decoded with the block's fields, ts_source "
+     "tagblock_unverified"),
 )
+
 
 REASON_NAMES: Final[dict[int, str]] = {code: name for code, name, _ in REASONS}
 REASON_CODES: Final[dict[str, int]] = {name: code for code, name, _ in REASONS}

@@ -32,7 +32,7 @@ import polars as pl
 #: wrapper, USCG/aishub trailing unix time); ``csv``: the time column of a CSV source;
 #: ``arrival``: the time a live feed delivered the line (live sources only); ``none``: no time
 #: known (files without any timestamps).
-TS_SOURCES: Final = ("tagblock", "line", "csv", "arrival", "none")
+TS_SOURCES: Final = ("tagblock", "line", "csv", "arrival", "none", "tagblock_unverified")
 
 UTC_US = pl.Datetime("us", "UTC")
 

@@ -45,7 +45,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_LINE_BYTES", framing.MAX_LINE_BYTES, "bytes",
             "longest line accepted; longer lines are rejected as oversize_line"),
     Setting("MAX_PENDING_BYTES", decoder.MAX_PENDING_BYTES, "bytes",
-            "a streamed line still without newline after this is cut and handled"),
+            "a line still without its end after this is rejected as oversize_line; the rest "
+            "is dropped as it arrives"),
+    Setting("MAX_REJECT_BYTES", decoder.MAX_REJECT_BYTES, "bytes",
+            "raw bytes a reject keeps of its line (the first ones)"),
     Setting("MAX_GAP_LINES", assembly.MAX_GAP_LINES, "lines",
             "fragments of one message further apart are not joined (missing_fragment)"),
     Setting("DEDUP_WINDOW_S", dedup.DEDUP_WINDOW_S, "seconds",

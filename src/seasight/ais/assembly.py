@@ -50,7 +50,7 @@ def _reject_slot(slot, p_lines, p_n, reason, code):  # type: ignore[no-untyped-d
 
 @nb.njit(cache=True, nogil=True)
 def _assemble_kernel(  # type: ignore[no-untyped-def]
-    kind, frag_count, frag_num, seq_id, channel, station_hash, reason, max_gap
+    kind, frag_count, frag_num, seq_id, channel, station_hash, reason, max_gap, line_no
 ):
     n = len(kind)
     line_start = np.empty(n + 1, np.int64)
@@ -82,7 +82,7 @@ def _assemble_kernel(  # type: ignore[no-untyped-def]
                         free = sl
                     continue
                 first = p_lines[sl, 0]
-                if i - first > max_gap:
+                if line_no[i] - line_no[first] > max_gap:
                     _reject_slot(sl, p_lines, p_n, reason, R_MISSING)
                     n_open -= 1
                     if free < 0:
@@ -154,13 +154,18 @@ def assemble(
     station_hash: np.ndarray,
     reason: np.ndarray,
     max_gap_lines: int = MAX_GAP_LINES,
+    line_no: np.ndarray | None = None,
 ) -> Messages:
     """Group sentence lines into messages; writes assembly rejects into ``reason`` in place.
 
     Lines whose ``reason`` is set here keep ``kind == SENTENCE``: the caller treats any line with
-    a non-zero reason as rejected.
+    a non-zero reason as rejected. ``line_no`` (int64, default: the positions) numbers the lines
+    for the gap rule, so that lines carried over from an earlier chunk keep their distance.
     """
+    if line_no is None:
+        line_no = np.arange(len(kind), dtype=np.int64)
     line_start, lines, open_lines = _assemble_kernel(
-        kind, frag_count, frag_num, seq_id, channel, station_hash, reason, max_gap_lines
+        kind, frag_count, frag_num, seq_id, channel, station_hash, reason, max_gap_lines,
+        line_no
     )
     return Messages(line_start=line_start, lines=lines, open_lines=open_lines)

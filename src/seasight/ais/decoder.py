@@ -2,9 +2,16 @@
 :func:`decode_nmea`.
 
 Timestamps follow one rule, recorded per row in ``ts_source``: the tag block's ``c:`` field;
-else a per-line time written by the receiver (Gatehouse ``$PGHP`` header, USCG/aishub trailing
-unix time); else, for live feeds only, the arrival time; else null (``none``). For a message in
-several fragments, the first fragment that carries a time gives it.
+else a per-line time written by the receiver or a logger (a receive-time prefix, a Gatehouse
+``$PGHP`` header, USCG/aishub trailing unix time: ``line``); else the ``c:`` of a tag block that
+failed its own check (``tagblock_unverified``); else, for live feeds only, the arrival time;
+else null (``none``). For a message in several fragments, the first fragment that carries a
+time gives it.
+
+Memory does not grow with the length of a line: a line still without its end after
+:data:`MAX_PENDING_BYTES` is rejected at once as ``oversize_line`` with its first
+:data:`MAX_REJECT_BYTES`, and the rest of it is dropped as it arrives (the decoder's state says
+so, and survives a checkpoint); rejects of any reason keep at most :data:`MAX_REJECT_BYTES`.
 """
 
 from __future__ import annotations
@@ -44,7 +51,9 @@ from seasight.ais.framing import (
     TS_NONE,
     Frames,
     civil_times_us,
+    first_line_end,
     frame_lines,
+    last_line_end,
 )
 from seasight.batch import Batch
 from seasight.rejects import REASON_CODES, REASON_NAMES
@@ -64,11 +73,16 @@ _KINDS = {
 R_TRUNCATED = REASON_CODES["truncated_message"]
 R_UNKNOWN_TYPE = REASON_CODES["unknown_message_type"]
 R_MISSING = REASON_CODES["missing_fragment"]
+R_OVERSIZE = REASON_CODES["oversize_line"]
 
 _REASON_LOOKUP = tuple(REASON_NAMES.get(i, "unknown") for i in range(64))
 
-#: A line still without a newline after this many bytes is cut and handled (as oversize).
+#: A line still without its end after this many bytes is rejected as oversize_line at once;
+#: the rest of it is dropped as it arrives, never held.
 MAX_PENDING_BYTES = 64 * 1024
+
+#: Raw bytes kept of a rejected line: the first ones (only oversize lines are longer).
+MAX_REJECT_BYTES = 4096
 
 
 @nb.njit(cache=True, nogil=True)
@@ -260,12 +274,16 @@ class DecoderState:
     :meth:`to_json` so an interrupted ingest can resume exactly where it committed."""
 
     next_line_no: int = 1
-    tail: bytes = b""
+    tail: bytes = b""  # the start of a line whose end has not arrived (at most MAX_PENDING_BYTES)
     carried: list[CarriedLine] = field(default_factory=list)
+    discarding: bool = False  # inside an oversize line, already rejected: drop until its end
+    after_cr: bool = False  # the last byte was a CR: an LF right after it ends no other line
 
     def to_json(self) -> dict[str, object]:
         return {
             "next_line_no": self.next_line_no,
+            "discarding": self.discarding,
+            "after_cr": self.after_cr,
             "tail": base64.b64encode(self.tail).decode(),
             "carried": [
                 [base64.b64encode(c.raw).decode(), c.line_no, c.ts_us, c.ts_source]
@@ -280,15 +298,17 @@ class DecoderState:
             for r, n, t, s in data.get("carried", [])  # type: ignore[attr-defined]
         ]
         return cls(int(data["next_line_no"]), base64.b64decode(str(data.get("tail", ""))),  # type: ignore[call-overload]
-                   carried)
+                   carried, bool(data.get("discarding", False)),
+                   bool(data.get("after_cr", False)))
 
 
 class NmeaDecoder:
     """Streaming decoder: feed it bytes in chunks of any size, get :class:`~seasight.batch.Batch`es.
 
-    Lines may be split across chunks; fragments of a multi-part message may arrive in different
-    chunks. Every input line ends up exactly once as part of a decoded message, as a reject
-    (``rejects``), or as a skipped blank/comment line (``Batch.skipped``).
+    Lines (ending in LF, CR LF or a lone CR) may be split across chunks; fragments of a
+    multi-part message may arrive in different chunks. Every input line ends up exactly once as
+    part of a decoded message, as a reject (``rejects``), or as a skipped blank/comment line
+    (``Batch.skipped``). A line of any length is handled in bounded memory (see the module).
 
     Args:
         source: name recorded in every row (file path, ``tcp://host:port``, ...).
@@ -321,19 +341,57 @@ class NmeaDecoder:
 
         ``arrival_ts_us`` (live feeds) timestamps messages that carry no time of their own.
         """
-        text = self.state.tail + data if self.state.tail else data
-        cut = text.rfind(b"\n") + 1
-        if cut == 0 and len(text) > MAX_PENDING_BYTES:
-            cut = len(text)
-        self.state.tail = bytes(text[cut:])
-        return self._decode(text[:cut], final=False, arrival_ts_us=arrival_ts_us)
+        st = self.state
+        view = memoryview(data).cast("B")
+        if len(view):
+            if st.after_cr and view[0] == 10:
+                view = view[1:]  # the LF of a CR LF split between chunks
+            st.after_cr = False
+        if st.discarding:
+            end = int(first_line_end(np.frombuffer(view, np.uint8)))
+            if end < 0:
+                return Batch()
+            st.discarding = False
+            if view[end] == 13:
+                if end + 1 < len(view):
+                    end += view[end + 1] == 10
+                else:
+                    st.after_cr = True
+            view = view[end + 1:]
+        text = st.tail + view if st.tail else view
+        buf = np.frombuffer(text, np.uint8)
+        cut = int(last_line_end(buf)) + 1
+        batch = self._decode(text[:cut], final=False, arrival_ts_us=arrival_ts_us)
+        if cut and cut == len(buf) and buf[-1] == 13:
+            st.after_cr = True
+        if len(buf) - cut > max(MAX_PENDING_BYTES, self.max_line_bytes):
+            # no line is that long: reject it now, keep none of it, drop the rest as it comes
+            head = bytes(text[cut:cut + MAX_REJECT_BYTES])
+            batch.rejects = pl.concat([batch.rejects, self._oversize(head)])
+            st.tail = b""
+            st.discarding = True
+        else:
+            st.tail = bytes(text[cut:])
+        return batch
 
     def finish(self, arrival_ts_us: int | None = None) -> Batch:
         """Decode what is left: a last line without newline, fragments that never completed."""
         text, self.state.tail = self.state.tail, b""
+        self.state.discarding = self.state.after_cr = False
         return self._decode(text, final=True, arrival_ts_us=arrival_ts_us)
 
-    def _decode(self, text: bytes, *, final: bool, arrival_ts_us: int | None) -> Batch:
+    def _oversize(self, head: bytes) -> pl.DataFrame:
+        """The reject of the line starting with ``head`` that is too long to hold."""
+        line_no = self.state.next_line_no
+        self.state.next_line_no += 1
+        return _frame({
+            "line_no": pa.array([line_no], type=pa.int64()),
+            "raw": pa.array([head], type=pa.binary()),
+            "reason": pa.array(["oversize_line"], type=pa.string()),
+        }, "rejects", self.source)
+
+    def _decode(self, text: bytes | memoryview, *, final: bool,
+                arrival_ts_us: int | None) -> Batch:
         st = self.state
         carried = st.carried
         if not text and (not carried or not final):
@@ -352,7 +410,7 @@ class NmeaDecoder:
                 fr.ts_us[i] = c.ts_us
                 fr.ts_source[i] = c.ts_source
         msgs = assemble(fr.kind, fr.frag_count, fr.frag_num, fr.seq_id, fr.channel,
-                        fr.station_hash, fr.reason, self.max_gap_lines)
+                        fr.station_hash, fr.reason, self.max_gap_lines, line_no)
         keep = np.zeros(len(fr), bool)
         if final:
             fr.reason[msgs.open_lines] = R_MISSING
@@ -373,6 +431,10 @@ class NmeaDecoder:
             "time_header": int(np.count_nonzero(new & (fr.kind == TIME_HEADER))),
         })
         batch.rejects = self._rejects(buf, fr, line_no)
+        warned = fr.warning[new & (fr.kind == SENTENCE) & (fr.reason == 0) & (fr.warning != 0)]
+        if len(warned):
+            batch.warnings = Counter({REASON_NAMES[int(code)]: int(count) for code, count
+                                      in enumerate(np.bincount(warned)) if count})
         return batch
 
     def _tables(self, buf: np.ndarray, fr: Frames, msgs, line_no: np.ndarray,  # type: ignore[no-untyped-def]
@@ -420,8 +482,8 @@ class NmeaDecoder:
         if not len(rows):
             return pl.DataFrame(schema=TABLES["rejects"])
         starts = fr.start[rows]
-        raw = slices(buf, starts, _raw_ends(buf, fr.start, rows) - starts,
-                     np.ones(len(rows), bool), binary=True)
+        lengths = np.minimum(_raw_ends(buf, fr.start, rows) - starts, MAX_REJECT_BYTES)
+        raw = slices(buf, starts, lengths, np.ones(len(rows), bool), binary=True)
         return _frame({
             "line_no": pa.array(line_no[rows], type=pa.int64()),
             "raw": raw,
@@ -430,7 +492,7 @@ class NmeaDecoder:
 
 
 def _raw_ends(buf: np.ndarray, line_starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """End of each line ``rows`` without its line ending (CR LF or LF), blanks kept: rejects
+    """End of each line ``rows`` without its line ending (CR LF, LF or CR), blanks kept: rejects
     keep the bytes exactly as received."""
     starts = line_starts[rows]
     nxt = rows + 1
@@ -438,7 +500,7 @@ def _raw_ends(buf: np.ndarray, line_starts: np.ndarray, rows: np.ndarray) -> np.
                     len(buf)).astype(np.int64)
     has_lf = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 10)
     ends -= has_lf
-    has_cr = has_lf & (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
+    has_cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
     return ends - has_cr
 
 

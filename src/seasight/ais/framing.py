@@ -5,12 +5,22 @@ One compiled pass over the bytes does what a per-line Python parser would do, at
 * NMEA 0183 ``!ccVDM`` / ``!ccVDO`` sentences with any two-character talker (AI, AB, BS, SA, ...),
   the checksum verified;
 * NMEA 4.0 tag blocks before the sentence, ``\\s:station,c:unixtime,g:1-2-42*hh\\``, their own
-  checksum verified, ``c:`` in seconds or milliseconds;
+  checksum verified; a tag block that fails its check does not cost a sentence whose own
+  checksum is right: the sentence is framed, the block's fields that parse are used, and the line
+  carries a warning (``tagblock_checksum`` or ``bad_tagblock``) and ``ts_source``
+  ``tagblock_unverified``;
+* a receive time written by a logger before the sentence (or its tag block), separated by blanks
+  or a comma: unix time in seconds, milliseconds, microseconds or nanoseconds (the unit inferred
+  from the number of integer digits, see :func:`_unix_digits_to_us`; decimals allowed) or ISO
+  8601 (``2019-02-16T07:52:46.167Z``, ``T`` or a blank between date and time, ``Z``, ``+hh:mm``
+  or no offset, which means UTC);
 * Gatehouse ``$PGHP,1,yyyy,mm,dd,hh,mm,ss,ms,...*hh`` lines, whose time applies to the next
   sentence;
 * USCG / aishub trailing metadata after the checksum (``,d-98,S0,t...,r003669946,1325394060``,
   ``,raishub,1342569600``): a station field (``r``/``b``/``D`` prefix or plain text) and the first
   unix time.
+
+Lines end at LF, CR LF or a lone CR (Python's universal newlines).
 
 Nothing here allocates per line: results are written into preallocated column arrays
 (:class:`Frames`), with a reject reason code (``seasight.rejects``) for lines that fail.
@@ -41,6 +51,7 @@ TS_LINE = 1
 TS_CSV = 2
 TS_ARRIVAL = 3
 TS_NONE = 4
+TS_TAGBLOCK_UNVERIFIED = 5
 
 #: Longest line accepted, in bytes: a full sentence is at most 82 characters, tag blocks and
 #: receiver metadata add a few hundred at most.
@@ -57,6 +68,12 @@ R_BAD_TAGBLOCK = REASON_CODES["bad_tagblock"]
 R_EMPTY_PAYLOAD = REASON_CODES["empty_payload"]
 R_UNSUPPORTED = REASON_CODES["unsupported_sentence"]
 R_BAD_TIMESTAMP = REASON_CODES["bad_timestamp"]
+R_TAGBLOCK_CHECKSUM = REASON_CODES["tagblock_checksum"]
+
+#: A receive-time prefix is taken as a time only between these (1990-01-01 and 2100-01-01, in
+#: microseconds); another number before a sentence (a line counter, say) is not a time.
+PREFIX_MIN_US = 631_152_000_000_000
+PREFIX_MAX_US = 4_102_444_800_000_000
 
 
 @dataclass
@@ -79,6 +96,7 @@ class Frames:
     station_start: np.ndarray  # int64
     station_len: np.ndarray  # int32, 0 when unknown
     station_hash: np.ndarray  # int64: station of multi-fragment sentences, 0 when unknown
+    warning: np.ndarray  # int8: reason code of a problem a framed sentence has, 0 if none
 
     def __len__(self) -> int:
         return len(self.start)
@@ -133,8 +151,12 @@ def civil_times_us(y, mo, d, h, mi, s):  # type: ignore[no-untyped-def]
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _unix_digits_to_us(buf: np.ndarray, a: int, b: int) -> int:
-    """Parse buf[a:b] as unix seconds (<= 10 digits, optional .fraction) or milliseconds."""
-    if b <= a or b - a > 20:
+    """Parse buf[a:b] as a unix time, optionally with a ``.fraction``, in microseconds.
+
+    The unit is inferred from the number of integer digits: up to 10 seconds (until 2286), 11-13
+    milliseconds, 14-16 microseconds, 17-19 nanoseconds. NO_TS when it is not such a number.
+    """
+    if b <= a or b - a > 40:
         return NO_TS
     v = 0
     nd = 0
@@ -145,21 +167,29 @@ def _unix_digits_to_us(buf: np.ndarray, a: int, b: int) -> int:
         c = buf[k]
         if 48 <= c <= 57:
             if in_frac:
-                if frac_scale < 1_000_000:
+                if frac_scale < 1_000_000_000:
                     frac = frac * 10 + (c - 48)
                     frac_scale *= 10
             else:
+                if nd == 0 and c == 48 and k + 1 < b and 48 <= buf[k + 1] <= 57:
+                    continue  # leading zeros do not count as digits
+                if nd == 18 and v >= 922_337_203_685_477_580:  # would overflow int64
+                    return NO_TS
                 v = v * 10 + (c - 48)
                 nd += 1
         elif c == 46 and not in_frac:  # '.'
             in_frac = True
         else:
             return NO_TS
-    if nd == 0:
+    if nd == 0 or nd > 19:
         return NO_TS
-    if nd >= 12:  # milliseconds
+    if nd <= 10:  # seconds
+        return v * 1_000_000 + (frac * 1_000_000) // frac_scale
+    if nd <= 13:  # milliseconds
         return v * 1000 + (frac * 1000) // frac_scale
-    return v * 1_000_000 + (frac * 1_000_000) // frac_scale
+    if nd <= 16:  # microseconds
+        return v + frac // frac_scale
+    return v // 1000  # nanoseconds
 
 
 @nb.njit(cache=True, nogil=True)
@@ -187,8 +217,10 @@ def _has_bad_char(buf, a, b):  # type: ignore[no-untyped-def]
 def _parse_tagblock(buf, a, b, out_i):  # type: ignore[no-untyped-def]
     """Parse the tag block between buf[a] (after '\\') and buf[b] (the closing '\\').
 
-    Writes into out_i: [ok, ts_us, station_start, station_len]. ok is 0 on a malformed block
-    or a checksum mismatch.
+    Writes into out_i: [status, ts_us, station_start, station_len]. status is 0 when the block
+    is verified, else the reason code of what is wrong (R_TAGBLOCK_CHECKSUM: its checksum does
+    not match; R_BAD_TAGBLOCK: no ``*hh`` or a field that does not parse). The fields that parse
+    are written in every case.
     """
     out_i[0] = 0
     out_i[1] = NO_TS
@@ -201,31 +233,138 @@ def _parse_tagblock(buf, a, b, out_i):  # type: ignore[no-untyped-def]
             star = k
             break
         cs ^= buf[k]
+    fields_end = b if star < 0 else star
     if star < 0 or star + 3 != b:
-        return
-    h1 = _hex_value(buf[star + 1])
-    h2 = _hex_value(buf[star + 2])
-    if h1 < 0 or h2 < 0 or h1 * 16 + h2 != cs:
-        return
+        out_i[0] = R_BAD_TAGBLOCK
+    else:
+        h1 = _hex_value(buf[star + 1])
+        h2 = _hex_value(buf[star + 2])
+        if h1 < 0 or h2 < 0:
+            out_i[0] = R_BAD_TAGBLOCK
+        elif h1 * 16 + h2 != cs:
+            out_i[0] = R_TAGBLOCK_CHECKSUM
     k = a
-    while k < star:
+    while k < fields_end:
         e = k
-        while e < star and buf[e] != 44:  # ','
+        while e < fields_end and buf[e] != 44:  # ','
             e += 1
         if e - k >= 2 and buf[k + 1] == 58:  # 'x:'
             key = buf[k]
             if key == 99:  # 'c'
                 ts = _unix_digits_to_us(buf, k + 2, e)
                 if ts == NO_TS:
-                    return
-                out_i[1] = ts
+                    out_i[0] = R_BAD_TAGBLOCK
+                else:
+                    out_i[1] = ts
             elif key == 115:  # 's'
                 out_i[2] = k + 2
                 out_i[3] = e - (k + 2)
         elif e > k:
-            return
+            out_i[0] = R_BAD_TAGBLOCK
         k = e + 1
-    out_i[0] = 1
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _digits(buf, k, e, count):  # type: ignore[no-untyped-def]
+    """The value of ``count`` decimal digits at buf[k:], -1 if they are not all digits."""
+    if k + count > e:
+        return -1
+    v = 0
+    for j in range(k, k + count):
+        c = buf[j]
+        if c < 48 or c > 57:
+            return -1
+        v = v * 10 + (c - 48)
+    return v
+
+
+@nb.njit(cache=True, nogil=True)
+def _iso_time(buf, a, e):  # type: ignore[no-untyped-def]
+    """An ISO 8601 time at buf[a:] (``yyyy-mm-dd``, ``T`` or a blank, ``hh:mm:ss``, optional
+    ``.fraction`` or ``,fraction``, optional ``Z`` or ``+hh:mm`` / ``+hhmm`` / ``+hh``; no offset
+    means UTC). Returns (index after it, microseconds since the epoch); the index is -1 when
+    there is no such time, the time NO_TS when the date or time is impossible."""
+    y = _digits(buf, a, e, 4)
+    mo = _digits(buf, a + 5, e, 2)
+    d = _digits(buf, a + 8, e, 2)
+    if y < 0 or mo < 0 or d < 0 or buf[a + 4] != 45 or buf[a + 7] != 45 or a + 10 >= e:
+        return -1, NO_TS
+    sep = buf[a + 10]
+    if sep != 84 and sep != 32:  # 'T' or ' '
+        return -1, NO_TS
+    k = a + 11
+    h = _digits(buf, k, e, 2)
+    mi = _digits(buf, k + 3, e, 2)
+    sec = _digits(buf, k + 6, e, 2)
+    if h < 0 or mi < 0 or sec < 0 or buf[k + 2] != 58 or buf[k + 5] != 58:
+        return -1, NO_TS
+    k += 8
+    frac = 0
+    scale = 1
+    if k + 1 < e and (buf[k] == 46 or buf[k] == 44) and 48 <= buf[k + 1] <= 57:
+        k += 1
+        while k < e and 48 <= buf[k] <= 57:
+            if scale < 1_000_000:
+                frac = frac * 10 + (buf[k] - 48)
+                scale *= 10
+            k += 1
+    offset_s = 0
+    if k < e and buf[k] == 90:  # 'Z'
+        k += 1
+    elif k < e and (buf[k] == 43 or buf[k] == 45):  # '+' or '-'
+        sign = 1 if buf[k] == 43 else -1
+        oh = _digits(buf, k + 1, e, 2)
+        if oh < 0:
+            return -1, NO_TS
+        k += 3
+        om = 0
+        if k < e and buf[k] == 58:
+            om = _digits(buf, k + 1, e, 2)
+            k += 3
+        elif _digits(buf, k, e, 2) >= 0:
+            om = _digits(buf, k, e, 2)
+            k += 2
+        if om < 0 or oh > 23 or om > 59:
+            return -1, NO_TS
+        offset_s = sign * (oh * 3600 + om * 60)
+    t = civil_to_us(y, mo, d, h, mi, sec, 0)
+    if t == NO_TS:
+        return k, NO_TS
+    return k, t + (frac * 1_000_000) // scale - offset_s * 1_000_000
+
+
+@nb.njit(cache=True, nogil=True)
+def _receive_time(buf, a, e):  # type: ignore[no-untyped-def]
+    """A logger's receive time before a sentence: ``1550303566167726840 !AIVDM,...``.
+
+    buf[a] is a digit. The time (unix time, unit by its digits, see :func:`_unix_digits_to_us`,
+    or ISO 8601, see :func:`_iso_time`) is followed by blanks or by a comma (and blanks), then by
+    ``!`` or a tag block's ``\\``. Returns (index of that ``!`` or ``\\``, time, whether the
+    time is plausible: see PREFIX_MIN_US); the index is -1 when the line has no such prefix.
+    """
+    k = a
+    while k < e and 48 <= buf[k] <= 57:
+        k += 1
+    if k - a == 4 and k < e and buf[k] == 45:  # 'yyyy-': ISO 8601
+        k, t = _iso_time(buf, a, e)
+        if k < 0:
+            return -1, NO_TS, False
+    else:
+        if k < e and buf[k] == 46:  # '.': decimals
+            k += 1
+            while k < e and 48 <= buf[k] <= 57:
+                k += 1
+        t = _unix_digits_to_us(buf, a, k)
+    # the separator: blanks, or a comma and blanks
+    s = k
+    if k < e and buf[k] == 44:
+        k += 1
+    while k < e and (buf[k] == 32 or buf[k] == 9):
+        k += 1
+    if k == s or k >= e or (buf[k] != 33 and buf[k] != 92):  # '!' or '\\'
+        return -1, NO_TS, False
+    ok = t != NO_TS and PREFIX_MIN_US <= t < PREFIX_MAX_US
+    return k, t, ok
 
 
 @nb.njit(cache=True, nogil=True)
@@ -325,23 +464,35 @@ def _fast_tagblock(buf, a):  # type: ignore[no-untyped-def]
 
 @nb.njit(cache=True, inline="always")
 def _fast_sentence(buf, pos):  # type: ignore[no-untyped-def]
-    """One pass over a well-formed ``[\\tagblock\\]!ccVDM,...*hh`` line, the common case.
+    """One pass over a well-formed ``[receive time ][\\tagblock\\]!ccVDM,...*hh`` line, the
+    common case.
 
     Returns (start of the next line, end of this line, fragment count, fragment number,
-    sequence id, channel, payload start, payload length, fill bits, time, station start,
-    station length). The next line's start is -1 when the line needs the general (slower)
-    path: anything unusual, including every kind of error, goes there, so results are identical.
+    sequence id, channel, payload start, payload length, fill bits, time, time source, station
+    start, station length). The next line's start is -1 when the line needs the general
+    (slower) path: anything unusual, including every kind of error, goes there, so results are
+    identical.
     """
     n = len(buf)
     p = pos
     ts = NO_TS
+    tss = TS_NONE
     st_s = 0
     st_l = 0
-    fail = (-1, 0, 0, 0, 0, 0, 0, 0, 0, ts, 0, 0)
+    fail = (-1, 0, 0, 0, 0, 0, 0, 0, 0, ts, tss, 0, 0)
+    if p < n and 48 <= buf[p] <= 57:  # a receive time before the sentence
+        q, ts, ok = _receive_time(buf, p, n)
+        if q < 0 or not ok:
+            return fail
+        tss = TS_LINE
+        p = q
     if p < n and buf[p] == 92:  # tag block
-        q, ts, st_s, st_l = _fast_tagblock(buf, p + 1)
+        q, tb_ts, st_s, st_l = _fast_tagblock(buf, p + 1)
         if q < 0:
             return fail
+        if tb_ts != NO_TS:
+            ts = tb_ts
+            tss = TS_TAGBLOCK
         p = q + 1
     if p + 12 >= n or buf[p] != 33 or buf[p + 6] != 44:
         return fail
@@ -403,15 +554,15 @@ def _fast_sentence(buf, pos):  # type: ignore[no-untyped-def]
     e = k + 5
     if e < n:
         c = buf[e]
-        if c == 13 and e + 1 < n and buf[e + 1] == 10:
-            nxt = e + 2
+        if c == 13:
+            nxt = e + 2 if e + 1 < n and buf[e + 1] == 10 else e + 1
         elif c == 10:
             nxt = e + 1
         else:
             return fail
     else:
         nxt = n
-    return nxt, e, fc, fn, sq, ch, ps, plen, f - 48, ts, st_s, st_l
+    return nxt, e, fc, fn, sq, ch, ps, plen, f - 48, ts, tss, st_s, st_l
 
 
 @nb.njit(cache=True, nogil=True)
@@ -437,6 +588,7 @@ def _frame_range(  # type: ignore[no-untyped-def]
     station_start,
     station_len,
     station_hash,
+    warning,
 ):
     n = len(buf)
     tb = np.zeros(4, np.int64)
@@ -456,7 +608,8 @@ def _frame_range(  # type: ignore[no-untyped-def]
         ts_source[i] = TS_NONE
         station_start[i] = 0
         station_len[i] = 0
-        nxt, e, fc, fn, sq, ch, ps, plen, fill, ts, st_s, st_l = _fast_sentence(buf, pos)
+        warning[i] = 0
+        nxt, e, fc, fn, sq, ch, ps, plen, fill, ts, tss, st_s, st_l = _fast_sentence(buf, pos)
         if nxt >= 0 and e - pos <= max_line:
             end[i] = e
             kind[i] = SENTENCE
@@ -469,7 +622,7 @@ def _frame_range(  # type: ignore[no-untyped-def]
             fill_bits[i] = fill
             if ts != NO_TS:
                 ts_us[i] = ts
-                ts_source[i] = TS_TAGBLOCK
+                ts_source[i] = tss
             if st_l > 0:
                 station_start[i] = st_s
                 station_len[i] = st_l
@@ -481,11 +634,11 @@ def _frame_range(  # type: ignore[no-untyped-def]
         ts_source[i] = TS_NONE
         station_len[i] = 0
         e = pos
-        while e < n and buf[e] != 10:
+        while e < n and buf[e] != 10 and buf[e] != 13:
             e += 1
-        nxt = e + 1
-        # strip CR and trailing blanks
-        while e > pos and (buf[e - 1] == 13 or buf[e - 1] == 32 or buf[e - 1] == 9):
+        nxt = e + 2 if e + 1 < n and buf[e] == 13 and buf[e + 1] == 10 else e + 1
+        # strip trailing blanks
+        while e > pos and (buf[e - 1] == 32 or buf[e - 1] == 9):
             e -= 1
         s = pos
         while s < e and (buf[s] == 32 or buf[s] == 9):
@@ -503,6 +656,17 @@ def _frame_range(  # type: ignore[no-untyped-def]
             reason[i] = R_OVERSIZE
             continue
         p = s
+        warn = 0
+        line_ts = NO_TS  # a time written on the line: receive-time prefix, trailing metadata
+        unverified_ts = NO_TS  # the time of a tag block that failed its check
+        if 48 <= buf[p] <= 57:  # a receive time before the sentence
+            q, t, ok = _receive_time(buf, p, e)
+            if q >= 0:
+                if ok:
+                    line_ts = t
+                else:
+                    warn = R_BAD_TIMESTAMP
+                p = q
         # tag block
         if buf[p] == 92:  # '\\'
             q = p + 1
@@ -514,10 +678,10 @@ def _frame_range(  # type: ignore[no-untyped-def]
                 reason[i] = R_BAD_CHAR if q < e else R_BAD_TAGBLOCK
                 continue
             _parse_tagblock(buf, p + 1, q, tb)
-            if tb[0] == 0:
-                reason[i] = R_BAD_TAGBLOCK
-                continue
-            if tb[1] != NO_TS:
+            if tb[0] != 0:  # unverified: its fields are used, the time after any other
+                warn = tb[0]
+                unverified_ts = tb[1]
+            elif tb[1] != NO_TS:
                 ts_us[i] = tb[1]
                 ts_source[i] = TS_TAGBLOCK
             if tb[3] > 0:
@@ -629,6 +793,9 @@ def _frame_range(  # type: ignore[no-untyped-def]
         if bad_payload:
             reason[i] = R_BAD_PAYLOAD
             continue
+        if ts_us[i] == NO_TS and line_ts != NO_TS:
+            ts_us[i] = line_ts
+            ts_source[i] = TS_LINE
         # trailing receiver metadata: ,field,field,... (USCG / aishub)
         k = star + 3
         while k < e and buf[k] == 44:
@@ -649,6 +816,10 @@ def _frame_range(  # type: ignore[no-untyped-def]
                     station_start[i] = a
                     station_len[i] = b - a
             k = b
+        if ts_us[i] == NO_TS and unverified_ts != NO_TS:
+            ts_us[i] = unverified_ts
+            ts_source[i] = TS_TAGBLOCK_UNVERIFIED
+        warning[i] = warn
         kind[i] = SENTENCE
         frag_count[i] = fc
         frag_num[i] = fn
@@ -663,12 +834,12 @@ def _frame_range(  # type: ignore[no-untyped-def]
 @nb.njit(cache=True, parallel=True, nogil=True)
 def _frame_blocks(buf, block_pos, block_line, max_line, start, end, kind, reason, frag_count,  # type: ignore[no-untyped-def]
                   frag_num, seq_id, channel, payload_start, payload_len, fill_bits, ts_us,
-                  ts_source, station_start, station_len, station_hash):
+                  ts_source, station_start, station_len, station_hash, warning):
     for b in nb.prange(len(block_pos) - 1):
         _frame_range(buf, block_pos[b], block_line[b], block_line[b + 1] - block_line[b],
                      max_line, start, end, kind, reason, frag_count, frag_num, seq_id, channel,
                      payload_start, payload_len, fill_bits, ts_us, ts_source, station_start,
-                     station_len, station_hash)
+                     station_len, station_hash, warning)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -682,14 +853,16 @@ def _hash_stations(buf, kind, frag_count, station_start, station_len, station_ha
 
 @nb.njit(cache=True, nogil=True)
 def _apply_time_headers(kind, ts_us, ts_source):  # type: ignore[no-untyped-def]
-    """Give each Gatehouse header's time to the sentence right after it (if it has none)."""
+    """Give each Gatehouse header's time to the sentence right after it (if it has none, or
+    only an unverified tag block's)."""
     pending = NO_TS
     for i in range(len(kind)):
         k = kind[i]
         if k == TIME_HEADER:
             pending = ts_us[i]
         elif k == SENTENCE or k == REJECTED:  # noqa: SIM109 - numba compiles this faster
-            if k == SENTENCE and pending != NO_TS and ts_us[i] == NO_TS:
+            if k == SENTENCE and pending != NO_TS and (
+                    ts_us[i] == NO_TS or ts_source[i] == TS_TAGBLOCK_UNVERIFIED):
                 ts_us[i] = pending
                 ts_source[i] = TS_LINE
             pending = NO_TS
@@ -698,9 +871,42 @@ def _apply_time_headers(kind, ts_us, ts_source):  # type: ignore[no-untyped-def]
 @nb.njit(cache=True, nogil=True)
 def _next_line_start(buf, pos):  # type: ignore[no-untyped-def]
     n = len(buf)
-    while pos < n and buf[pos - 1] != 10:
+    while pos < n and not (buf[pos - 1] == 10 or (buf[pos - 1] == 13 and buf[pos] != 10)):
         pos += 1
     return pos
+
+
+@nb.njit(cache=True, nogil=True)
+def _lone_cr_counts(buf, block_pos):  # type: ignore[no-untyped-def]
+    """CRs not followed by an LF (line ends of their own) in each block."""
+    nb_ = len(block_pos) - 1
+    counts = np.zeros(nb_, np.int64)
+    n = len(buf)
+    for b in range(nb_):
+        c = 0
+        for k in range(block_pos[b], block_pos[b + 1]):
+            if buf[k] == 13 and (k + 1 == n or buf[k + 1] != 10):
+                c += 1
+        counts[b] = c
+    return counts
+
+
+@nb.njit(cache=True, nogil=True)
+def first_line_end(buf):  # type: ignore[no-untyped-def]
+    """Index of the first LF or CR in ``buf``, -1 if none."""
+    for k in range(len(buf)):
+        if buf[k] == 10 or buf[k] == 13:
+            return k
+    return -1
+
+
+@nb.njit(cache=True, nogil=True)
+def last_line_end(buf):  # type: ignore[no-untyped-def]
+    """Index of the last LF or CR in ``buf``, -1 if none."""
+    for k in range(len(buf) - 1, -1, -1):
+        if buf[k] == 10 or buf[k] == 13:
+            return k
+    return -1
 
 
 #: Inputs smaller than this are framed in one block, larger ones in parallel blocks.
@@ -717,10 +923,14 @@ def _blocks(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if p < n:
             pos.append(p)
     pos.append(n)
-    counts = [int(np.count_nonzero(buf[a:b] == 10)) for a, b in itertools.pairwise(pos)]
-    if n and buf[-1] != 10:
+    block_pos = np.array(pos, np.int64)
+    counts = np.array([np.count_nonzero(buf[a:b] == 10) for a, b in itertools.pairwise(pos)],
+                      np.int64)
+    if np.count_nonzero(buf == 13):
+        counts += _lone_cr_counts(buf, block_pos)
+    if n and buf[-1] != 10 and buf[-1] != 13:
         counts[-1] += 1
-    return np.array(pos, np.int64), np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return block_pos, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
 def frame_lines(buf: np.ndarray, max_line_bytes: int = MAX_LINE_BYTES) -> Frames:
@@ -744,6 +954,7 @@ def frame_lines(buf: np.ndarray, max_line_bytes: int = MAX_LINE_BYTES) -> Frames
         station_start=np.empty(n, np.int64),
         station_len=np.empty(n, np.int32),
         station_hash=np.zeros(n, np.int64),
+        warning=np.zeros(n, np.int8),
     )
     if n:
         _frame_blocks(
@@ -767,6 +978,7 @@ def frame_lines(buf: np.ndarray, max_line_bytes: int = MAX_LINE_BYTES) -> Frames
             f.station_start,
             f.station_len,
             f.station_hash,
+            f.warning,
         )
         _apply_time_headers(f.kind, f.ts_us, f.ts_source)
         _hash_stations(buf, f.kind, f.frag_count, f.station_start, f.station_len, f.station_hash)

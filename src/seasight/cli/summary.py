@@ -76,3 +76,6 @@ def print_report(report: IngestReport, console: Console) -> None:
     skipped = {k: v for k, v in report.skipped.items() if v}
     if skipped:
         console.print("skipped lines: " + ", ".join(f"{k} {v:,}" for k, v in skipped.items()))
+    if report.warnings:
+        console.print("decoded despite a problem (warnings): " + ", ".join(
+            f"{k} {v:,}" for k, v in report.warnings.most_common()))

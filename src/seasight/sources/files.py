@@ -223,11 +223,13 @@ def damage_rejects(damage: Damage, source: str, line_no: int) -> pl.DataFrame:
 
 def line_chunks(fh: BinaryIO, chunk_bytes: int, *, first_bytes: int | None = None
                 ) -> Iterator[bytes]:
-    """Chunks of whole lines (the last may lack its newline), the first read ``first_bytes``
-    at a time if given.
+    """Chunks cut after a line end (LF or CR), the first read ``first_bytes`` at a time if
+    given. A chunk without any line end (part of a line longer than a chunk) is passed on as it
+    is, never accumulated: :class:`~seasight.ais.NmeaDecoder` rejects such a line without
+    holding it, so memory stays bounded by the chunk size whatever the line lengths.
 
     When a damaged compressed file ends the reader (:func:`damage_of`), a last line without
-    its newline is not yielded (the damage cut it: it could look valid) but kept in the
+    its line end is not yielded (the damage cut it: it could look valid) but kept in the
     damage's ``partial``.
     """
     tail = b""
@@ -243,10 +245,11 @@ def line_chunks(fh: BinaryIO, chunk_bytes: int, *, first_bytes: int | None = Non
                 yield tail
             return
         data = tail + block if tail else block
-        cut = data.rfind(b"\n") + 1
-        if cut == 0 and len(data) < 4 * chunk_bytes:
-            tail = data
+        lf = data.rfind(b"\n")
+        cut = max(lf, data.rfind(b"\r", lf + 1)) + 1
+        if cut == 0:
+            tail = b""
+            yield data
             continue
-        cut = cut or len(data)
         tail = data[cut:]
         yield data[:cut]

@@ -218,7 +218,8 @@ class RepeatFilter:
                                  for t, r in rows.items()}) for n, rows in self._passed]
             self._gone.append((number, gone))
         self._passed.append((number, passed))
-        return number, Batch(**kept, rejects=batch.rejects, skipped=batch.skipped), gone
+        return number, Batch(**kept, rejects=batch.rejects, skipped=batch.skipped,
+                             warnings=batch.warnings), gone
 
     def _new_rows(self, table: str, frame: pl.DataFrame
                   ) -> tuple[pl.DataFrame, Receptions, Receptions]:
