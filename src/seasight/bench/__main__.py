@@ -296,8 +296,9 @@ def _without_repeats(batch: Any) -> Any:
     from seasight.batch import DECODED_TABLES, Batch
     from seasight.dedup import drop_duplicates
 
-    kept = {name: drop_duplicates(getattr(batch, name)) for name in DECODED_TABLES}
-    return Batch(**kept, rejects=batch.rejects, skipped=batch.skipped)
+    kept: dict[str, Any] = {name: drop_duplicates(getattr(batch, name))
+                            for name in DECODED_TABLES}
+    return Batch(**kept, rejects=batch.rejects, skipped=batch.skipped, warnings=batch.warnings)
 
 
 def _store_once(batch: Any, workdir: Path) -> dict[str, int]:
