@@ -606,15 +606,21 @@ def ensure_screening(store: Store, params: ScreeningParams | None = None) -> boo
     refresh_identities(store)
     if screening_is_current(store):
         return False
+    if store.state(SCREENED_FROM) is None and not _has_lists(store):
+        return False  # never screened and nothing to screen with: matches stay as stored
     rescreen_store(store, params)
     return True
+
+
+def _has_lists(store: Store) -> bool:
+    return store.has_table("watchlists") and bool(
+        store.con.execute("SELECT count(*) FROM watchlists").fetchall()[0][0])
 
 
 def keep_screening_current(store: Store) -> bool:
     """:func:`ensure_screening` when some list is stored (the cheap check after an ingest or
     a pull: without lists there is nothing to match); True when it screened."""
-    if not store.has_table("watchlists") or not store.con.execute(
-            "SELECT count(*) FROM watchlists").fetchall()[0][0]:
+    if not _has_lists(store):
         return False
     return ensure_screening(store)
 
