@@ -582,6 +582,12 @@ def test_legend_in_chromium(server: Service) -> None:
         pairs = dict(zip(stroke[2:-1:2], stroke[3:-1:2], strict=True))
         assert rings == {k.replace("_", " "): c.lower() for k, c in pairs.items()}
 
+        # The legend folds away (over a busy map) and opens again.
+        page.click("#legend summary")
+        assert page.locator("#legend .row").first.is_hidden()
+        page.click("#legend summary")
+        assert page.locator("#legend .row").first.is_visible()
+
         # A layer added without a legend entry does not pass unnoticed.
         page.evaluate("window.seasight.map.addLayer({id: 'probe', type: 'circle', "
                       "source: 'ports'})")

@@ -640,7 +640,7 @@ function renderLegend() {
   }
   const stray = entries.filter((e) => !LEGEND_GROUPS.some(([g]) => g === e.group));
   if (stray.length) throw new Error(`legend entries of no group: ${stray.map((e) => e.label).join(', ')}`);
-  $('legend').innerHTML = html.join('');
+  $('legend-body').innerHTML = html.join('');
 }
 
 function bindMapInteractions(map) {
