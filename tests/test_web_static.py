@@ -56,7 +56,7 @@ def built() -> Path:
 
 
 def test_page_files_exist(built: Path) -> None:
-    for name in ("index.html", "app.js", "app.css", *VENDOR_FILES):
+    for name in ("index.html", "app.js", "app.css", "favicon.svg", *VENDOR_FILES):
         path = built / name
         assert path.is_file() and path.stat().st_size > 0, name
     # The vendored MapLibre is the browser build, not a stub.
@@ -114,6 +114,112 @@ def test_scripts_make_no_external_requests(built: Path) -> None:
     # No glyph server: the style has no `glyphs` URL and no layer draws text.
     assert not re.search(r"glyphs['\"]?\s*:", app)
     assert "text-field" not in app
+
+
+# --------------------------------------------------------------------------- map colours
+
+#: Colour-vision deficiencies simulated on linear RGB (Machado, Oliveira & Fernandes 2009,
+#: severity 1.0: dichromacy, the hardest case).
+CVD_MATRICES = {
+    "protanopia": ((0.152286, 1.052583, -0.204868), (0.114503, 0.786281, 0.099216),
+                   (-0.003882, -0.048116, 1.051998)),
+    "deuteranopia": ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413),
+                     (-0.011820, 0.042940, 0.968881)),
+    "tritanopia": ((1.255528, -0.076749, -0.178779), (-0.078411, 0.930809, 0.147602),
+                   (0.004733, 0.691367, 0.303900)),
+}
+#: Smallest CIEDE2000 difference between two ship type colours: for normal vision, and under
+#: each simulated dichromacy (where ten colours cannot all stay 15 apart).
+MIN_DELTA_E = 15.0
+MIN_DELTA_E_CVD = 10.0
+
+
+def _lab(hex_colour: str, cvd: str | None = None) -> tuple[float, float, float]:
+    """CIE L*a*b* (D65) of an sRGB colour, optionally as seen with a colour-vision deficiency."""
+    srgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    rgb = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in srgb]
+    if cvd is not None:
+        rgb = [min(max(sum(m * c for m, c in zip(row, rgb, strict=True)), 0.0), 1.0)
+               for row in CVD_MATRICES[cvd]]
+    r, g, b = rgb
+    xyz = (0.4124564 * r + 0.3575761 * g + 0.1804375 * b,
+           0.2126729 * r + 0.7151522 * g + 0.0721750 * b,
+           0.0193339 * r + 0.1191920 * g + 0.9503041 * b)
+    fx, fy, fz = (t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116
+                  for t in (xyz[0] / 0.95047, xyz[1], xyz[2] / 1.08883))
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def _ciede2000(lab1: tuple[float, float, float], lab2: tuple[float, float, float]) -> float:
+    """The CIEDE2000 colour difference (Sharma, Wu & Dalal 2005), kL = kC = kH = 1."""
+    from math import atan2, cos, degrees, exp, hypot, radians, sin, sqrt
+
+    (l1, a1, b1), (l2, a2, b2) = lab1, lab2
+    c_bar = (hypot(a1, b1) + hypot(a2, b2)) / 2
+    g = 0.5 * (1 - sqrt(c_bar ** 7 / (c_bar ** 7 + 25 ** 7)))
+    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c1p, c2p = hypot(a1p, b1), hypot(a2p, b2)
+    h1p, h2p = degrees(atan2(b1, a1p)) % 360, degrees(atan2(b2, a2p)) % 360
+    dh = h2p - h1p
+    if c1p * c2p == 0:
+        dh = 0.0
+    elif dh > 180:
+        dh -= 360
+    elif dh < -180:
+        dh += 360
+    d_l, d_c = l2 - l1, c2p - c1p
+    d_h = 2 * sqrt(c1p * c2p) * sin(radians(dh / 2))
+    l_bar, cp_bar = (l1 + l2) / 2, (c1p + c2p) / 2
+    if c1p * c2p == 0:
+        h_bar = h1p + h2p
+    elif abs(h1p - h2p) <= 180:
+        h_bar = (h1p + h2p) / 2
+    else:
+        h_bar = (h1p + h2p + 360) / 2 if h1p + h2p < 360 else (h1p + h2p - 360) / 2
+    t = (1 - 0.17 * cos(radians(h_bar - 30)) + 0.24 * cos(radians(2 * h_bar))
+         + 0.32 * cos(radians(3 * h_bar + 6)) - 0.20 * cos(radians(4 * h_bar - 63)))
+    s_l = 1 + 0.015 * (l_bar - 50) ** 2 / sqrt(20 + (l_bar - 50) ** 2)
+    s_c = 1 + 0.045 * cp_bar
+    s_h = 1 + 0.015 * cp_bar * t
+    r_t = (-sin(radians(60 * exp(-(((h_bar - 275) / 25) ** 2))))
+           * 2 * sqrt(cp_bar ** 7 / (cp_bar ** 7 + 25 ** 7)))
+    return sqrt((d_l / s_l) ** 2 + (d_c / s_c) ** 2 + (d_h / s_h) ** 2
+                + r_t * (d_c / s_c) * (d_h / s_h))
+
+
+def test_ciede2000_matches_published_pairs() -> None:
+    """Pairs from Sharma, Wu & Dalal's CIEDE2000 test data."""
+    assert _ciede2000((50, 2.6772, -79.7751), (50, 0, -82.7485)) == pytest.approx(2.0425, abs=1e-4)
+    assert _ciede2000((50, -1.3802, -84.2814), (50, 0, -82.7485)) == pytest.approx(1.0, abs=1e-4)
+    assert _ciede2000((50, 2.5, 0), (73, 25, -18)) == pytest.approx(27.1492, abs=1e-4)
+    assert _ciede2000((60.2574, -34.0099, 36.2677),
+                      (60.4626, -34.1751, 39.4387)) == pytest.approx(1.2644, abs=1e-4)
+
+
+def _ship_type_palette(app: str) -> dict[str, str]:
+    """SHIP_TYPE_PALETTE of app.js: category -> colour."""
+    block = re.search(r"const SHIP_TYPE_PALETTE = \{(.*?)\};", app, re.DOTALL)
+    assert block, "app.js has no SHIP_TYPE_PALETTE"
+    pairs = re.findall(r"""['"]?([^'":\n]+?)['"]?\s*:\s*'(#[0-9a-fA-F]{6})'""", block.group(1))
+    return {label.strip(): colour.lower() for label, colour in pairs}
+
+
+def test_ship_type_colours_are_distinguishable() -> None:
+    """Every pair of ship type colours differs by CIEDE2000 >= 15, and >= 10 under simulated
+    protanopia, deuteranopia and tritanopia; every category of the type steps has one."""
+    app = (STATIC_DIR / "app.js").read_text(encoding="utf-8")
+    palette = _ship_type_palette(app)
+    steps = re.search(r"const TYPE_STEPS = \[(.*?)\n\];", app, re.DOTALL)
+    assert steps, "app.js has no TYPE_STEPS"
+    categories = set(re.findall(r"\[\d+, '([^']+)'\]", steps.group(1)))
+    assert categories and categories == set(palette), (categories, set(palette))
+    assert len(set(palette.values())) == len(palette) >= 10
+    labels = sorted(palette)
+    for cvd, floor in ((None, MIN_DELTA_E), *((c, MIN_DELTA_E_CVD) for c in CVD_MATRICES)):
+        lab = {k: _lab(palette[k], cvd) for k in labels}
+        worst = min((_ciede2000(lab[a], lab[b]), a, b)
+                    for i, a in enumerate(labels) for b in labels[i + 1:])
+        assert worst[0] >= floor, f"{cvd or 'normal vision'}: {worst}"
 
 
 # --------------------------------------------------------------------------- browser test
@@ -397,6 +503,96 @@ def test_map_in_chromium(server: Service) -> None:
         page.screenshot(path=str(SHOTS / "06-live-update.png"))
     assert errors == [], errors
     assert external == [], f"the page requested other hosts: {external}"
+
+
+def test_favicon_is_served(server: Service) -> None:
+    """The page's icon (linked from index.html) is served as SVG, without credentials."""
+    with urllib.request.urlopen(f"{server.base}/favicon.svg", timeout=30) as r:
+        assert r.status == 200
+        assert r.headers.get_content_type() == "image/svg+xml"
+        assert r.read().lstrip().startswith(b"<svg")
+    with urllib.request.urlopen(f"{server.base}/", timeout=30) as r:
+        assert b'href="favicon.svg"' in r.read()
+
+
+#: How the legend draws each layer's entries: the shape the layer draws on the map.
+LEGEND_SHAPES = {
+    "lanes": {"line"}, "zones-fill": {"area"}, "zones-line": {"area"}, "ports": {"dot"},
+    "events": {"ring"}, "track-line": {"line"}, "vessels-listed": {"ring"},
+    "vessels": {"arrow", "ring-glyph"}, "vessel-selected": {"ring"},
+}
+
+_LEGEND_ROWS = """(id) => [...document.querySelectorAll('#legend .row')]
+    .filter((r) => r.dataset.layers.split(' ').includes(id))
+    .map((r) => ({text: r.innerText.trim(), colour: r.dataset.colour,
+                  shape: r.querySelector('svg.swatch').dataset.shape,
+                  visible: r.getBoundingClientRect().width > 0
+                    && r.getBoundingClientRect().height > 0}))"""
+
+
+def _colours_of(expression: Any) -> set[str]:
+    """The #rrggbb colours named in a MapLibre style expression."""
+    return {c.lower() for c in re.findall(r"#[0-9a-fA-F]{6}\b", json.dumps(expression))}
+
+
+def test_legend_in_chromium(server: Service) -> None:
+    """Every layer the map draws (but the base map) has a visible legend entry drawn in the
+    layer's shape and colours, in either colouring of the vessels; a layer added without an
+    entry is reported."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    palette = _ship_type_palette((STATIC_DIR / "app.js").read_text(encoding="utf-8"))
+    with _browser_page(errors) as page:
+        page.goto(f"{server.base}/#key={server.key}")
+        page.wait_for_function("window.seasight && window.seasight.vesselsLoaded",
+                               timeout=60_000)
+        page.wait_for_function("window.seasight.map.loaded()", timeout=60_000)
+        layers = page.evaluate("window.seasight.map.getStyle().layers.map((l) => l.id)")
+        base = set(page.evaluate("window.seasight.baseMapLayers"))
+        assert base == {"sea", "land"}, base
+        drawn = [lid for lid in layers if lid not in base]
+        assert set(drawn) == set(LEGEND_SHAPES), drawn
+        assert page.evaluate("window.seasight.layersWithoutLegend()") == []
+        assert page.evaluate("window.seasight.shipTypePalette") == palette
+
+        for mode in ("type", "risk"):
+            page.check(f"input[name=colour-by][value={mode}]")
+            page.wait_for_function(f"window.seasight.state.colourBy === '{mode}'")
+            for lid in drawn:
+                rows = page.evaluate(_LEGEND_ROWS, lid)
+                assert rows, f"no legend entry for layer {lid}"
+                assert all(r["visible"] and r["text"] for r in rows), (lid, rows)
+                assert {r["shape"] for r in rows} <= LEGEND_SHAPES[lid], (lid, rows)
+            # The vessel entries show the colours the vessel layer is painted with.
+            paint = page.evaluate(
+                "window.seasight.map.getPaintProperty('vessels', 'icon-color')")
+            arrows = {r["colour"].lower(): r["text"] for r in page.evaluate(_LEGEND_ROWS, "vessels")
+                      if r["shape"] == "arrow"}
+            assert set(arrows) == _colours_of(paint), (arrows, paint)
+            if mode == "type":
+                assert arrows == {c: label for label, c in palette.items()}
+                page.locator("#legend").screenshot(path=str(SHOTS / "11-legend.png"))
+            else:
+                assert "not scored" in arrows.values()
+
+        # Each event kind has a ring in the colour the event layer paints it.
+        rings = {r["text"]: r["colour"].lower() for r in page.evaluate(_LEGEND_ROWS, "events")}
+        stroke = page.evaluate(
+            "window.seasight.map.getPaintProperty('events', 'circle-stroke-color')")
+        pairs = dict(zip(stroke[2:-1:2], stroke[3:-1:2], strict=True))
+        assert rings == {k.replace("_", " "): c.lower() for k, c in pairs.items()}
+
+        # The legend folds away (over a busy map) and opens again.
+        page.click("#legend summary")
+        assert page.locator("#legend .row").first.is_hidden()
+        page.click("#legend summary")
+        assert page.locator("#legend .row").first.is_visible()
+
+        # A layer added without a legend entry does not pass unnoticed.
+        page.evaluate("window.seasight.map.addLayer({id: 'probe', type: 'circle', "
+                      "source: 'ports'})")
+        assert page.evaluate("window.seasight.layersWithoutLegend()") == ["probe"]
+    assert errors == [], errors
 
 
 def test_sign_in_in_chromium(server: Service) -> None:

@@ -28,23 +28,38 @@ const REDRAW_MS = 250; // at most four vessel redraws a second, however fast the
 // Requests that must not open the sign-in dialog on a 401 (they are how one signs in).
 const AUTH_PATHS = new Set(['/login', '/logout']);
 
-// Ship type categories from the AIS ship type code (ITU-R M.1371 table 53).
-// [first code of the range, label, colour]; used by a `step` expression and by the legend.
+// Ship type categories from the AIS ship type code (ITU-R M.1371 table 53):
+// [first code of the range, category]; used by a `step` expression and by the legend.
 const TYPE_STEPS = [
-  [0, 'other / unknown', '#9aa5b1'],
-  [30, 'fishing', '#f4a261'],
-  [31, 'towing', '#8d99ae'],
-  [33, 'other / unknown', '#9aa5b1'],
-  [35, 'military', '#6c757d'],
-  [36, 'sailing / pleasure', '#e9c46a'],
-  [38, 'other / unknown', '#9aa5b1'],
-  [40, 'high speed craft', '#ffe066'],
-  [50, 'pilot, SAR, tug, law', '#90be6d'],
-  [60, 'passenger', '#4cc9f0'],
-  [70, 'cargo', '#80ed99'],
-  [80, 'tanker', '#ef476f'],
-  [90, 'other / unknown', '#9aa5b1'],
+  [0, 'other / unknown'],
+  [30, 'fishing'],
+  [31, 'towing'],
+  [33, 'other / unknown'],
+  [35, 'military'],
+  [36, 'sailing / pleasure'],
+  [38, 'other / unknown'],
+  [40, 'high speed craft'],
+  [50, 'pilot, SAR, tug, law'],
+  [60, 'passenger'],
+  [70, 'cargo'],
+  [80, 'tanker'],
+  [90, 'other / unknown'],
 ];
+// One colour per category, chosen so that every pair stays apart (CIEDE2000 >= 19 for normal
+// vision, >= 12 under simulated protanopia and deuteranopia, >= 15 under tritanopia; the
+// static test recomputes this from the text below) and each is bright enough on the dark sea.
+const SHIP_TYPE_PALETTE = {
+  'other / unknown': '#9ca8b4',
+  fishing: '#fc9c00',
+  towing: '#907878',
+  military: '#6c8448',
+  'sailing / pleasure': '#e418b4',
+  'high speed craft': '#c0b484',
+  'pilot, SAR, tug, law': '#48fcf0',
+  passenger: '#2a86ff',
+  cargo: '#c0f084',
+  tanker: '#fc0018',
+};
 const RISK_STOPS = [[0, '#3ecf8e'], [30, '#ffd166'], [60, '#ff9f1c'], [85, '#ff3b30']];
 
 // ---------------------------------------------------------------------------------------------
@@ -394,17 +409,19 @@ const COG = ['coalesce', ['get', 'cog'], 360];
 const HAS_DIRECTION = ['any', ['<', HEADING, 360], ['<', COG, 360]];
 const ROTATION = ['case', ['<', HEADING, 360], HEADING, ['<', COG, 360], COG, 0];
 
+const typeColourOf = (label) => SHIP_TYPE_PALETTE[label];
+const NOT_SCORED = '#7f8c9a'; // vessels never scored stay neutral
+
 function typeColour() {
-  const expr = ['step', ['to-number', ['get', 'ship_type'], 0], TYPE_STEPS[0][2]];
-  for (const [code, , colour] of TYPE_STEPS.slice(1)) expr.push(code, colour);
+  const expr = ['step', ['to-number', ['get', 'ship_type'], 0], typeColourOf(TYPE_STEPS[0][1])];
+  for (const [code, label] of TYPE_STEPS.slice(1)) expr.push(code, typeColourOf(label));
   return expr;
 }
 
 function riskColour() {
   const expr = ['interpolate', ['linear'], ['to-number', ['get', 'risk'], 0]];
   for (const [v, c] of RISK_STOPS) expr.push(v, c);
-  // Vessels never scored stay neutral.
-  return ['case', ['==', ['get', 'risk'], null], '#7f8c9a', expr];
+  return ['case', ['==', ['get', 'risk'], null], NOT_SCORED, expr];
 }
 
 const emptyCollection = () => ({ type: 'FeatureCollection', features: [] });
@@ -414,49 +431,84 @@ const BASE_SOURCES = [['land', '/layers/land'], ['lanes', '/layers/lanes'], ['zo
   ['ports', '/layers/ports']];
 const basePath = (id) => BASE_SOURCES.find(([name]) => name === id)[1];
 
-function addLayers(map) {
-  map.addImage('vessel-arrow', arrowImage(), { sdf: true, pixelRatio: 2 });
-  map.addImage('vessel-ring', ringImage(), { sdf: true, pixelRatio: 2 });
+// ---------------------------------------------------------------------------------------------
+// Map symbols: one table styles the layers and draws the legend
+//
+// SYMBOLS holds how each thing is drawn (colour, size, dash); MAP_LAYERS lists every layer the
+// map adds, its paint built from SYMBOLS, and `legend()`, the legend entries it is shown by,
+// built from the same SYMBOLS. A layer is either the base map (`base`), shown by its own
+// entries (`legend`), or drawn as part of another layer's entry (`legendWith`); addLayers()
+// refuses any other, and the browser test checks every style layer against the legend.
+// Legend swatches are drawn in the shape the map draws: arrow, ring, dot, line, area.
+// ---------------------------------------------------------------------------------------------
 
-  // Base map: Natural Earth land, sea lanes, ports, zones (all GeoJSON from the API).
-  map.addSource('land', { type: 'geojson', data: apiUrl(basePath('land')) });
-  map.addLayer({ id: 'land', type: 'fill', source: 'land',
-    paint: { 'fill-color': '#26323d', 'fill-outline-color': '#3b4b5a' } });
-  map.addSource('lanes', { type: 'geojson', data: apiUrl(basePath('lanes')) });
-  map.addLayer({ id: 'lanes', type: 'line', source: 'lanes',
-    paint: { 'line-color': '#2f6690', 'line-width': 1, 'line-dasharray': [3, 2], 'line-opacity': 0.7 } });
-  map.addSource('zones', { type: 'geojson', data: apiUrl(basePath('zones')) });
-  map.addLayer({ id: 'zones-fill', type: 'fill', source: 'zones',
-    paint: { 'fill-color': '#b388ff', 'fill-opacity': 0.08 } });
-  map.addLayer({ id: 'zones-line', type: 'line', source: 'zones',
-    paint: { 'line-color': '#b388ff', 'line-width': 1.5, 'line-dasharray': [2, 2] } });
-  map.addSource('ports', { type: 'geojson', data: apiUrl(basePath('ports')) });
-  map.addLayer({ id: 'ports', type: 'circle', source: 'ports',
-    paint: { 'circle-radius': ['interpolate', ['linear'], ['zoom'], 2, 1.5, 8, 4],
-      'circle-color': '#3ecf8e', 'circle-opacity': 0.7 } });
+const SYMBOLS = {
+  land: { colour: '#26323d', outline: '#3b4b5a' },
+  lane: { shape: 'line', colour: '#2f6690', width: 1, dash: [3, 2], opacity: 0.7 },
+  zone: { shape: 'area', colour: '#b388ff', fillOpacity: 0.08, width: 1.5, dash: [2, 2] },
+  port: { shape: 'dot', colour: '#3ecf8e', opacity: 0.7, radius: 4 },
+  eventRing: { shape: 'ring', radius: 6, width: 2 }, // coloured by kind (KIND_COLOURS)
+  track: { shape: 'line', colour: '#4fb3ff', width: 2, opacity: 0.9 },
+  listed: { shape: 'ring', colour: '#ff3b30', radius: 9, width: 1.5, around: true },
+  selected: { shape: 'ring', colour: '#ffffff', radius: 13, width: 2, around: true },
+  vessel: { shape: 'arrow', halo: '#000000', haloWidth: 0.5 },
+  vesselNoCourse: { shape: 'ring-glyph' }, // the ring image, for vessels reporting no direction
+};
 
-  // Events (points at their positions; filtered like the list).
-  map.addSource('events', { type: 'geojson', data: emptyCollection() });
-  const kindColour = ['match', ['get', 'kind']];
-  for (const [k, c] of Object.entries(KIND_COLOURS)) kindColour.push(k, c);
-  kindColour.push('#cccccc');
-  map.addLayer({ id: 'events', type: 'circle', source: 'events',
-    paint: { 'circle-radius': 6, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-width': 2,
-      'circle-stroke-color': kindColour } });
+const linePaint = (s) => ({ 'line-color': s.colour, 'line-width': s.width,
+  ...(s.dash ? { 'line-dasharray': s.dash } : {}), 'line-opacity': s.opacity ?? 1 });
+const ringPaint = (s, colour = s.colour) => ({ 'circle-radius': s.radius,
+  'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-width': s.width, 'circle-stroke-color': colour });
 
+const kindLabel = (kind) => kind.replace('_', ' ');
+
+/** Legend entries of the vessel layer: an arrow per ship type or risk band, and the ring of a
+ * vessel reporting no course (coloured the same way). */
+function vesselEntries() {
+  const entries = [];
+  if (state.colourBy === 'risk') {
+    for (const [v, c] of RISK_STOPS) entries.push({ label: `risk ${v}+`, swatch: { ...SYMBOLS.vessel, colour: c } });
+    entries.push({ label: 'not scored', swatch: { ...SYMBOLS.vessel, colour: NOT_SCORED } });
+  } else {
+    for (const [label, c] of Object.entries(SHIP_TYPE_PALETTE)) entries.push({ label, swatch: { ...SYMBOLS.vessel, colour: c } });
+  }
+  entries.push({ label: 'no course reported', swatch: { ...SYMBOLS.vesselNoCourse, colour: NOT_SCORED } });
+  return entries;
+}
+
+const MAP_LAYERS = [
+  // Base map: Natural Earth land (and the style's sea background); no legend entry.
+  { id: 'land', type: 'fill', source: 'land', base: true,
+    paint: { 'fill-color': SYMBOLS.land.colour, 'fill-outline-color': SYMBOLS.land.outline } },
+  { id: 'lanes', type: 'line', source: 'lanes', paint: linePaint(SYMBOLS.lane),
+    legend: () => [{ group: 'map', label: 'shipping lane', swatch: SYMBOLS.lane }] },
+  { id: 'zones-fill', type: 'fill', source: 'zones',
+    paint: { 'fill-color': SYMBOLS.zone.colour, 'fill-opacity': SYMBOLS.zone.fillOpacity },
+    legend: () => [{ group: 'map', label: 'zone', swatch: SYMBOLS.zone }] },
+  { id: 'zones-line', type: 'line', source: 'zones', paint: linePaint(SYMBOLS.zone), legendWith: 'zones-fill' },
+  { id: 'ports', type: 'circle', source: 'ports',
+    paint: { 'circle-radius': ['interpolate', ['linear'], ['zoom'], 2, 1.5, 8, SYMBOLS.port.radius],
+      'circle-color': SYMBOLS.port.colour, 'circle-opacity': SYMBOLS.port.opacity },
+    legend: () => [{ group: 'map', label: 'port', swatch: SYMBOLS.port }] },
+  // Events (points at their positions; filtered like the list): a ring per kind.
+  { id: 'events', type: 'circle', source: 'events',
+    paint: () => {
+      const kindColour = ['match', ['get', 'kind']];
+      for (const [k, c] of Object.entries(KIND_COLOURS)) kindColour.push(k, c);
+      kindColour.push('#cccccc');
+      return ringPaint(SYMBOLS.eventRing, kindColour);
+    },
+    legend: () => EVENT_KINDS.map((kind) => ({ group: 'events', label: kindLabel(kind),
+      swatch: { ...SYMBOLS.eventRing, colour: KIND_COLOURS[kind] } })) },
   // The selected vessel's track.
-  map.addSource('track', { type: 'geojson', data: emptyCollection() });
-  map.addLayer({ id: 'track-line', type: 'line', source: 'track',
-    filter: ['==', ['geometry-type'], 'LineString'],
-    paint: { 'line-color': '#4fb3ff', 'line-width': 2, 'line-opacity': 0.9 } });
-
-  // Vessels: one GeoJSON source, one symbol layer; watch-listed vessels get a red halo.
-  map.addSource('vessels', { type: 'geojson', data: emptyCollection(), promoteId: 'mmsi' });
-  map.addLayer({ id: 'vessels-listed', type: 'circle', source: 'vessels',
-    filter: ['==', ['get', 'listed'], true],
-    paint: { 'circle-radius': 9, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-width': 1.5,
-      'circle-stroke-color': '#ff3b30' } });
-  map.addLayer({ id: 'vessels', type: 'symbol', source: 'vessels',
+  { id: 'track-line', type: 'line', source: 'track', filter: ['==', ['geometry-type'], 'LineString'],
+    paint: linePaint(SYMBOLS.track),
+    legend: () => [{ group: 'marks', label: 'track of the selected vessel', swatch: SYMBOLS.track }] },
+  // Vessels: one GeoJSON source, one symbol layer; watch-listed vessels get a red ring.
+  { id: 'vessels-listed', type: 'circle', source: 'vessels', filter: ['==', ['get', 'listed'], true],
+    paint: ringPaint(SYMBOLS.listed),
+    legend: () => [{ group: 'marks', label: 'on a watchlist', swatch: SYMBOLS.listed }] },
+  { id: 'vessels', type: 'symbol', source: 'vessels',
     layout: {
       'icon-image': ['case', HAS_DIRECTION, 'vessel-arrow', 'vessel-ring'],
       'icon-rotate': ROTATION,
@@ -465,11 +517,130 @@ function addLayers(map) {
       'icon-allow-overlap': true,
       'icon-ignore-placement': true,
     },
-    paint: { 'icon-color': typeColour(), 'icon-halo-color': '#000000', 'icon-halo-width': 0.5 } });
-  map.addLayer({ id: 'vessel-selected', type: 'circle', source: 'vessels',
-    filter: ['==', ['get', 'mmsi'], -1],
-    paint: { 'circle-radius': 13, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-width': 2,
-      'circle-stroke-color': '#ffffff' } });
+    paint: () => ({ 'icon-color': state.colourBy === 'risk' ? riskColour() : typeColour(),
+      'icon-halo-color': SYMBOLS.vessel.halo, 'icon-halo-width': SYMBOLS.vessel.haloWidth }),
+    legend: () => vesselEntries().map((e) => ({ group: 'vessels', ...e })) },
+  { id: 'vessel-selected', type: 'circle', source: 'vessels', filter: ['==', ['get', 'mmsi'], -1],
+    paint: ringPaint(SYMBOLS.selected),
+    legend: () => [{ group: 'marks', label: 'selected vessel', swatch: SYMBOLS.selected }] },
+];
+// Layers of the base map, drawn without a legend entry: the style's background and the land.
+const BASE_MAP_LAYERS = new Set([...BASE_STYLE.layers.map((l) => l.id),
+  ...MAP_LAYERS.filter((l) => l.base).map((l) => l.id)]);
+
+function addLayers(map) {
+  map.addImage('vessel-arrow', arrowImage(), { sdf: true, pixelRatio: 2 });
+  map.addImage('vessel-ring', ringImage(), { sdf: true, pixelRatio: 2 });
+  // GeoJSON sources: the base layers from the API, the rest filled by the page.
+  for (const [id, path] of BASE_SOURCES) map.addSource(id, { type: 'geojson', data: apiUrl(path) });
+  map.addSource('events', { type: 'geojson', data: emptyCollection() });
+  map.addSource('track', { type: 'geojson', data: emptyCollection() });
+  map.addSource('vessels', { type: 'geojson', data: emptyCollection(), promoteId: 'mmsi' });
+
+  const ids = new Set(MAP_LAYERS.map((l) => l.id));
+  for (const def of MAP_LAYERS) {
+    const shown = def.base || typeof def.legend === 'function' || ids.has(def.legendWith);
+    if (!shown) throw new Error(`map layer ${def.id} has no legend entry`);
+    const { id, type, source, filter, layout } = def;
+    const paint = typeof def.paint === 'function' ? def.paint() : def.paint;
+    map.addLayer({ id, type, source, ...(filter ? { filter } : {}), ...(layout ? { layout } : {}), paint });
+  }
+  const missing = layersWithoutLegend(map);
+  if (missing.length) say(`no legend entry for map layer(s) ${missing.join(', ')}`, true);
+}
+
+/** Ids of the map's style layers (but the base map) that no legend row stands for. */
+function layersWithoutLegend(map = state.map) {
+  if (!map) return [];
+  const shown = new Set();
+  for (const row of document.querySelectorAll('#legend [data-layers]')) {
+    for (const id of row.dataset.layers.split(' ')) shown.add(id);
+  }
+  return map.getStyle().layers.map((l) => l.id).filter((id) => !BASE_MAP_LAYERS.has(id) && !shown.has(id));
+}
+
+// Legend groups, in the order shown.
+const LEGEND_GROUPS = [
+  ['vessels', () => (state.colourBy === 'risk' ? 'Vessels by risk score' : 'Vessels by ship type')],
+  ['marks', () => 'Marks'],
+  ['events', () => 'Events'],
+  ['map', () => 'Map'],
+];
+const SWATCH = 20; // px, the legend swatch's box
+const SWATCH_SCALE = (SWATCH / 2 - 0.5) / SYMBOLS.selected.radius; // the largest ring fits
+
+/** The arrow of `arrowImage` as an SVG polygon, `height` px tall, centred in the swatch. */
+function arrowSvg(colour, height, halo = SYMBOLS.vessel) {
+  const c = SWATCH / 2;
+  const pts = [[0.5, 0.06], [0.82, 0.9], [0.5, 0.72], [0.18, 0.9]]
+    .map(([x, y]) => `${(c + (x - 0.5) * height).toFixed(2)},${(c + (y - 0.48) * height).toFixed(2)}`).join(' ');
+  return `<polygon points="${pts}" fill="${colour}" stroke="${halo.halo}" stroke-width="${halo.haloWidth}"/>`;
+}
+
+/** An inline SVG swatch of a legend entry, drawn in the shape the map draws. */
+function swatchSvg(s) {
+  const c = SWATCH / 2;
+  const arrowHeight = 16 * SWATCH_SCALE * 1.1; // the arrow image is 16 px at icon-size 1
+  let body = '';
+  switch (s.shape) {
+    case 'arrow':
+      body = arrowSvg(s.colour, arrowHeight);
+      break;
+    case 'ring-glyph': // ringImage(): a ring 0.64 of the 10 px icon, line 0.18 of it
+      body = `<circle cx="${c}" cy="${c}" r="${(3.2 * 1.1).toFixed(2)}" fill="none" stroke="${s.colour}" stroke-width="2"/>`;
+      break;
+    case 'ring':
+      body = (s.around ? arrowSvg(typeColourOf('other / unknown'), arrowHeight) : '')
+        + `<circle cx="${c}" cy="${c}" r="${(s.radius * SWATCH_SCALE).toFixed(2)}" fill="none"`
+        + ` stroke="${s.colour}" stroke-width="${s.width}"/>`;
+      break;
+    case 'dot':
+      body = `<circle cx="${c}" cy="${c}" r="${s.radius}" fill="${s.colour}" fill-opacity="${s.opacity ?? 1}"/>`;
+      break;
+    case 'line':
+      body = `<line x1="1" y1="${c}" x2="${SWATCH - 1}" y2="${c}" stroke="${s.colour}"`
+        + ` stroke-width="${s.width}" stroke-opacity="${s.opacity ?? 1}"`
+        + `${s.dash ? ` stroke-dasharray="${s.dash.map((d) => d * s.width).join(' ')}"` : ''}/>`;
+      break;
+    case 'area':
+      body = `<rect x="2" y="4" width="${SWATCH - 4}" height="${SWATCH - 8}" fill="${s.colour}"`
+        + ` fill-opacity="${Math.max(s.fillOpacity, 0.2)}" stroke="${s.colour}" stroke-width="${s.width}"`
+        + ` stroke-dasharray="${s.dash.map((d) => d * s.width).join(' ')}"/>`;
+      break;
+    default:
+      throw new Error(`legend swatch of unknown shape ${s.shape}`);
+  }
+  return `<svg class="swatch" width="${SWATCH}" height="${SWATCH}" viewBox="0 0 ${SWATCH} ${SWATCH}"`
+    + ` aria-hidden="true" data-shape="${s.shape}">${body}</svg>`;
+}
+
+/** Every legend entry with the ids of the map layers it stands for. */
+function legendEntries() {
+  const entries = [];
+  for (const def of MAP_LAYERS) {
+    if (def.base || def.legendWith) continue;
+    const layers = [def.id, ...MAP_LAYERS.filter((l) => l.legendWith === def.id).map((l) => l.id)];
+    for (const entry of def.legend()) entries.push({ ...entry, layers });
+  }
+  return entries;
+}
+
+function renderLegend() {
+  const entries = legendEntries();
+  const html = [];
+  for (const [group, title] of LEGEND_GROUPS) {
+    const rows = entries.filter((e) => e.group === group);
+    if (!rows.length) continue;
+    html.push(`<section class="legend-group" data-group="${group}"><h3>${escapeHtml(title())}</h3><div class="rows">`);
+    for (const e of rows) {
+      html.push(`<div class="row" data-layers="${escapeHtml(e.layers.join(' '))}"`
+        + ` data-colour="${escapeHtml(e.swatch.colour || '')}">${swatchSvg(e.swatch)}<span>${escapeHtml(e.label)}</span></div>`);
+    }
+    html.push('</div></section>');
+  }
+  const stray = entries.filter((e) => !LEGEND_GROUPS.some(([g]) => g === e.group));
+  if (stray.length) throw new Error(`legend entries of no group: ${stray.map((e) => e.label).join(', ')}`);
+  $('legend-body').innerHTML = html.join('');
 }
 
 function bindMapInteractions(map) {
@@ -585,25 +756,6 @@ function setColourBy(mode) {
     state.map.setPaintProperty('vessels', 'icon-color', mode === 'risk' ? riskColour() : typeColour());
   }
   renderLegend();
-}
-
-function renderLegend() {
-  const rows = [];
-  if (state.colourBy === 'risk') {
-    rows.push('<strong>Risk score</strong>');
-    for (const [v, c] of RISK_STOPS) rows.push(`<div class="row"><span class="swatch" style="background:${c}"></span>${v}+</div>`);
-    rows.push('<div class="row"><span class="swatch" style="background:#7f8c9a"></span>not scored</div>');
-  } else {
-    rows.push('<strong>Ship type</strong>');
-    const seen = new Set();
-    for (const [, label, c] of TYPE_STEPS) {
-      if (seen.has(label)) continue;
-      seen.add(label);
-      rows.push(`<div class="row"><span class="swatch" style="background:${c}"></span>${label}</div>`);
-    }
-  }
-  rows.push('<div class="row"><span class="swatch" style="border:2px solid #ff3b30"></span>on a watchlist</div>');
-  $('legend').innerHTML = rows.join('');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1162,6 +1314,11 @@ window.seasight = {
   get authRequired() { return state.auth.required; },
   get lastSearch() { return state.lastSearch; },
   get errors() { return [...state.errors]; },
+  // The legend's sources, for the tests: ship type colours, base map layer ids, and the
+  // style layers no legend entry stands for (should be none).
+  shipTypePalette: { ...SHIP_TYPE_PALETTE },
+  baseMapLayers: [...BASE_MAP_LAYERS],
+  layersWithoutLegend: () => layersWithoutLegend(),
   search,
   selectVessel,
   mergePositions,
