@@ -367,19 +367,7 @@ def _pair_events(
             "max_distance_km": round(float(p["max_km"]), 3),
             "examples": [_example(e) for e in p["examples"]],
         }
-        rows.append(
-            {
-                "mmsi": int(p["mmsi"]),
-                "start": int(p["first"]),
-                "end": int(p["last"]),
-                "lat": float(p["lat"]),
-                "lon": float(p["lon"]),
-                "score": score,
-                "is_open": bool(is_open),
-                "evidence": evidence,
-                "_key": f"{p['seg_a']}|{p['seg_b']}",
-            }
-        )
+        rows.append(_pair_row(p, score, bool(is_open), evidence, f"{p['seg_a']}|{p['seg_b']}"))
     return rows
 
 
@@ -555,20 +543,26 @@ def _sparse_events(
                 for e in p["fixes"][: max(0, int(params.max_examples))]
             ],
         }
-        rows.append(
-            {
-                "mmsi": int(p["mmsi"]),
-                "start": int(p["first"]),
-                "end": int(p["last"]),
-                "lat": float(p["lat"]),
-                "lon": float(p["lon"]),
-                "score": score,
-                "is_open": bool(horizon is not None and p["last"] >= horizon - open_us),
-                "evidence": evidence,
-                "_key": f"sparse|{p['seg_l']}|{p['seg_s']}",
-            }
-        )
+        is_open = horizon is not None and p["last"] >= horizon - open_us
+        rows.append(_pair_row(p, score, is_open, evidence,
+                              f"sparse|{p['seg_l']}|{p['seg_s']}"))
     return rows
+
+
+def _pair_row(p: dict[str, Any], score: float, is_open: bool, evidence: dict[str, Any],
+              key: str) -> dict[str, Any]:
+    """An event row of a pair of segments: ``p`` has mmsi, first, last, lat and lon."""
+    return {
+        "mmsi": int(p["mmsi"]),
+        "start": int(p["first"]),
+        "end": int(p["last"]),
+        "lat": float(p["lat"]),
+        "lon": float(p["lon"]),
+        "score": score,
+        "is_open": is_open,
+        "evidence": evidence,
+        "_key": key,
+    }
 
 
 def _crowded_events(pts: pl.DataFrame, crowded: pl.DataFrame) -> list[dict[str, Any]]:
