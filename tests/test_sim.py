@@ -279,7 +279,7 @@ def _scenario_ports(sim: Simulation) -> list[Any]:
 
 
 def test_spoofing_is_one_mmsi_in_two_places(sim: Simulation) -> None:
-    (s,) = _events(sim, "spoofing")
+    (s,) = [e for e in _events(sim, "spoofing") if "heard" not in e]
     tr = _tracks(sim)[s["mmsi"][0]]
     inside = tr.filter(pl.col("t") >= _t(s["start"]))
     lat, lon, t = (inside[c].to_numpy() for c in ("lat", "lon", "t"))
@@ -287,6 +287,30 @@ def test_spoofing_is_one_mmsi_in_two_places(sim: Simulation) -> None:
     speed_kn = jump / np.maximum(np.diff(t), 1.0) * 3600 / KM_PER_NM
     assert (speed_kn > 100).sum() >= 10  # alternating between two places far apart
     assert haversine_km(s["lat"], s["lon"], s["real_lat"], s["real_lon"]) > 100
+
+
+def test_sparse_second_transmitter_is_heard_three_or_four_times(sim: Simulation) -> None:
+    (s,) = [e for e in _events(sim, "spoofing") if "heard" in e]
+    assert s["heard"] in (3, 4) and not s["open"]
+    tr = _tracks(sim)[s["mmsi"][0]]
+    far = tr.filter(pl.struct("lat", "lon").map_batches(lambda c: pl.Series(
+        haversine_km(c.struct.field("lat").to_numpy(), c.struct.field("lon").to_numpy(),
+                     s["lat"], s["lon"]) < 200)))
+    assert far.height == s["heard"]  # only those fixes near the second transmitter
+    assert far["t"][0] == _t(s["start"]) and far["t"][-1] == _t(s["end"])
+    assert 1.0 <= (far["t"][-1] - far["t"][0]) / 3600 <= 3 * 2.5
+    assert haversine_km(s["lat"], s["lon"], s["real_lat"], s["real_lon"]) > 300
+
+
+def test_dateline_zone_is_split_at_the_meridian() -> None:
+    from seasight.sim.scenario import DATELINE
+
+    zone = DATELINE.zones[0].zone()
+    assert zone.geometry.geom_type == "MultiPolygon"
+    west, east = sorted(zone.geometry.geoms, key=lambda g: g.bounds[0])
+    assert west.bounds[0] == -180.0 and east.bounds[2] == 180.0
+    assert zone_membership([zone], np.array([-19.5, -19.5, -19.5]),
+                           np.array([179.9, -179.9, 0.0])).ravel().tolist() == [True, True, False]
 
 
 def test_identity_changes(sim: Simulation) -> None:

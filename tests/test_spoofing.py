@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,7 @@ from polars.testing import assert_frame_equal
 
 from seasight.events import spoofing
 from seasight.events.model import DetectionInputs
+from seasight.geo.distance import KM_PER_NM, destination
 from seasight.schema import EVENTS
 from seasight.sources.csv_tracks import read_track_csv
 from seasight.tracks import build_tracks
@@ -124,6 +126,112 @@ def test_single_jumps_and_short_glitches_are_not_spoofing() -> None:
         pl.when(glitch).then(pl.col("lat") + 1.5).otherwise(pl.col("lat")).alias("lat")
     ).drop("index")
     assert _detect(a).height == 0
+
+
+def _far_offshore_vessel(hours: float = 8.0) -> pl.DataFrame:
+    # a tanker in the Philippine Sea, heard every 2 minutes
+    return track(412000005, lat=18.0, lon=130.0, n=round(hours * 30), dt_s=120, sog=11,
+                 cog=60)
+
+
+def _sparse(lat: float, lon: float, times_h: list[float], sog: float = 9.0,
+            cog: float = 250.0) -> pl.DataFrame:
+    """A second transmitter of the same MMSI heard at ``times_h`` only, sailing a course."""
+    t_s = np.asarray(times_h) * 3600.0 + 37.0  # not on the real vessel's report times
+    dist_km = sog * KM_PER_NM * (t_s - t_s[0]) / 3600.0
+    la, lo = destination(np.full(len(t_s), lat), np.full(len(t_s), lon),
+                         np.full(len(t_s), cog), dist_km)
+    return positions(mmsi=[412000005] * len(t_s), t_s=t_s, lat=la, lon=lo,
+                     sog=[sog] * len(t_s), cog=[cog] * len(t_s))
+
+
+def test_second_transmitter_heard_three_times_far_away_is_spoofing() -> None:
+    # three satellite fixes over 4 h, about 400 km from the real vessel, sailing consistently
+    events = _detect(concat(_far_offshore_vessel(), _sparse(16.5, 126.6, [1.5, 3.5, 5.5])))
+    assert events.height == 1
+    ev = events.row(0, named=True)
+    evidence = json.loads(ev["evidence"])
+    assert evidence["reason"] == "sparse_transmitter"
+    assert evidence["n_conflicts"] == 3 and evidence["segment_points"][1] == 3
+    assert evidence["median_distance_km"] > 350
+    assert ev["start"] == T0 + timedelta(hours=1.5, seconds=37)
+    assert ev["end"] == T0 + timedelta(hours=5.5, seconds=37)
+    assert abs(ev["lat"] - 16.5) < 1e-6 and abs(ev["lon"] - 126.6) < 1e-6  # the newcomer
+    assert 0.5 <= ev["score"] <= 1.0 and not ev["is_open"]
+    # four fixes over six hours: one event as well
+    four = _detect(concat(_far_offshore_vessel(), _sparse(16.5, 126.6, [1, 3, 5, 7])))
+    assert four.height == 1 and json.loads(four["evidence"][0])["n_conflicts"] == 4
+
+
+def test_sparse_rule_thresholds() -> None:
+    both = concat(_far_offshore_vessel(), _sparse(16.5, 126.6, [1.5, 3.5, 5.5]))
+    assert _detect(both, spoofing.Params(min_sparse_points=4)).height == 0
+    assert _detect(both, spoofing.Params(sparse_min_span_h=5.0)).height == 0
+    assert _detect(both, spoofing.Params(min_distance_km=600.0)).height == 0
+
+
+def test_single_bad_fix_that_jumps_and_returns_is_not_spoofing() -> None:
+    real = _far_offshore_vessel()
+    bad = positions(mmsi=[412000005], t_s=[3 * 3600 + 37], lat=[16.5], lon=[126.6])
+    assert _detect(concat(real, bad)).height == 0
+
+
+def test_two_bad_fixes_are_not_spoofing() -> None:
+    real = _far_offshore_vessel()
+    # far from the vessel and from each other (no vessel could sail between them): two
+    # lone jumps, each dropped by the segmenter
+    apart = positions(mmsi=[412000005] * 2, t_s=[2 * 3600 + 37, 4 * 3600 + 37],
+                      lat=[16.5, 22.0], lon=[126.6, 135.0])
+    assert _detect(concat(real, apart)).height == 0
+    # two fixes that one vessel could have made are still too few (min_sparse_points = 3)
+    assert _detect(concat(real, _sparse(16.5, 126.6, [2, 4]))).height == 0
+
+
+def test_burst_of_fixes_within_minutes_is_not_spoofing() -> None:
+    burst = _sparse(16.5, 126.6, [3.0, 3.05, 3.1])  # 6 minutes: under sparse_min_span_h
+    assert _detect(concat(_far_offshore_vessel(), burst)).height == 0
+
+
+def test_sparse_fixes_that_no_vessel_could_join_are_not_one_transmitter() -> None:
+    # hand-made segments (bypassing the segmenter): the "segment" jumps 1000 km in 2 h
+    real = build_tracks(_far_offshore_vessel()).points
+    jumpy = build_tracks(concat(
+        _sparse(16.5, 126.6, [1.5]), _sparse(25.0, 126.0, [3.5]), _sparse(16.6, 126.6, [5.5]),
+    )).points.with_columns(pl.lit("412000005-9").alias("segment_id"))
+    inputs = DetectionInputs(points=pl.concat([real, jumpy]).sort(["mmsi", "ts"]))
+    assert spoofing.detect(inputs).height == 0
+    steady = build_tracks(_sparse(16.5, 126.6, [1.5, 3.5, 5.5])).points.with_columns(
+        pl.lit("412000005-9").alias("segment_id"))
+    inputs = DetectionInputs(points=pl.concat([real, steady]).sort(["mmsi", "ts"]))
+    assert spoofing.detect(inputs).height == 1
+
+
+def test_sparse_fixes_near_the_real_track_are_not_spoofing() -> None:
+    # the real vessel's own fixes heard by a second receiver with a skewed clock would form a
+    # short segment a few km off the track: under min_distance_km, never spoofing
+    real = _far_offshore_vessel()
+    near = real.filter(pl.int_range(pl.len()).is_in([45, 105, 165])).with_columns(
+        pl.col("lat") + 0.03, pl.col("ts") + timedelta(seconds=37))  # 3.3 km north
+    assert _detect(concat(real, near)).height == 0
+
+
+def test_corrupted_copy_of_the_track_far_away_is_not_spoofing() -> None:
+    # the same bit wrong in the latitude field of a few reports: a copy of the track 1.5
+    # degrees (167 km) north, moving exactly as the vessel does
+    real = _far_offshore_vessel()
+    copy = real.filter(pl.int_range(pl.len()).is_in([45, 105, 165])).with_columns(
+        pl.col("lat") + 1.5, pl.col("ts") + timedelta(seconds=37))
+    assert _detect(concat(real, copy)).height == 0
+    # a vessel lying still while the impostor lies still far away is not a copy: reported
+    anchored = track(412000005, lat=18.0, lon=130.0, n=240, dt_s=120, sog=0.0)
+    still = _sparse(16.5, 126.6, [1.5, 3.5, 5.5], sog=0.0)
+    assert _detect(concat(anchored, still)).height == 1
+
+
+def test_sparse_transmitter_after_the_real_track_ended_is_not_compared() -> None:
+    # the real vessel stops transmitting after 3 h; fixes after that are a jump, not overlap
+    events = _detect(concat(_far_offshore_vessel(3.0), _sparse(16.5, 126.6, [4, 6, 8])))
+    assert events.height == 0
 
 
 def test_other_vessels_nearby_are_not_spoofing() -> None:

@@ -36,7 +36,9 @@ How it scales (10,000 vessels over a day, millions of positions, in about a seco
    ``max_missing_steps`` are missing.
 
 Each encounter is stored once, with ``mmsi`` < ``other_mmsi``. ``start``/``end`` are the first
-and last grid times of the run; ``lat``/``lon`` the median midpoint of the two vessels. Events
+and last grid times of the run; ``lat``/``lon`` the median midpoint of the two vessels
+(:func:`~seasight.events.model.group_median_position`, so a meeting on the 180th meridian is
+placed there, not near longitude 0). Events
 whose last step is within ``max_missing_steps + 1`` steps of ``horizon_end`` are open. Evidence:
 ``median_distance_m``, ``min_distance_m``, ``median_speed_kn`` / ``other_median_speed_kn``,
 ``duration_h`` (end - start), ``n_steps``, ``step_min``, start and end positions of both
@@ -62,6 +64,7 @@ from seasight.events.model import (
     TrackArrays,
     empty_events,
     events_frame,
+    group_median_position,
     horizon_end_us,
     iso,
     ramp,
@@ -411,11 +414,11 @@ def _encounters(
             pl.col("dist").min().alias("min_dist"),
             pl.col("spd_a").median().alias("median_a"),
             pl.col("spd_b").median().alias("median_b"),
-            pl.col("mid_lat").median().alias("lat"),
-            pl.col("mid_lon").median().alias("lon"),
         )
         .sort("run")
     )
+    # the centre of the run: a plain median of longitudes at -179.98 and +179.98 is about 0
+    run_lat, run_lon = group_median_position(run, mid_lat, mid_lon, runs.height)
     first = runs["first"].to_numpy()
     last = runs["last"].to_numpy()
     start_us = k[first] * step_us
@@ -431,8 +434,8 @@ def _encounters(
     idx = np.flatnonzero(keep)
     if idx.size == 0:
         return empty_events()
-    ev_lat = runs["lat"].to_numpy()[idx]
-    ev_lon = runs["lon"].to_numpy()[idx]
+    ev_lat = run_lat[idx]
+    ev_lon = run_lon[idx]
     port_km = port_areas().distance_km(ev_lat, ev_lon)
     far = port_km >= params.min_port_distance_km
     idx, ev_lat, ev_lon, port_km = idx[far], ev_lat[far], ev_lon[far], port_km[far]

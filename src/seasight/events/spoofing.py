@@ -32,6 +32,25 @@ them apart):
     A genuine AIS gap (a vessel silent for 12-30 h that reappears where it could have sailed)
     is one segment, or two segments that do not overlap in time: never spoofing.
 
+``sparse_transmitter``
+    Satellite AIS hears a distant second transmitter rarely: 3-4 fixes over hours make a
+    segment too short for the fix-by-fix comparison. A segment of ``min_sparse_points`` to
+    ``min_segment_points - 1`` fixes is a second transmitter when its fixes are mutually
+    consistent (every leg sailable at ``max_speed_kn`` plus ``noise_km``, the fixes spanning at
+    least ``sparse_min_span_h``) and every one of its fixes that falls inside a longer
+    segment's time span (at least ``min_sparse_points`` of them) is irreconcilable with it: at
+    least ``min_distance_km`` from its position interpolated at that time (across the
+    antimeridian), and reached from its fix before, or reaching its fix after, only above
+    ``max_speed_kn``. Fixes that all keep one offset from the longer segment (within
+    ``sparse_copy_km``) while it moves ``min_distance_km`` or more are a corrupted copy of its
+    track (the same wrong bit in the latitude or longitude of a few reports), not a second
+    vessel. A single bad fix that jumps and returns is dropped by the segmenter as an outlier
+    (so are runs under ``segment.min_points``, 3, near a longer segment), and two stray fixes
+    are too few. ``start``/``end``: the first and last compared fix; ``lat``/``lon``: the first.
+    Evidence: both segment ids and sizes, conflicts, median/max distance and the fixes (time,
+    position, the other segment's interpolated position, distance, implied speed). Score as
+    for ``two_positions``.
+
 ``many_transmitters``
     An MMSI with more than ``max_segments`` segments of ``min_segment_points`` or more (a
     default or made-up MMSI that a whole fleet transmits) gets one event spanning its
@@ -85,6 +104,8 @@ from seasight.geo.land import shoreline_distance_km
 KIND = "spoofing"
 VERSION = 1
 
+_KM_PER_DEG = 111.195  # km per degree of latitude (and of longitude at the equator)
+
 
 @dataclass(frozen=True)
 class Params:
@@ -99,8 +120,20 @@ class Params:
     noise_km: float = 1.0
     #: Fixes of two segments are compared when at most this far apart in time, minutes.
     pair_window_min: float = 10.0
-    #: Segments with fewer points are not considered (outliers, short glitches).
+    #: Segments with fewer points are not compared fix by fix (``two_positions``); from
+    #: ``min_sparse_points`` up they are checked by the ``sparse_transmitter`` rule.
     min_segment_points: int = 5
+    #: Fewest fixes of a rarely heard second transmitter (``sparse_transmitter``); below this a
+    #: run of fixes is a glitch (the segmenter drops runs under ``segment.min_points``, 3, near
+    #: a longer segment as outliers anyway).
+    min_sparse_points: int = 3
+    #: The sparse transmitter's fixes must span at least this long, hours (a burst of fixes
+    #: within minutes is a receiver glitch, not a transmitter on the air).
+    sparse_min_span_h: float = 1.0
+    #: Sparse fixes that all lie at the same offset from the other segment (within this many
+    #: km) while it moved ``min_distance_km`` or more are a corrupted copy of its track (a
+    #: fixed error in the latitude or longitude field), not a second transmitter, km.
+    sparse_copy_km: float = 2.0
     #: Conflicts needed for an event.
     min_conflicts: int = 3
     #: Conflicts of a pair further apart in time than this start a new event, hours.
@@ -170,6 +203,7 @@ def detect(inputs: DetectionInputs, params: Params = Params()) -> pl.DataFrame:
     pts = pts.filter(pl.col("mmsi").is_in(multi["mmsi"].unique().implode()))
     horizon = horizon_end_us(inputs)
     rows = _pair_events(pts, multi, params, horizon)
+    rows += _sparse_events(pts, multi, params, horizon)
     if params.on_land:
         rows += _land_events(pts, multi, params)
     if not rows:
@@ -333,20 +367,202 @@ def _pair_events(
             "max_distance_km": round(float(p["max_km"]), 3),
             "examples": [_example(e) for e in p["examples"]],
         }
-        rows.append(
-            {
-                "mmsi": int(p["mmsi"]),
-                "start": int(p["first"]),
-                "end": int(p["last"]),
-                "lat": float(p["lat"]),
-                "lon": float(p["lon"]),
-                "score": score,
-                "is_open": bool(is_open),
-                "evidence": evidence,
-                "_key": f"{p['seg_a']}|{p['seg_b']}",
-            }
-        )
+        rows.append(_pair_row(p, score, bool(is_open), evidence, f"{p['seg_a']}|{p['seg_b']}"))
     return rows
+
+
+def _sparse_events(
+    pts: pl.DataFrame, segs: pl.DataFrame, params: Params, horizon: int | None
+) -> list[dict[str, Any]]:
+    """``sparse_transmitter`` events: a second transmitter heard only a few times.
+
+    A segment of ``min_sparse_points`` to ``min_segment_points - 1`` fixes spanning at least
+    ``sparse_min_span_h``, each leg of which one vessel could sail (at ``max_speed_kn`` plus
+    ``noise_km``), is compared with every longer segment of the MMSI whose time span holds its
+    fixes: each fix is compared with the longer segment's fixes just before and just after it.
+    When every compared fix (at least ``min_sparse_points``) is ``min_distance_km`` or more
+    from the longer segment's position interpolated at its time, and reaching it from the fix
+    before, or the fix after from it, takes more than ``max_speed_kn``, the pair is one event.
+    """
+    lo, hi = max(2, params.min_sparse_points), params.min_segment_points
+    if lo >= hi:
+        return []
+    ok_mmsi = segs.filter(pl.len().over("mmsi") <= params.max_segments)
+    sparse = ok_mmsi.filter(pl.col("n_points").is_between(lo, hi - 1))
+    long = ok_mmsi.filter(pl.col("n_points") >= hi)
+    if sparse.height == 0 or long.height == 0:
+        return []
+    cols = ["segment_id", "t", "lat", "lon"]
+    fixes = (
+        sparse.select("segment_id")
+        .join(pts.select(cols), on="segment_id")
+        .sort(["segment_id", "t"])
+    )
+    # mutually consistent: every leg sailable, fixes spanning sparse_min_span_h
+    seg_arr = fixes["segment_id"].to_numpy()
+    t = fixes["t"].to_numpy()
+    lat, lon = fixes["lat"].to_numpy(), fixes["lon"].to_numpy()
+    same = seg_arr[1:] == seg_arr[:-1]
+    leg_km = np.asarray(haversine_km(lat[:-1], lon[:-1], lat[1:], lon[1:]), np.float64)
+    leg_h = (t[1:] - t[:-1]) / US_PER_H
+    too_fast = same & (leg_km > params.noise_km + params.max_speed_kn * KM_PER_NM * leg_h)
+    bad = set(seg_arr[1:][too_fast].tolist())
+    span_us = round(params.sparse_min_span_h * US_PER_H)
+    consistent = sparse.filter(
+        ~pl.col("segment_id").is_in(list(bad)) & (pl.col("end") - pl.col("start") >= span_us)
+    )
+    if consistent.height == 0:
+        return []
+    pairs = (
+        consistent.select("mmsi", pl.col("segment_id").alias("seg_s"),
+                          pl.col("n_points").alias("n_s"))
+        .join(long.select("mmsi", pl.col("segment_id").alias("seg_l"),
+                          pl.col("start").alias("start_l"), pl.col("end").alias("end_l"),
+                          pl.col("n_points").alias("n_l")), on="mmsi")
+        .sort(["mmsi", "seg_s", "seg_l"])
+        .with_row_index("pair")
+    )
+    inside = (
+        pairs.join(fixes, left_on="seg_s", right_on="segment_id")
+        .filter((pl.col("t") > pl.col("start_l")) & (pl.col("t") < pl.col("end_l")))
+        .select("pair", "t", pl.col("lat").alias("lat_b"), pl.col("lon").alias("lon_b"))
+        .sort(["t", "pair"])
+    )
+    if inside.height == 0:
+        return []
+    other = (
+        pairs.select("pair", "seg_l")
+        .join(pts.select(cols), left_on="seg_l", right_on="segment_id")
+        .select("pair", "t", pl.col("t").alias("t_a"), pl.col("lat").alias("lat_a"),
+                pl.col("lon").alias("lon_a"))
+        .sort(["t", "pair"])
+    )
+    before = inside.join_asof(other, on="t", by="pair", strategy="backward",
+                              check_sortedness=False)
+    after = inside.join_asof(
+        other.rename({"t_a": "t_n", "lat_a": "lat_n", "lon_a": "lon_n"}),
+        on="t", by="pair", strategy="forward", check_sortedness=False,
+    ).select("t_n", "lat_n", "lon_n")
+    m = pl.concat([before, after], how="horizontal").drop_nulls(["t_a", "t_n"])
+    if m.height == 0:
+        return []
+    tb = m["t"].to_numpy()
+    la_b, lo_b = m["lat_b"].to_numpy(), m["lon_b"].to_numpy()
+    ta, la_a, lo_a = m["t_a"].to_numpy(), m["lat_a"].to_numpy(), m["lon_a"].to_numpy()
+    tn, la_n, lo_n = m["t_n"].to_numpy(), m["lat_n"].to_numpy(), m["lon_n"].to_numpy()
+    # the longer segment's position interpolated at the fix's time (across the antimeridian)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(tn > ta, (tb - ta) / (tn - ta), 0.0)
+    dlon = (lo_n - lo_a + 540.0) % 360.0 - 180.0
+    la_i = la_a + f * (la_n - la_a)
+    lo_i = (lo_a + f * dlon + 540.0) % 360.0 - 180.0
+    dist = np.asarray(haversine_km(la_i, lo_i, la_b, lo_b), np.float64)
+
+    def speed(d_km: np.ndarray, dt_us: np.ndarray) -> np.ndarray:
+        excess_nm = np.maximum(d_km - params.noise_km, 0.0) / KM_PER_NM
+        dt_h = np.abs(dt_us) / US_PER_H
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(dt_h > 0, excess_nm / dt_h, np.where(excess_nm > 0, np.inf, 0.0))
+
+    v_in = speed(np.asarray(haversine_km(la_a, lo_a, la_b, lo_b), np.float64), tb - ta)
+    v_out = speed(np.asarray(haversine_km(la_b, lo_b, la_n, lo_n), np.float64), tn - tb)
+    v = np.maximum(v_in, v_out)
+    conflict = (dist >= params.min_distance_km) & (v > params.max_speed_kn)
+    m = m.with_columns(pl.Series("dist_km", dist), pl.Series("speed_kn", v),
+                       pl.Series("conflict", conflict),
+                       pl.Series("lat_i", la_i), pl.Series("lon_i", lo_i),
+                       # offset of the fix from the other segment, km north and east
+                       pl.Series("off_n", (la_b - la_i) * _KM_PER_DEG),
+                       pl.Series("off_e", ((lo_b - lo_i + 540.0) % 360.0 - 180.0)
+                                 * _KM_PER_DEG * np.cos(np.radians(la_i))))
+    per_pair = (
+        m.sort(["pair", "t"])
+        .group_by("pair", maintain_order=True)
+        .agg(
+            pl.len().alias("n_compared"),
+            pl.col("conflict").all().alias("all_conflict"),
+            pl.col("t").min().alias("first"),
+            pl.col("t").max().alias("last"),
+            pl.col("dist_km").median().alias("median_km"),
+            pl.col("dist_km").max().alias("max_km"),
+            pl.col("lat_b").first().alias("lat"),
+            pl.col("lon_b").first().alias("lon"),
+            pl.struct("t", "lat_b", "lon_b", "lat_i", "lon_i", "dist_km", "speed_kn")
+            .alias("fixes"),
+            (pl.col("off_n").max() - pl.col("off_n").min()).alias("spread_n"),
+            (pl.col("off_e").max() - pl.col("off_e").min()).alias("spread_e"),
+            pl.col("lat_i").first().alias("lat_i0"), pl.col("lon_i").first().alias("lon_i0"),
+            pl.col("lat_i").last().alias("lat_i1"), pl.col("lon_i").last().alias("lon_i1"),
+        )
+        .filter(
+            pl.col("all_conflict")
+            & (pl.col("n_compared") >= lo)
+            & (pl.col("last") - pl.col("first") >= span_us)
+        )
+    )
+    if per_pair.height:
+        # a corrupted copy of the other track (a fixed error in the latitude or longitude
+        # field): the fixes keep one offset from it while it moves on
+        moved = np.asarray(haversine_km(
+            per_pair["lat_i0"].to_numpy(), per_pair["lon_i0"].to_numpy(),
+            per_pair["lat_i1"].to_numpy(), per_pair["lon_i1"].to_numpy()), np.float64)
+        spread = np.hypot(per_pair["spread_n"].to_numpy(), per_pair["spread_e"].to_numpy())
+        copy = (spread <= params.sparse_copy_km) & (moved >= params.min_distance_km)
+        per_pair = per_pair.filter(pl.Series(~copy))
+    per_pair = per_pair.join(pairs, on="pair", how="left").sort("pair")
+    open_us = round(params.open_within_h * US_PER_H)
+    rows: list[dict[str, Any]] = []
+    for p in per_pair.iter_rows(named=True):
+        n = int(p["n_compared"])
+        score = (
+            0.5
+            + 0.25 * float(ramp(n, params.min_sparse_points, params.full_score_conflicts))
+            + 0.25 * float(ramp(p["median_km"], params.min_distance_km,
+                                params.full_score_distance_km))
+        )
+        evidence = {
+            "reason": "sparse_transmitter",
+            "segment_ids": [p["seg_l"], p["seg_s"]],
+            "segment_points": [int(p["n_l"]), int(p["n_s"])],
+            "n_conflicts": n,
+            "n_compared": n,
+            "median_distance_km": round(float(p["median_km"]), 3),
+            "max_distance_km": round(float(p["max_km"]), 3),
+            "fixes": [
+                {
+                    "ts": iso(int(e["t"])),
+                    "lat": round(float(e["lat_b"]), 6),
+                    "lon": round(float(e["lon_b"]), 6),
+                    "other_lat": round(float(e["lat_i"]), 6),
+                    "other_lon": round(float(e["lon_i"]), 6),
+                    "distance_km": round(float(e["dist_km"]), 3),
+                    "implied_speed_kn": (
+                        None if not np.isfinite(e["speed_kn"]) else round(float(e["speed_kn"]), 1)
+                    ),
+                }
+                for e in p["fixes"][: max(0, int(params.max_examples))]
+            ],
+        }
+        is_open = horizon is not None and p["last"] >= horizon - open_us
+        rows.append(_pair_row(p, score, is_open, evidence,
+                              f"sparse|{p['seg_l']}|{p['seg_s']}"))
+    return rows
+
+
+def _pair_row(p: dict[str, Any], score: float, is_open: bool, evidence: dict[str, Any],
+              key: str) -> dict[str, Any]:
+    """An event row of a pair of segments: ``p`` has mmsi, first, last, lat and lon."""
+    return {
+        "mmsi": int(p["mmsi"]),
+        "start": int(p["first"]),
+        "end": int(p["last"]),
+        "lat": float(p["lat"]),
+        "lon": float(p["lon"]),
+        "score": score,
+        "is_open": is_open,
+        "evidence": evidence,
+        "_key": key,
+    }
 
 
 def _crowded_events(pts: pl.DataFrame, crowded: pl.DataFrame) -> list[dict[str, Any]]:

@@ -12,7 +12,8 @@ Every planted event is made well past its detector's thresholds (``seasight.even
 * **fishing fleet** -- fishing vessels loiter on separate patches (>= 1.4 km apart: not
   encounters), some sailing in from port and some leaving, across a zone boundary;
 * **spoofing** -- a second transmitter sends a vessel's MMSI hundreds of kilometres away from
-  it, from some time until the end;
+  it, from some time until the end; or (*sparse*) is heard only 3-4 times, 1.2-2.5 h apart,
+  while the real vessel keeps its ordinary satellite-thinned coverage;
 * **identity_change** -- a vessel's static reports change name and call sign.
 
 Look-alikes: *short_dropout* (1-4 h silences far from shore), *passing* (two vessels on
@@ -44,7 +45,7 @@ from seasight.sim.fleet import (
     random_name,
 )
 from seasight.sim.geography import Geography
-from seasight.sim.model import Exempt, Plan, Planted, Rename, Silence
+from seasight.sim.model import Exempt, Heard, Plan, Planted, Rename, Silence
 from seasight.sim.scenario import (
     EncounterPlant,
     FishingFleetPlant,
@@ -103,6 +104,8 @@ class PlantParams:
         spoof_kn: (low, high) speed of a spoofing transmitter, knots.
         spoof_min_km: a spoofing transmitter stays at least this far from the real vessel, km.
         spoof_start: (low, high) start of spoofing as a share of the span.
+        sparse_fixes: (low, high) fixes of a sparse spoofing transmitter (heard rarely).
+        sparse_every_h: (low, high) hours between a sparse transmitter's fixes.
         rename_at: (low, high) time of a name change as a share of the span.
         tries: attempts at placing one behaviour before giving up.
     """
@@ -124,6 +127,8 @@ class PlantParams:
     spoof_kn: tuple[float, float] = (10.0, 13.0)
     spoof_min_km: float = 500.0
     spoof_start: tuple[float, float] = (0.3, 0.6)
+    sparse_fixes: tuple[int, int] = (3, 4)
+    sparse_every_h: tuple[float, float] = (1.2, 2.5)
     rename_at: tuple[float, float] = (0.3, 0.7)
     tries: int = 200
 
@@ -448,8 +453,15 @@ class Planter:
             self.plan.planted.append(Planted("loitering", (tr,), w0, w1,
                                              details={"during": "fishing"}))
 
-    def spoofing(self, n: int, ordinary: list[int]) -> None:
-        """``n`` ordinary vessels get a second transmitter far away using their MMSI."""
+    def spoofing(self, n: int, ordinary: list[int], sparse: bool = False) -> None:
+        """``n`` ordinary vessels get a second transmitter far away using their MMSI.
+
+        ``sparse``: the second transmitter is heard only ``sparse_fixes`` times,
+        ``sparse_every_h`` apart (a distant ship far offshore that satellites hear on a few
+        passes), and the real vessel keeps its ordinary (satellite-thinned) coverage.
+        """
+        if n <= 0:
+            return
         done = 0
         cand = [i for i in ordinary if not self.plan.vessels[self.plan.tracks[i].vessel].class_b]
         for _ in range(self.p.tries):
@@ -483,14 +495,29 @@ class Planter:
                 continue
             if self.zones and zone_membership(self.zones, lat_s, lon_s).any():
                 continue
+            t_end = self.span
+            details: dict[str, object] = {}
+            if sparse:
+                k = int(self.rng.integers(self.p.sparse_fixes[0], self.p.sparse_fixes[1] + 1))
+                steps = self.rng.uniform(*self.p.sparse_every_h, size=k - 1) * 3600.0
+                heard = ts + np.concatenate([[0.0], np.cumsum(steps)])
+                if heard[-1] > self.span - self.p.edge_s:
+                    continue
+                t_end = float(heard[-1]) + 600.0
             tr = self.plan.add_track(track)
             self.plan.silences.append(Silence(tr, -np.inf, ts, "inactive"))
-            for t_ in (real, tr):  # both heard throughout, so the overlap is plain
-                self._exempt(t_, ts, self.span)
+            if sparse:
+                self.plan.silences.append(Silence(tr, t_end, np.inf, "inactive"))
+                self.plan.heard_only.append(Heard(tr, tuple(float(x) for x in heard)))
+                self._exempt(tr, ts, t_end)  # satellite passes: exactly these fixes
+                details["heard"] = len(heard)
+            else:
+                for t_ in (real, tr):  # both heard throughout, so the overlap is plain
+                    self._exempt(t_, ts, self.span)
             self.plan.busy.add(vi)
-            self.plan.planted.append(Planted("spoofing", (real, tr), ts, self.span, details={
-                "min_distance_km": round(float(haversine_km(lat_r, lon_r, lat_s, lon_s).min()),
-                                         1)}))
+            details["min_distance_km"] = round(
+                float(haversine_km(lat_r, lon_r, lat_s, lon_s).min()), 1)
+            self.plan.planted.append(Planted("spoofing", (real, tr), ts, t_end, details=details))
             done += 1
         if done < n:
             raise PlantingError("could not place a spoofing transmitter")

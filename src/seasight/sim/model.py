@@ -15,7 +15,7 @@ from typing import Any
 from seasight.sim.fleet import Vessel
 from seasight.sim.traffic import Track
 
-__all__ = ["Exempt", "Plan", "Planted", "Rename", "Silence"]
+__all__ = ["Exempt", "Heard", "Plan", "Planted", "Rename", "Silence"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,15 @@ class Exempt:
     track: int
     t0: float
     t1: float
+
+
+@dataclass(frozen=True)
+class Heard:
+    """Transmitter ``track``'s positions are heard only at its first report at or after each
+    of ``times`` (a distant transmitter that a satellite picks up on a few passes)."""
+
+    track: int
+    times: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ class Plan:
     tracks: list[Track] = field(default_factory=list)
     silences: list[Silence] = field(default_factory=list)
     exempt: list[Exempt] = field(default_factory=list)
+    heard_only: list[Heard] = field(default_factory=list)
     renames: list[Rename] = field(default_factory=list)
     planted: list[Planted] = field(default_factory=list)
     #: facts about the scenario's watchlist vessels, for the truth file

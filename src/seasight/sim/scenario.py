@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.affinity
 
 from seasight.geo.distance import destination
 from seasight.geo.zones import Zone
@@ -61,11 +62,22 @@ class ZoneSpec:
     properties: tuple[tuple[str, Any], ...] = ()
 
     def zone(self) -> Zone:
-        """The zone as a :class:`~seasight.geo.zones.Zone`."""
+        """The zone as a :class:`~seasight.geo.zones.Zone`; a zone crossing the 180th
+        meridian is split into its parts on either side of it (as RFC 7946 asks)."""
         b = np.linspace(0.0, 360.0, self.n_vertices, endpoint=False)
         lat, lon = destination(self.lat, self.lon, b, self.radius_km)
+        lon = self.lon + (np.asarray(lon) - self.lon + 540.0) % 360.0 - 180.0  # unwrapped
         ring = np.stack([lon, lat], axis=1)
-        poly = shapely.Polygon(np.round(np.concatenate([ring, ring[:1]]), 6))
+        poly: shapely.Geometry = shapely.Polygon(np.round(np.concatenate([ring, ring[:1]]), 6))
+        if lon.max() > 180.0 or lon.min() < -180.0:
+            parts = [
+                shapely.affinity.translate(
+                    shapely.intersection(poly, shapely.box(w, -90.0, w + 360.0, 90.0)), -w - 180.0)
+                for w in (-540.0, -180.0, 180.0)
+            ]
+            polys = [g for part in parts if not part.is_empty
+                     for g in getattr(part, "geoms", [part])]
+            poly = shapely.MultiPolygon(polys)
         return Zone(self.name, poly, dict(self.properties))
 
 
@@ -182,6 +194,8 @@ class Scenario:
         zones: zones written to ``zones.geojson``.
         encounters, gaps, loiters, fishing_fleets: planted events.
         spoofed: vessels whose MMSI a second transmitter uses somewhere else.
+        sparse_spoofed: vessels whose MMSI a second transmitter far away uses, heard only 3-4
+            times (see :class:`~seasight.sim.behaviours.PlantParams`).
         renamed: vessels that change name and call sign (besides encounter renames).
         lookalikes: look-alikes to plant.
         default_vessels, default_hours: the CLI's defaults.
@@ -197,6 +211,7 @@ class Scenario:
     loiters: tuple[LoiterPlant, ...] = ()
     fishing_fleets: tuple[FishingFleetPlant, ...] = ()
     spoofed: int = 1
+    sparse_spoofed: int = 0
     renamed: int = 1
     lookalikes: LookalikePlan = field(default_factory=LookalikePlan)
     default_vessels: int = 300
@@ -283,7 +298,8 @@ INDO_PACIFIC = Scenario(
         "North Korea programme vessel of the OFAC list in the East China Sea, then renaming "
         "itself; a vessel going dark in the Andaman Sea; a fishing fleet loitering at "
         "Scarborough Shoal inside a watched zone; a bulk carrier loitering in the Bay of "
-        "Bengal; a spoofed MMSI; a renamed vessel; and look-alikes of each."
+        "Bengal; a spoofed MMSI; an MMSI whose second transmitter is heard only 3-4 times; a "
+        "renamed vessel; and look-alikes of each."
     ),
     start=datetime(2024, 3, 1, tzinfo=UTC),
     ports=_IP_PORTS,
@@ -312,11 +328,46 @@ INDO_PACIFIC = Scenario(
         FishingFleetPlant(15.15, 117.70, vessels=8, ports=("PHSFS", "PHMNL")),
     ),
     spoofed=1,
+    sparse_spoofed=1,
     renamed=1,
 )
 
+#: A small held-out-style scenario on the 180th meridian: Fiji, Tonga, Samoa, Tuvalu and
+#: New Zealand, where longitudes jump from +180 to -180 under every planted event.
+DATELINE = Scenario(
+    name="dateline",
+    description=(
+        "Traffic between Fiji, Tonga, Samoa, Tuvalu, Vanuatu, New Caledonia and New Zealand, "
+        "across the 180th meridian. Planted: two vessels meeting on the meridian south of Fiji "
+        "(one each side of it), a vessel loitering on it, a watched zone straddling it, a "
+        "spoofed MMSI, an MMSI whose second transmitter is heard only 3-4 times, a renamed "
+        "vessel, and look-alikes."
+    ),
+    start=datetime(2024, 6, 1, tzinfo=UTC),
+    ports=(
+        PortSpec("FJSUV", 2.0), PortSpec("FJLTK", 1.2), PortSpec("FJSVU", 0.5),
+        PortSpec("FJLEV", 0.4), PortSpec("TOPAN", 0.8), PortSpec("WSAPW", 1.0),
+        PortSpec("ASPPG", 0.8), PortSpec("TVFUN", 0.4), PortSpec("VUVLI", 0.8),
+        PortSpec("NCNOU", 1.2), PortSpec("NZAKL", 2.5), PortSpec("NZTRG", 1.0),
+    ),
+    zones=(
+        ZoneSpec("Dateline watch box", -19.5, 180.0, 60.0,
+                 properties=(("kind", "exercise area"),)),
+    ),
+    encounters=(
+        EncounterPlant(-21.5, 179.999, ports_a=("FJSUV", "FJLTK", "NZAKL"),
+                       ports_b=("TOPAN", "WSAPW", "ASPPG"), kind_a="tanker",
+                       kind_b="general cargo"),
+    ),
+    loiters=(LoiterPlant(-23.0, -179.99, ports=("NZAKL", "TOPAN", "FJSUV")),),
+    spoofed=1,
+    sparse_spoofed=1,
+    renamed=1,
+    default_vessels=120,
+)
+
 #: Built-in scenarios by name.
-SCENARIOS: dict[str, Scenario] = {INDO_PACIFIC.name: INDO_PACIFIC}
+SCENARIOS: dict[str, Scenario] = {INDO_PACIFIC.name: INDO_PACIFIC, DATELINE.name: DATELINE}
 
 
 def get_scenario(name: str) -> Scenario:

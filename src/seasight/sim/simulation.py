@@ -108,6 +108,19 @@ def _apply_silences(plan: Plan, track: np.ndarray, t: np.ndarray) -> np.ndarray:
     return keep
 
 
+def _heard_only(plan: Plan, track: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Mask of the (track, t) reports, sorted by track then time, that a :class:`Heard`
+    leaves: of its transmitter only the first report at or after each of its times."""
+    keep = np.ones(len(t), bool)
+    starts = np.searchsorted(track, np.arange(len(plan.tracks) + 1))
+    for h in plan.heard_only:
+        a, b = starts[h.track], starts[h.track + 1]
+        idx = a + np.searchsorted(t[a:b], np.asarray(h.times, np.float64))
+        keep[a:b] = False
+        keep[idx[idx < b]] = True
+    return keep
+
+
 def _separate_transmitters(plan: Plan, track: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Report times with a second transmitter's reports moved a second or two off any report
     of the same MMSI in the same second (two rows of one MMSI and time would look like one
@@ -166,6 +179,8 @@ def _positions(rng: np.random.Generator, plan: Plan, knots: Knots, span_s: float
     track, t = report_times(rng, n_tracks, span_s, traffic.position_interval_s)
     t = np.floor(t)
     keep = _apply_silences(plan, track, t)
+    track, t = track[keep], t[keep]
+    keep = _heard_only(plan, track, t)
     track, t = track[keep], t[keep]
     t = _separate_transmitters(plan, track, t)
     loc = knots.locate(track, t)
@@ -423,6 +438,7 @@ def simulate(scenario: str | Scenario = "indo-pacific", hours: float | None = No
         *((f"fishing fleet {i + 1}", partial(planter.fishing_fleet, f))
           for i, f in enumerate(sc.fishing_fleets)),
         ("spoofing", partial(planter.spoofing, sc.spoofed, ordinary)),
+        ("sparse spoofing", partial(planter.spoofing, sc.sparse_spoofed, ordinary, sparse=True)),
         ("renames", partial(planter.renames, sc.renamed, ordinary)),
         ("short dropouts", partial(planter.dropouts, la.short_dropouts, ordinary)),
         ("passing", partial(planter.passing, la.passing)),

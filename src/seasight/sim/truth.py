@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from seasight.events.model import group_median_position
 from seasight.geo.distance import KM_PER_NM
 from seasight.geo.port_areas import ANCHORAGE_RADIUS_KM, port_areas_with, port_stays
 from seasight.geo.ports import PORT_RADIUS_KM
@@ -165,8 +166,10 @@ class _Builder:
         if kind in ("encounter", "loitering"):
             extra["open"] = bool(open_end)
             extra["from_start"] = bool(t0 <= 0.0)
-        lat = details.get("lat", float(self.r.lat[allidx].mean()))
-        lon = details.get("lon", float(self.r.lon[allidx].mean()))
+        c_lat, c_lon = group_median_position(
+            np.zeros(len(allidx), np.int64), self.r.lat[allidx], self.r.lon[allidx], 1)
+        lat = details.get("lat", float(c_lat[0]))
+        lon = details.get("lon", float(c_lon[0]))
         return self.record(kind, tracks, a, b, lat, lon, **extra)
 
     def _silence(self, tr: int, t0: float, t1: float, kind: str,
@@ -255,6 +258,9 @@ class _Builder:
             if s.stop <= s.start:
                 continue
             last = int(ends[tr])
+            if any(si.track == tr and si.cause == "inactive" and si.t1 >= self.span
+                   for si in self.plan.silences):
+                continue  # a second transmitter going off the air: its MMSI goes on
             if self.span - t[last] >= gap_s and self.shore[last] >= \
                     self.p.gap_shore_nm * KM_PER_NM:
                 self.events.append(self.record(
@@ -294,16 +300,14 @@ class _Builder:
         np.logical_or.at(stopped, run[slow], True)
         visit = ((port[first] >= 0) & stopped
                  & (r.t[last] - r.t[first] >= self.p.visit_minutes * 60.0))
-        sum_lat = np.add.reduceat(r.lat, first)
-        sum_lon = np.add.reduceat(r.lon, first)
-        count = last - first + 1
+        c_lat, c_lon = group_median_position(run, r.lat, r.lon, len(first))
         track_end = np.append(np.flatnonzero(new_track)[1:] - 1, n - 1)[np.cumsum(new_track)
                                                                          [first] - 1]
         for k in np.flatnonzero(visit).tolist():
             a, b, pt = int(first[k]), int(last[k]), int(port[first[k]])
             self.events.append(self.record(
                 "port_visit", (int(r.track[a]),), float(r.t[a]), float(r.t[b]),
-                float(sum_lat[k] / count[k]), float(sum_lon[k] / count[k]),
+                float(c_lat[k]), float(c_lon[k]),
                 zone=names[pt], locode=locodes[pt], stop_hours=round(float(stop[k]) / 3600.0, 2),
                 from_start=bool(new_track[a] and r.t[a] < 3600.0),
                 open=bool(b == track_end[k] and r.t[b] > self.span - 3600.0)))
