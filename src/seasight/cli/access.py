@@ -19,6 +19,7 @@ from rich.table import Table
 from seasight.access import accounts, audit, keys
 from seasight.access.accounts import AccessError
 from seasight.cli import service
+from seasight.cli.markup import add_row
 from seasight.cli.options import DB, JSON, fail, open_store
 from seasight.events.model import parse_utc
 from seasight.store import Store
@@ -109,11 +110,11 @@ def org_list(db: Path = DB, as_json: bool = JSON) -> None:
         for rec in records:
             typer.echo(json.dumps(_jsonable(rec)))
         return
-    table = Table(title=f"{len(records)} organisation(s)")
+    table = Table(title=f"{len(records):,} organisation(s)")
     for col in ("name", "users", "disabled", "created", "description"):
         table.add_column(col)
     for r in records:
-        table.add_row(r["name"], str(r["n_users"]), "yes" if r["disabled"] else "",
+        add_row(table, r["name"], str(r["n_users"]), "yes" if r["disabled"] else "",
                       _time(r["created_at"]), r["description"])
     Console().print(table)
 
@@ -181,11 +182,11 @@ def user_list(
         for rec in records:
             typer.echo(json.dumps(_jsonable(rec)))
         return
-    table = Table(title=f"{len(records)} user(s)")
+    table = Table(title=f"{len(records):,} user(s)")
     for col in ("organisation", "username", "role", "password", "disabled", "created"):
         table.add_column(col)
     for r in records:
-        table.add_row(r["organisation"], r["username"], r["role"],
+        add_row(table, r["organisation"], r["username"], r["role"],
                       "yes" if r["has_password"] else "", "yes" if r["disabled"] else "",
                       _time(r["created_at"]))
     Console().print(table)
@@ -282,13 +283,13 @@ def key_list(
         for rec in records:
             typer.echo(json.dumps(_jsonable(rec)))
         return
-    table = Table(title=f"{len(records)} key(s)")
+    table = Table(title=f"{len(records):,} key(s)")
     table.add_column("key id", no_wrap=True)
     for col in ("organisation", "user", "role", "scopes", "label", "created", "expires",
                 "revoked", "last used"):
         table.add_column(col)
     for r in records:
-        table.add_row(r["key_id"], r["organisation"], r["username"] or "", r["role"],
+        add_row(table, r["key_id"], r["organisation"], r["username"] or "", r["role"],
                       r["scopes"], r["label"], _time(r["created_at"]), _time(r["expires_at"]),
                       _time(r["revoked_at"]), _time(r["last_used_at"]))
     Console().print(table)
@@ -348,12 +349,12 @@ def audit_list(
         for rec in frame.to_dicts():
             typer.echo(json.dumps(_jsonable(rec)))
         return
-    table = Table(title=f"{frame.height} audit row(s)")
+    table = Table(title=f"{frame.height:,} audit row(s)")
     for col in ("seq", "time", "organisation", "user", "key", "action", "kind", "rows",
                 "status", "client"):
         table.add_column(col)
     for r in frame.to_dicts():
-        table.add_row(str(r["seq"]), f"{r['ts']:%Y-%m-%d %H:%M:%S}Z", r["organisation"] or "",
+        add_row(table, str(r["seq"]), f"{r['ts']:%Y-%m-%d %H:%M:%S}Z", r["organisation"] or "",
                       r["user"] or "", r["key_id"] or "", r["action"], r["kind"],
                       str(r["rows"]), str(r["status"]), r["client"] or "")
     Console().print(table)

@@ -12,9 +12,10 @@ from pathlib import Path
 import polars as pl
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from seasight.cli.markup import add_row, esc
 from seasight.cli.options import DB, JSON, fail, open_store
 from seasight.risk.alerts import (
     STATES,
@@ -76,13 +77,13 @@ def _print_alerts(alerts: pl.DataFrame, title: str, as_json: bool) -> None:
         for rec in alert_records(alerts):
             typer.echo(json.dumps(rec))
         return
-    table = Table(title=title)
+    table = Table(title=esc(title))
     for col in ("id", "severity", "state", "rule", "alert"):
         table.add_column(col, overflow="fold")
     for rec in alert_records(alerts):
         sev = rec["severity"] or ""
-        table.add_row(rec["alert_id"], f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]",
-                      rec["state"], escape(rec["rule"]), escape(rec["message"] or ""))
+        add_row(table, rec["alert_id"], Text(sev, style=_SEVERITY_STYLE.get(sev, "")),
+                rec["state"], rec["rule"], rec["message"])
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, 160))  # piped: room for the messages

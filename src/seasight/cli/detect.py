@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import TextColumn
 from rich.table import Table
 
+from seasight.cli.markup import add_row, esc
 from seasight.cli.options import DB, JSON, fail, open_store
 from seasight.detection import detect_store
 from seasight.evaluate import evaluate as score_events
@@ -101,7 +102,7 @@ def detect(
         typer.echo(json.dumps(summary))
         return
     console = Console()
-    console.print(_kinds_table(f"Events in {db}", result.events_by_kind))
+    console.print(_kinds_table(f"Events in {esc(db)}", result.events_by_kind))
     console.print(f"{result.points.height:,} track points in {result.segments.height:,} segments; "
                   f"{done.added:,} events added, {done.updated:,} updated, "
                   f"{done.removed:,} provisional (open) events replaced.")
@@ -157,7 +158,7 @@ def _detect_lake(lake: str, db: Path | None, zones: list[Zone], kind: list[str],
                  "tasks": result.tasks,
                  "encounters_at_tile_edge": result.encounters_at_tile_edge}
         if result.encounters_at_tile_edge:
-            err.print(f"[yellow]{result.encounters_at_tile_edge} encounter(s) reach beyond "
+            err.print(f"[yellow]{result.encounters_at_tile_edge:,} encounter(s) reach beyond "
                       f"their tile's overlap margin and may be cut short[/]")
     target.replace_open_events(found, kinds)
     added = updated = removed = 0
@@ -175,10 +176,10 @@ def _detect_lake(lake: str, db: Path | None, zones: list[Zone], kind: list[str],
         typer.echo(json.dumps(summary))
         return
     console = Console()
-    console.print(_kinds_table(f"Events in {lake}", counts))
-    console.print(f"{found.height:,} events written to {lake}"
-                  + (f" and {db} ({added:,} added, {updated:,} updated)" if db else "")
-                  + f" in {summary['seconds']} s.")
+    console.print(_kinds_table(f"Events in {esc(lake)}", counts))
+    console.print(f"{found.height:,} events written to {esc(lake)}"
+                  + (f" and {esc(db)} ({added:,} added, {updated:,} updated)" if db else "")
+                  + f" in {esc(summary['seconds'])} s.")
 
 
 def _kinds_table(title: str, counts: Mapping[str, int]) -> Table:
@@ -186,7 +187,7 @@ def _kinds_table(title: str, counts: Mapping[str, int]) -> Table:
     table.add_column("kind")
     table.add_column("events", justify="right")
     for name in DETECTORS:
-        table.add_row(name, f"{counts.get(name, 0):,}")
+        add_row(table, name, f"{counts.get(name, 0):,}")
     return table
 
 
@@ -242,8 +243,8 @@ def events(
         for rec in event_records(found):
             where = rec["zone"] or (f"{rec['lat']:.3f}, {rec['lon']:.3f}"
                                     if rec["lat"] is not None else "")
-            table.add_row(rec["kind"], rec["start"], rec["end"],
-                          " ".join(str(m) for m in rec["mmsi"]), where, str(rec["score"]))
+            add_row(table, rec["kind"], rec["start"], rec["end"],
+                    " ".join(str(m) for m in rec["mmsi"]), where, str(rec["score"]))
         Console().print(table)
 
 
@@ -265,12 +266,11 @@ def evaluate(
         for s in scores:
             typer.echo(json.dumps(s.to_json()))
         return
-    table = Table(title=f"Detected events against {truth}")
+    table = Table(title=f"Detected events against {esc(truth)}")
     for col in ("kind", "truth", "detected", "matched", "precision", "recall", "F1",
                 "look-alike hits"):
         table.add_column(col, justify="left" if col == "kind" else "right")
     for s in scores:
-        table.add_row(s.kind, str(s.n_truth), str(s.n_detected), str(s.n_matched_truth),
-                      f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}",
-                      str(s.n_lookalike_hits))
+        add_row(table, s.kind, str(s.n_truth), str(s.n_detected), str(s.n_matched_truth),
+                f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.n_lookalike_hits))
     Console().print(table)

@@ -20,6 +20,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from seasight.cli.markup import esc
 from seasight.cli.options import DB, JSON, fail
 from seasight.cli.summary import print_report
 from seasight.ingest import IngestReport, ingest_live, ingest_paths
@@ -224,7 +225,7 @@ def _ingest_live(tcp: str | None, udp: str | None, db: Path, duration: float,
         threading.Timer(duration, stop.set).start()
 
     def status(text: str) -> None:
-        err.print(f"[dim]{text}[/]")
+        err.print(f"[dim]{esc(text)}[/]")
 
     if tcp:
         host, port = parse_endpoint(tcp, default_host="127.0.0.1")
