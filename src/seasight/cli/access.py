@@ -20,7 +20,7 @@ from seasight.access import accounts, audit, keys
 from seasight.access.accounts import AccessError
 from seasight.cli import service
 from seasight.cli.markup import add_row
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.options import DB, DB_EXISTING, JSON, fail, open_store
 from seasight.events.model import parse_utc
 from seasight.store import Store
 
@@ -102,7 +102,7 @@ def org_add(
 
 
 @org_app.command("list")
-def org_list(db: Path = DB, as_json: bool = JSON) -> None:
+def org_list(db: Path = DB_EXISTING, as_json: bool = JSON) -> None:
     """The organisations and their number of users."""
     with open_store(db, read_only=True) as store:
         records = accounts.list_organisations(store).to_dicts()
@@ -172,7 +172,7 @@ def user_add(
 @user_app.command("list")
 def user_list(
     org: str | None = typer.Option(None, "--org", help="Only this organisation's users."),
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     as_json: bool = JSON,
 ) -> None:
     """The users, their roles and state."""
@@ -273,7 +273,7 @@ def key_issue(
 def key_list(
     org: str | None = typer.Option(None, "--org", help="Only this organisation's keys."),
     active: bool = typer.Option(False, "--active", help="Leave out revoked keys."),
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     as_json: bool = JSON,
 ) -> None:
     """The keys (never their secrets)."""
@@ -341,7 +341,7 @@ def audit_list(
     since: str | None = SINCE, until: str | None = UNTIL, org: str | None = ORG,
     user: str | None = USER,
     limit: int = typer.Option(100, "--limit", min=1, max=audit.MAX_AUDIT_LIMIT),
-    offset: int = OFFSET, db: Path = DB, as_json: bool = JSON,
+    offset: int = OFFSET, db: Path = DB_EXISTING, as_json: bool = JSON,
 ) -> None:
     """Rows of the audit log, oldest first."""
     frame = _query(db, since, until, org, user, limit, offset)
@@ -369,7 +369,7 @@ def audit_export(
     user: str | None = USER,
     limit: int = typer.Option(audit.MAX_AUDIT_LIMIT, "--limit", min=1,
                               max=audit.MAX_AUDIT_LIMIT),
-    offset: int = OFFSET, db: Path = DB,
+    offset: int = OFFSET, db: Path = DB_EXISTING,
 ) -> None:
     """Export the audit log (with hashes, so the export can be checked later)."""
     if fmt not in ("csv", "json"):
@@ -389,7 +389,7 @@ def audit_verify(
         None, "--anchor", dir_okay=False, exists=True,
         help="Check against this exported anchor (from 'audit anchor --output') instead of "
         "the anchor file beside the database."),
-    db: Path = DB, as_json: bool = JSON,
+    db: Path = DB_EXISTING, as_json: bool = JSON,
 ) -> None:
     """Check the audit log's hash chain and that it reaches the anchor kept outside the
     database; exit 1 if any row was altered, added or removed, rows were cut off the end, the

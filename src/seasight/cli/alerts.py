@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from seasight.cli.markup import add_row, esc
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.options import DB, DB_EXISTING, JSON, fail, open_store
 from seasight.risk.alerts import (
     STATES,
     Rule,
@@ -93,7 +93,7 @@ def _print_alerts(alerts: pl.DataFrame, title: str, as_json: bool) -> None:
 @app.callback()
 def alerts(
     ctx: typer.Context,
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     state: str = typer.Option(
         "open", "--state",
         help="new, acknowledged, closed, open (new and acknowledged) or all."),
@@ -197,7 +197,7 @@ def check(rules: Path = typer.Argument(..., exists=True, dir_okay=False,
 
 @app.command("history")
 def history(alert_id: str = typer.Argument(..., metavar="ID", help="Alert id or prefix."),
-            db: Path = DB, as_json: bool = JSON) -> None:
+            db: Path = DB_EXISTING, as_json: bool = JSON) -> None:
     """Every state change of one alert: who, when, note."""
     with open_store(db, read_only=True) as store:
         try:

@@ -17,7 +17,7 @@ from rich.progress import TextColumn
 from rich.table import Table
 
 from seasight.cli.markup import add_row, esc
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.options import DB, DB_EXISTING, JSON, fail, open_store
 from seasight.detection import detect_store
 from seasight.evaluate import evaluate as score_events
 from seasight.evaluate import load_truth
@@ -210,7 +210,7 @@ def query_events(store: Store, kinds: list[str], since: datetime | None,
 
 
 def events(
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     kind: list[str] = typer.Option([], "--kind", help="Only these kinds (repeatable)."),
     since: str | None = typer.Option(None, "--since", help="Events ending at or after T."),
     until: str | None = typer.Option(None, "--until", help="Events starting at or before T."),
@@ -251,7 +251,7 @@ def events(
 def evaluate(
     truth: Path = typer.Option(..., "--truth", help="truth.json written by seasight simulate.",
                                exists=True, dir_okay=False),
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     as_json: bool = JSON,
 ) -> None:
     """Precision, recall and F1 per event kind against a simulation's ground truth."""

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from seasight.cli.markup import add_row, esc
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.options import DB_EXISTING, JSON, fail, open_store
 from seasight.risk.score import risk_store
 
 RISK_EPILOG = """Examples:
@@ -58,7 +58,7 @@ def risk_records(frame: Any) -> list[dict[str, Any]]:
 
 
 def risk(
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     top: int = typer.Option(20, "--top", min=0, help="Show the N riskiest vessels (0: all)."),
     as_json: bool = JSON,
 ) -> None:

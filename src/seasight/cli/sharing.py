@@ -20,7 +20,7 @@ from rich.table import Table
 
 from seasight.cli import service
 from seasight.cli.markup import add_row, esc
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.options import DB, DB_EXISTING, JSON, fail, open_store
 from seasight.events.model import parse_utc
 from seasight.sharing import (
     CLASSES,
@@ -39,12 +39,12 @@ from seasight.store import Store
 
 AGREEMENT_EPILOG = f"""Examples:
 
-  seasight agreement create --grantor navy --grantee fusion --class positions --class events
+  seasight agreement create --grantor navy --grantee fusion --class positions --class events \\
       --area region.geojson --delay 1h --exclude-ship-type 35 --precision 2 --db sea.duckdb
 
   seasight agreement list --grantee fusion --active --json
 
-  seasight agreement update agr-1a2b3c4d5e6f --delay 30m --clear-area
+  seasight agreement update agr-1a2b3c4d5e6f --delay 30m --clear area
 
   seasight agreement revoke agr-1a2b3c4d5e6f
 
@@ -204,7 +204,7 @@ def list_command(
     grantor: str | None = typer.Option(None, "--grantor", help="Only agreements from this "
                                        "organisation."),
     active: bool = typer.Option(False, "--active", help="Only those in force now."),
-    db: Path = DB, as_json: bool = JSON,
+    db: Path = DB_EXISTING, as_json: bool = JSON,
 ) -> None:
     """List agreements (revoked ones too unless --active)."""
     from datetime import UTC, datetime
@@ -309,7 +309,7 @@ def assign(
 
 
 @source_app.command("list")
-def sources(db: Path = DB, as_json: bool = JSON) -> None:
+def sources(db: Path = DB_EXISTING, as_json: bool = JSON) -> None:
     """The source assignments (unassigned sources belong to 'local')."""
     with open_store(db, read_only=True) as store:
         rows = list_sources(store).to_dicts()

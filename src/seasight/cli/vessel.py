@@ -11,17 +11,17 @@ from rich.console import Console
 from rich.table import Table
 
 from seasight.cli.markup import add_row, esc
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.options import DB_EXISTING, JSON, fail, open_store
 from seasight.risk.dossier import Dossier, vessel_dossier
 from seasight.risk.dossier_html import render_html
 
 VESSEL_EPILOG = """Examples:
 
-  seasight vessel 445010002 --html yu-jong-2.html
+  seasight vessel "YU JONG 2" --html yu-jong-2.html
 
   seasight vessel "IMO 8604917" --json | jq .risk
 
-  seasight vessel "m/v ever star"
+  seasight vessel "m/v yu jong 2"
 
 QUERY is an MMSI (9 digits), an IMO number (7 digits or "IMO 1234567") or a ship name
 (current or former; matched without M/V-style prefixes and punctuation, fuzzily when no name
@@ -74,7 +74,7 @@ def _print_text(d: Dossier, console: Console) -> None:
 
 def vessel(
     query: str = typer.Argument(..., help="MMSI, IMO number or ship name."),
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     as_json: bool = JSON,
     html: Path | None = typer.Option(None, "--html", dir_okay=False,
                                      help="Write the dossier as one self-contained HTML file."),

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from seasight.cli.markup import add_row, esc
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.options import DB, DB_EXISTING, JSON, fail, open_store
 from seasight.risk.screening import screen_store
 from seasight.risk.watchlists import (
     ScreeningChange,
@@ -92,7 +92,7 @@ def add(
 
 
 @app.command("list")
-def list_command(db: Path = DB, as_json: bool = JSON) -> None:
+def list_command(db: Path = DB_EXISTING, as_json: bool = JSON) -> None:
     """The stored lists of every organisation with their owners, versions, entries and
     matches."""
     with open_store(db, read_only=True) as store:
