@@ -131,6 +131,18 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert "met_designated" in result.stdout
     dossiers = list((tmp_path / "sim").glob("dossier-*.html"))
     assert len(dossiers) == 1 and "<svg" in dossiers[0].read_text()
+    # the alert line keeps its bracketed part (rich used to read it as markup and drop it)
+    assert "[listed ofac_sdn: YU JONG 2]" in result.stdout
+    # the next step is a way in: the exact serve command and the address with a working key
+    text = " ".join(result.stdout.split())
+    assert f"seasight serve --db {tmp_path / 'demo.duckdb'} and open" in text
+    opened = re.search(r"http://127\.0\.0\.1:8000/#key=(ss_[0-9a-f]{12}_\S{43})", text)
+    assert opened, text
+    from seasight.access.keys import check_key
+
+    with Store(tmp_path / "demo.duckdb") as store:
+        grant = check_key(store, opened[1])
+    assert grant.role == "admin" and "admin" in grant.scopes
 
 
 def test_demo_serves_the_live_replay(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ usage error.
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from seasight import __version__
@@ -24,6 +26,31 @@ from seasight.cli import sharing as _sharing
 from seasight.cli import simulate as _simulate
 from seasight.cli import vessel as _vessel
 from seasight.cli import watchlist as _watchlist
+
+
+def _flags_show_no_value() -> None:
+    """Show boolean flags (``--json``, ``--active``, ``--help``) in the help without a value.
+
+    Typer's rich help writes every option's type, so a flag reads ``--json <bool>`` as if it
+    took one (its plain help, like click's, leaves flags bare). Flags and counters get no
+    type column here; every other option keeps its own.
+    """
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_seasight_flags", False):
+        return  # a Typer that renders types otherwise, or already done
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        return shown(self, ctx)
+
+    display_type_rich._seasight_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_value()
 
 app = typer.Typer(
     name="seasight",

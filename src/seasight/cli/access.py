@@ -19,7 +19,8 @@ from rich.table import Table
 from seasight.access import accounts, audit, keys
 from seasight.access.accounts import AccessError
 from seasight.cli import service
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.markup import add_row
+from seasight.cli.options import DB, DB_EXISTING, JSON, fail, open_store
 from seasight.events.model import parse_utc
 from seasight.store import Store
 
@@ -101,7 +102,7 @@ def org_add(
 
 
 @org_app.command("list")
-def org_list(db: Path = DB, as_json: bool = JSON) -> None:
+def org_list(db: Path = DB_EXISTING, as_json: bool = JSON) -> None:
     """The organisations and their number of users."""
     with open_store(db, read_only=True) as store:
         records = accounts.list_organisations(store).to_dicts()
@@ -109,11 +110,11 @@ def org_list(db: Path = DB, as_json: bool = JSON) -> None:
         for rec in records:
             typer.echo(json.dumps(_jsonable(rec)))
         return
-    table = Table(title=f"{len(records)} organisation(s)")
+    table = Table(title=f"{len(records):,} organisation(s)")
     for col in ("name", "users", "disabled", "created", "description"):
         table.add_column(col)
     for r in records:
-        table.add_row(r["name"], str(r["n_users"]), "yes" if r["disabled"] else "",
+        add_row(table, r["name"], str(r["n_users"]), "yes" if r["disabled"] else "",
                       _time(r["created_at"]), r["description"])
     Console().print(table)
 
@@ -171,7 +172,7 @@ def user_add(
 @user_app.command("list")
 def user_list(
     org: str | None = typer.Option(None, "--org", help="Only this organisation's users."),
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     as_json: bool = JSON,
 ) -> None:
     """The users, their roles and state."""
@@ -181,11 +182,11 @@ def user_list(
         for rec in records:
             typer.echo(json.dumps(_jsonable(rec)))
         return
-    table = Table(title=f"{len(records)} user(s)")
+    table = Table(title=f"{len(records):,} user(s)")
     for col in ("organisation", "username", "role", "password", "disabled", "created"):
         table.add_column(col)
     for r in records:
-        table.add_row(r["organisation"], r["username"], r["role"],
+        add_row(table, r["organisation"], r["username"], r["role"],
                       "yes" if r["has_password"] else "", "yes" if r["disabled"] else "",
                       _time(r["created_at"]))
     Console().print(table)
@@ -272,7 +273,7 @@ def key_issue(
 def key_list(
     org: str | None = typer.Option(None, "--org", help="Only this organisation's keys."),
     active: bool = typer.Option(False, "--active", help="Leave out revoked keys."),
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     as_json: bool = JSON,
 ) -> None:
     """The keys (never their secrets)."""
@@ -282,13 +283,13 @@ def key_list(
         for rec in records:
             typer.echo(json.dumps(_jsonable(rec)))
         return
-    table = Table(title=f"{len(records)} key(s)")
+    table = Table(title=f"{len(records):,} key(s)")
     table.add_column("key id", no_wrap=True)
     for col in ("organisation", "user", "role", "scopes", "label", "created", "expires",
                 "revoked", "last used"):
         table.add_column(col)
     for r in records:
-        table.add_row(r["key_id"], r["organisation"], r["username"] or "", r["role"],
+        add_row(table, r["key_id"], r["organisation"], r["username"] or "", r["role"],
                       r["scopes"], r["label"], _time(r["created_at"]), _time(r["expires_at"]),
                       _time(r["revoked_at"]), _time(r["last_used_at"]))
     Console().print(table)
@@ -340,7 +341,7 @@ def audit_list(
     since: str | None = SINCE, until: str | None = UNTIL, org: str | None = ORG,
     user: str | None = USER,
     limit: int = typer.Option(100, "--limit", min=1, max=audit.MAX_AUDIT_LIMIT),
-    offset: int = OFFSET, db: Path = DB, as_json: bool = JSON,
+    offset: int = OFFSET, db: Path = DB_EXISTING, as_json: bool = JSON,
 ) -> None:
     """Rows of the audit log, oldest first."""
     frame = _query(db, since, until, org, user, limit, offset)
@@ -348,12 +349,12 @@ def audit_list(
         for rec in frame.to_dicts():
             typer.echo(json.dumps(_jsonable(rec)))
         return
-    table = Table(title=f"{frame.height} audit row(s)")
+    table = Table(title=f"{frame.height:,} audit row(s)")
     for col in ("seq", "time", "organisation", "user", "key", "action", "kind", "rows",
                 "status", "client"):
         table.add_column(col)
     for r in frame.to_dicts():
-        table.add_row(str(r["seq"]), f"{r['ts']:%Y-%m-%d %H:%M:%S}Z", r["organisation"] or "",
+        add_row(table, str(r["seq"]), f"{r['ts']:%Y-%m-%d %H:%M:%S}Z", r["organisation"] or "",
                       r["user"] or "", r["key_id"] or "", r["action"], r["kind"],
                       str(r["rows"]), str(r["status"]), r["client"] or "")
     Console().print(table)
@@ -368,7 +369,7 @@ def audit_export(
     user: str | None = USER,
     limit: int = typer.Option(audit.MAX_AUDIT_LIMIT, "--limit", min=1,
                               max=audit.MAX_AUDIT_LIMIT),
-    offset: int = OFFSET, db: Path = DB,
+    offset: int = OFFSET, db: Path = DB_EXISTING,
 ) -> None:
     """Export the audit log (with hashes, so the export can be checked later)."""
     if fmt not in ("csv", "json"):
@@ -388,7 +389,7 @@ def audit_verify(
         None, "--anchor", dir_okay=False, exists=True,
         help="Check against this exported anchor (from 'audit anchor --output') instead of "
         "the anchor file beside the database."),
-    db: Path = DB, as_json: bool = JSON,
+    db: Path = DB_EXISTING, as_json: bool = JSON,
 ) -> None:
     """Check the audit log's hash chain and that it reaches the anchor kept outside the
     database; exit 1 if any row was altered, added or removed, rows were cut off the end, the

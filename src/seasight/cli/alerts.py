@@ -12,10 +12,11 @@ from pathlib import Path
 import polars as pl
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.markup import add_row, esc
+from seasight.cli.options import DB, DB_EXISTING, JSON, fail, open_store
 from seasight.risk.alerts import (
     STATES,
     Rule,
@@ -76,13 +77,13 @@ def _print_alerts(alerts: pl.DataFrame, title: str, as_json: bool) -> None:
         for rec in alert_records(alerts):
             typer.echo(json.dumps(rec))
         return
-    table = Table(title=title)
+    table = Table(title=esc(title))
     for col in ("id", "severity", "state", "rule", "alert"):
         table.add_column(col, overflow="fold")
     for rec in alert_records(alerts):
         sev = rec["severity"] or ""
-        table.add_row(rec["alert_id"], f"[{_SEVERITY_STYLE.get(sev, '')}]{sev}[/]",
-                      rec["state"], escape(rec["rule"]), escape(rec["message"] or ""))
+        add_row(table, rec["alert_id"], Text(sev, style=_SEVERITY_STYLE.get(sev, "")),
+                rec["state"], rec["rule"], rec["message"])
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, 160))  # piped: room for the messages
@@ -92,7 +93,7 @@ def _print_alerts(alerts: pl.DataFrame, title: str, as_json: bool) -> None:
 @app.callback()
 def alerts(
     ctx: typer.Context,
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     state: str = typer.Option(
         "open", "--state",
         help="new, acknowledged, closed, open (new and acknowledged) or all."),
@@ -196,7 +197,7 @@ def check(rules: Path = typer.Argument(..., exists=True, dir_okay=False,
 
 @app.command("history")
 def history(alert_id: str = typer.Argument(..., metavar="ID", help="Alert id or prefix."),
-            db: Path = DB, as_json: bool = JSON) -> None:
+            db: Path = DB_EXISTING, as_json: bool = JSON) -> None:
     """Every state change of one alert: who, when, note."""
     with open_store(db, read_only=True) as store:
         try:

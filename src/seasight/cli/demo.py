@@ -18,10 +18,12 @@ listed (the tanker that met the DPRK-listed vessel) beside the feed.
 from __future__ import annotations
 
 import json
+import shlex
 import socket
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +31,11 @@ import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from seasight.access import LOCAL_ORG, ensure_tables, issue_key
+from seasight.access.keys import IssuedKey
+from seasight.cli.markup import add_row, esc
 from seasight.cli.risk import risk_records, risk_table
 from seasight.cli.summary import print_report
 from seasight.detection import detect_store
@@ -82,9 +87,9 @@ def demo(
     with console.status("simulating..."):
         sim = simulate("indo-pacific", hours=hours, vessels=vessels, seed=seed)
         stats = write_simulation(sim, out)
-    console.print(f"{vessels} vessels for {hours:g} h: [bold]{out / 'feed.nmea'}[/] "
+    console.print(f"{vessels:,} vessels for {hours:g} h: [bold]{esc(out / 'feed.nmea')}[/] "
                   f"({stats.get('lines', 0):,} lines, with receiver noise), "
-                  f"{out / 'truth.json'}, {out / 'zones.geojson'}")
+                  f"{esc(out / 'truth.json')}, {esc(out / 'zones.geojson')}")
     zones = load_zones([out / "zones.geojson"])
     if serve:
         _serve_live(db, out, zones, host, port, speed, console)
@@ -96,7 +101,44 @@ def demo(
         add_watchlist(store, default_watchlists()[0])
         risk_store(store)
         fire_alerts(store, default_rules())
-    _summary(db, out, console)
+        key = _demo_key(store)
+    with Store(db) as store:
+        _summary_from(store, db, out, console, WayIn(db, host, port, key, running=False))
+
+
+@dataclass(frozen=True)
+class WayIn:
+    """How the person who ran the demo reaches its service: the ``seasight serve`` command
+    for the demo database and the demo's own admin key (issued into that database)."""
+
+    db: Path
+    host: str
+    port: int
+    key: IssuedKey
+    running: bool  # the demo's service is up now (live replay)
+
+    @property
+    def url(self) -> str:
+        """The address a local browser opens."""
+        reach = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{reach}:{self.port}/"
+
+    @property
+    def serve_command(self) -> str:
+        """``seasight serve`` for the demo database, on the demo's host and port."""
+        words = ["seasight", "serve", "--db", str(self.db)]
+        if self.host != "127.0.0.1":
+            words += ["--host", self.host]
+        if self.port != 8000:
+            words += ["--port", str(self.port)]
+        return shlex.join(words)
+
+
+def _demo_key(store: Store) -> IssuedKey:
+    """An admin key of the local organisation for the demo's map and API (label "demo")."""
+    ensure_tables(store)
+    return issue_key(store, LOCAL_ORG, role="admin", scopes=("read", "ingest", "admin"),
+                     label="demo")
 
 
 def _serve_live(db: Path, out: Path, zones: Sequence[Zone], host: str, port: int,
@@ -110,16 +152,16 @@ def _serve_live(db: Path, out: Path, zones: Sequence[Zone], host: str, port: int
     with Store(db) as store:
         store.save_zones(zones)
         add_watchlist(store, default_watchlists()[0])
-        ensure_tables(store)
-        key = issue_key(store, LOCAL_ORG, role="admin", scopes=("read", "ingest", "admin"),
-                        label="demo").secret
+        issued = _demo_key(store)
     port = _free_port(host, port)
+    way_in = WayIn(db, host, port, issued, running=True)
+    key = issued.secret
     seen: set[str] = set()
 
     def build(shared: SharedStore) -> LivePipeline:
         def on_cycle(cycle: CycleStatus) -> None:
-            console.print(f"[dim]{cycle.horizon} analysed in {cycle.seconds:.2f} s: "
-                          f"{cycle.events_added} new events, {cycle.alerts_fired} alerts[/]")
+            console.print(f"[dim]{esc(cycle.horizon)} analysed in {cycle.seconds:.2f} s: "
+                          f"{cycle.events_added:,} new events, {cycle.alerts_fired:,} alerts[/]")
             if cycle.alerts_fired:
                 with shared.reading() as store:
                     _alerts_since(store, seen, console)
@@ -129,10 +171,10 @@ def _serve_live(db: Path, out: Path, zones: Sequence[Zone], host: str, port: int
 
     app = create_app(db, live=build)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    url = f"http://{host}:{port}/"
-    console.print(f"\n[bold green]Open {url}#key={key}[/] for the live map (signed in as the "
-                  f"local admin; API docs: {url}docs, with the header "
-                  f"'Authorization: Bearer {key}'). Replaying {out / 'feed.nmea'} at "
+    url = way_in.url
+    console.print(f"\n[bold green]Open {esc(url)}#key={esc(key)}[/] for the live map (signed "
+                  f"in as the local admin; API docs: {esc(url)}docs, with the header "
+                  f"'Authorization: Bearer {esc(key)}'). Replaying {esc(out / 'feed.nmea')} at "
                   f"{speed:g}x; Ctrl-C stops.\n", soft_wrap=True)
 
     def report_when_done() -> None:
@@ -144,8 +186,8 @@ def _serve_live(db: Path, out: Path, zones: Sequence[Zone], host: str, port: int
         pipeline.analyse()
         with app.state.access.reading() as store:
             _alerts_since(store, seen, console)
-            _summary_from(store, db, out, console)
-        console.print(f"\n[bold]Replay finished.[/] The service is still up at {url}: "
+            _summary_from(store, db, out, console, way_in)
+        console.print(f"\n[bold]Replay finished.[/] The service is still up at {esc(url)}: "
                       "Ctrl-C stops it.")
 
     threading.Thread(target=report_when_done, name="demo report", daemon=True).start()
@@ -180,16 +222,16 @@ def _alerts_since(store: Store, seen: set[str], console: Console) -> None:
     for row in alert_records(ordered):
         seen.add(row["alert_id"])
         colour = {"critical": "bold red", "high": "red"}.get(row["severity"], "yellow")
-        console.print(f"  [{colour}]ALERT {row['severity']}[/] {row['rule']}: {row['message']}")
+        line = Text("  ")
+        line.append(f"ALERT {row['severity']}", style=colour)
+        line.append(f" {row['rule']}: {row['message']}")
+        console.print(line)
 
 
-def _summary(db: Path, out: Path, console: Console) -> None:
-    with Store(db) as store:
-        _summary_from(store, db, out, console)
-
-
-def _summary_from(store: Store, db: Path, out: Path, console: Console) -> None:
-    """Events, precision and recall against the truth, risk, alerts and the dossier."""
+def _summary_from(store: Store, db: Path, out: Path, console: Console, way_in: WayIn) -> None:
+    """Events, precision and recall against the truth, risk, alerts and the dossier; then
+    how to open the map (the exact ``seasight serve`` and the address with the demo's key)
+    and what to try next."""
     events = store.table("events")
     console.rule("[bold]Events")
     _events_table(events, store.table("identities"), console)
@@ -197,27 +239,40 @@ def _summary_from(store: Store, db: Path, out: Path, console: Console) -> None:
     _score_table(events, out / "truth.json", console)
     console.rule("[bold]Sanctions screening, risk and alerts")
     dossier = _risk_summary(store, out, console)
-    console.print(
-        f"\nDatabase: [bold]{db}[/]. Try:\n"
-        f"  seasight serve --db {db}\n"
-        f"  seasight events --db {db} --kind encounter --json\n"
-        f"  seasight risk --db {db} --top 10\n"
-        f"  seasight alerts --db {db}\n"
-        f"  seasight vessel <MMSI|IMO|NAME> --db {db} --html dossier.html\n"
-        f"  seasight evaluate --truth {out / 'truth.json'} --db {db}")
+    db_arg = shlex.quote(str(db))
+    vessel = str(dossier[1]) if dossier is not None else shlex.quote("YU JONG 2")
+    key = way_in.key
+    opened = Text.assemble(
+        (f"{way_in.url}#key={key.secret}", "bold"),
+        f" (signed in as the local admin with the demo's key {key.key_id}; "
+        f"'seasight access key revoke {key.key_id} --db {db_arg}' withdraws it)")
+    serve = (way_in.serve_command, "bold")
+    step = (Text.assemble("After Ctrl-C, ", serve, " serves it again at ", opened,
+                          "; and, with the service stopped, try:")
+            if way_in.running else
+            Text.assemble("For the map and the API run ", serve, " and open ", opened,
+                          ". Then try:"))
+    tries = [f"seasight events --db {db_arg} --kind encounter --json",
+             f"seasight risk --db {db_arg} --top 10",
+             f"seasight alerts --db {db_arg}",
+             f"seasight vessel {vessel} --db {db_arg} --html dossier.html",
+             f"seasight evaluate --truth {shlex.quote(str(out / 'truth.json'))} --db {db_arg}"]
+    console.print(Text.assemble("\nDatabase: ", (str(db), "bold"), ". ", step,
+                                *(f"\n  {line}" for line in tries)), soft_wrap=True)
     if dossier is not None:
-        console.print(f"Dossier of the riskiest vessel not itself on a list: [bold]{dossier}[/]")
+        console.print(f"Dossier of the riskiest vessel not itself on a list: "
+                      f"[bold]{esc(dossier[0])}[/]")
 
 
-def _risk_summary(store: Store, out: Path, console: Console) -> Path | None:
+def _risk_summary(store: Store, out: Path, console: Console) -> tuple[Path, int] | None:
     """Screening matches, the riskiest vessels and the alerts; writes the dossier of the
-    riskiest vessel that is not itself designated and returns its path."""
+    riskiest vessel that is not itself designated and returns its path and MMSI."""
     ofac = default_watchlists()[0]
     matches = store.query("SELECT count(*) AS n FROM watchlist_matches")["n"][0]
     alerts = list_alerts(store)
-    console.print(f"Screened every identity against {ofac.name} ({ofac.entries.height} "
-                  f"vessels): {matches} matches. {alerts.height} alerts fired by the default "
-                  "rules.")
+    console.print(f"Screened every identity against {esc(ofac.name)} ({ofac.entries.height:,} "
+                  f"vessels): {matches:,} matches. {alerts.height:,} alerts fired by the "
+                  "default rules.")
     scores = stored_risk(store)
     console.print(risk_table(risk_records(scores.head(10)), "Riskiest vessels"))
     _alerts_since(store, set(), console)
@@ -227,7 +282,7 @@ def _risk_summary(store: Store, out: Path, console: Console) -> Path | None:
         return None
     path = out / f"dossier-{suspect['mmsi']}.html"
     path.write_text(render_html(vessel_dossier(store, str(suspect["mmsi"]))), encoding="utf-8")
-    return path
+    return path, int(suspect["mmsi"])
 
 
 def _names(identities: pl.DataFrame) -> dict[int, str]:
@@ -239,7 +294,7 @@ def _names(identities: pl.DataFrame) -> dict[int, str]:
 def _events_table(events: pl.DataFrame, identities: pl.DataFrame, console: Console) -> None:
     counts = events.group_by("kind").len()
     by_kind = dict(zip(counts["kind"].to_list(), counts["len"].to_list(), strict=True))
-    console.print("  ".join(f"{k} [bold]{by_kind.get(k, 0)}[/]" for k in DETECTORS))
+    console.print("  ".join(f"{esc(k)} [bold]{by_kind.get(k, 0):,}[/]" for k in DETECTORS))
     names = _names(identities)
     table = Table(title="Events a watch officer would look at first")
     for col in ("kind", "start (UTC)", "hours", "vessels", "where", "score"):
@@ -256,8 +311,8 @@ def _events_table(events: pl.DataFrame, identities: pl.DataFrame, console: Conso
             detail = " ".join(
                 f"{k}: {v['old']} -> {v['new']}" for k, v in changed.items()
                 if isinstance(v, dict) and "old" in v)
-        table.add_row(row["kind"], row["start"].strftime("%Y-%m-%d %H:%M"), f"{hours:.1f}",
-                      who + (f" ({detail})" if detail else ""), where, f"{row['score']:.2f}")
+        add_row(table, row["kind"], row["start"].strftime("%Y-%m-%d %H:%M"), f"{hours:.1f}",
+                who + (f" ({detail})" if detail else ""), where, f"{row['score']:.2f}")
     console.print(table)
 
 
@@ -266,6 +321,6 @@ def _score_table(events: pl.DataFrame, truth_path: Path, console: Console) -> No
     for col in ("kind", "planted", "found", "precision", "recall"):
         table.add_column(col, justify="left" if col == "kind" else "right")
     for s in evaluate(events, load_truth(truth_path), kinds=DETECTORS):
-        table.add_row(s.kind, str(s.n_truth), str(s.n_detected), f"{s.precision:.2f}",
-                      f"{s.recall:.2f}")
+        add_row(table, s.kind, str(s.n_truth), str(s.n_detected), f"{s.precision:.2f}",
+                f"{s.recall:.2f}")
     console.print(table)

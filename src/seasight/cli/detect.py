@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import TextColumn
 from rich.table import Table
 
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.markup import add_row, esc
+from seasight.cli.options import DB, DB_EXISTING, JSON, fail, open_store
 from seasight.detection import detect_store
 from seasight.evaluate import evaluate as score_events
 from seasight.evaluate import load_truth
@@ -103,7 +104,7 @@ def detect(
         typer.echo(json.dumps(summary))
         return
     console = Console()
-    console.print(_kinds_table(f"Events in {db}", result.events_by_kind))
+    console.print(_kinds_table(f"Events in {esc(db)}", result.events_by_kind))
     console.print(f"{result.points.height:,} track points in {result.segments.height:,} segments; "
                   f"{done.added:,} events added, {done.updated:,} updated, "
                   f"{done.removed:,} provisional (open) events replaced.")
@@ -159,7 +160,7 @@ def _detect_lake(lake: str, db: Path | None, zones: list[Zone], kind: list[str],
                  "tasks": result.tasks,
                  "encounters_at_tile_edge": result.encounters_at_tile_edge}
         if result.encounters_at_tile_edge:
-            err.print(f"[yellow]{result.encounters_at_tile_edge} encounter(s) reach beyond "
+            err.print(f"[yellow]{result.encounters_at_tile_edge:,} encounter(s) reach beyond "
                       f"their tile's overlap margin and may be cut short[/]")
     target.replace_open_events(found, kinds)
     added = updated = removed = 0
@@ -177,10 +178,10 @@ def _detect_lake(lake: str, db: Path | None, zones: list[Zone], kind: list[str],
         typer.echo(json.dumps(summary))
         return
     console = Console()
-    console.print(_kinds_table(f"Events in {lake}", counts))
-    console.print(f"{found.height:,} events written to {lake}"
-                  + (f" and {db} ({added:,} added, {updated:,} updated)" if db else "")
-                  + f" in {summary['seconds']} s.")
+    console.print(_kinds_table(f"Events in {esc(lake)}", counts))
+    console.print(f"{found.height:,} events written to {esc(lake)}"
+                  + (f" and {esc(db)} ({added:,} added, {updated:,} updated)" if db else "")
+                  + f" in {esc(summary['seconds'])} s.")
 
 
 def _kinds_table(title: str, counts: Mapping[str, int]) -> Table:
@@ -188,7 +189,7 @@ def _kinds_table(title: str, counts: Mapping[str, int]) -> Table:
     table.add_column("kind")
     table.add_column("events", justify="right")
     for name in DETECTORS:
-        table.add_row(name, f"{counts.get(name, 0):,}")
+        add_row(table, name, f"{counts.get(name, 0):,}")
     return table
 
 
@@ -211,7 +212,7 @@ def query_events(store: Store, kinds: list[str], since: datetime | None,
 
 
 def events(
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     kind: list[str] = typer.Option([], "--kind", help="Only these kinds (repeatable)."),
     since: str | None = typer.Option(None, "--since", help="Events ending at or after T."),
     until: str | None = typer.Option(None, "--until", help="Events starting at or before T."),
@@ -244,15 +245,15 @@ def events(
         for rec in event_records(found):
             where = rec["zone"] or (f"{rec['lat']:.3f}, {rec['lon']:.3f}"
                                     if rec["lat"] is not None else "")
-            table.add_row(rec["kind"], rec["start"], rec["end"],
-                          " ".join(str(m) for m in rec["mmsi"]), where, str(rec["score"]))
+            add_row(table, rec["kind"], rec["start"], rec["end"],
+                    " ".join(str(m) for m in rec["mmsi"]), where, str(rec["score"]))
         Console().print(table)
 
 
 def evaluate(
     truth: Path = typer.Option(..., "--truth", help="truth.json written by seasight simulate.",
                                exists=True, dir_okay=False),
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     as_json: bool = JSON,
 ) -> None:
     """Precision, recall and F1 per event kind against a simulation's ground truth."""
@@ -267,12 +268,11 @@ def evaluate(
         for s in scores:
             typer.echo(json.dumps(s.to_json()))
         return
-    table = Table(title=f"Detected events against {truth}")
+    table = Table(title=f"Detected events against {esc(truth)}")
     for col in ("kind", "truth", "detected", "matched", "precision", "recall", "F1",
                 "look-alike hits"):
         table.add_column(col, justify="left" if col == "kind" else "right")
     for s in scores:
-        table.add_row(s.kind, str(s.n_truth), str(s.n_detected), str(s.n_matched_truth),
-                      f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}",
-                      str(s.n_lookalike_hits))
+        add_row(table, s.kind, str(s.n_truth), str(s.n_detected), str(s.n_matched_truth),
+                f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.n_lookalike_hits))
     Console().print(table)

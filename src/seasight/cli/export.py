@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import typer
 
-from seasight.cli.options import DB, fail, open_store
+from seasight.cli.options import DB_EXISTING, fail, open_store
 from seasight.events.model import parse_utc
 from seasight.exports import SUFFIX, ExportError, export_frame, tracks
 from seasight.relay import RelayFeed, RelayServer
@@ -52,7 +52,8 @@ RELAY_EPILOG = """Examples:
 Streams positions (and static reports, if the organisation is granted identities) stored
 after the relay started, re-encoded as !AIVDM sentences with tag blocks, as the agreements
 allow: delayed data is sent when old enough, a revoked agreement stops the stream at the next
-poll. Point OpenCPN (or another SeaSight: seasight ingest tcp://host:port) at it.
+poll. Point OpenCPN (or another SeaSight: seasight ingest --tcp HOST:10110) at it; the relay
+listens on this machine only (127.0.0.1) unless --host 0.0.0.0 is given.
 """
 
 
@@ -97,7 +98,7 @@ def export(
     mmsi: int | None = typer.Option(None, "--mmsi", help="Only this vessel."),
     lake: str | None = typer.Option(None, "--lake", metavar="DIR", help="Copy the whole "
                                     "database into a partitioned Parquet lake instead."),
-    db: Path = DB,
+    db: Path = DB_EXISTING,
 ) -> None:
     """Export events, tracks or positions as an organisation, honouring the agreements; or
     copy the whole database into a lake (--lake)."""
@@ -179,7 +180,8 @@ def _hostport(text: str) -> tuple[str, int]:
 def relay(
     tcp_listen: int | None = typer.Option(None, "--tcp-listen", help="Serve NMEA on this "
                                           "TCP port."),
-    host: str = typer.Option("0.0.0.0", "--host", help="Address to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: "
+                             "every interface, for clients on other machines)."),
     udp: str | None = typer.Option(None, "--udp", help="Also send datagrams to HOST:PORT."),
     as_org: str = typer.Option(..., "--as-org", help="Relay what this organisation may see."),
     interval: float = typer.Option(2.0, "--interval", min=0.1, help="Seconds between polls "
@@ -189,7 +191,7 @@ def relay(
     station: str = typer.Option("seasight", "--station", help="Station name in tag blocks."),
     duration: float | None = typer.Option(None, "--duration", help="Stop after this many "
                                           "seconds (default: until interrupted)."),
-    db: Path = DB,
+    db: Path = DB_EXISTING,
 ) -> None:
     """Relay permitted positions as NMEA AIVDM sentences over TCP and/or UDP."""
     if tcp_listen is None and udp is None:

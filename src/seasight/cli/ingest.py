@@ -24,6 +24,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from seasight.cli.markup import esc
 from seasight.cli.options import DB, JSON, fail
 from seasight.cli.summary import print_report
 from seasight.ingest import IngestReport, ingest_live, ingest_paths
@@ -239,7 +240,7 @@ def _ingest_live(tcp: str | None, udp: str | None, db: Path, duration: float,
     timer = threading.Timer(duration, stop.set) if duration else None
 
     def status(text: str) -> None:
-        err.print(f"[dim]{text}[/]")
+        err.print(f"[dim]{esc(text)}[/]")
 
     if tcp:
         host, port = parse_endpoint(tcp, default_host="127.0.0.1")

@@ -13,6 +13,11 @@ DB = typer.Option(
     DEFAULT_DB, "--db", envvar="SEASIGHT_DB", help="Database file (created if missing).",
     dir_okay=False,
 )
+#: ``--db`` of a command that only reads: a missing file is an error, not a new database.
+DB_EXISTING = typer.Option(
+    DEFAULT_DB, "--db", envvar="SEASIGHT_DB", help="Database file (must exist).",
+    dir_okay=False,
+)
 JSON = typer.Option(False, "--json", help="Machine-readable JSON on standard output.")
 
 
@@ -32,4 +37,4 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-__all__ = ["DB", "JSON", "Path", "fail", "open_store"]
+__all__ = ["DB", "DB_EXISTING", "JSON", "Path", "fail", "open_store"]

@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.markup import add_row, esc
+from seasight.cli.options import DB_EXISTING, JSON, fail, open_store
 from seasight.risk.score import risk_store
 
 RISK_EPILOG = """Examples:
@@ -39,16 +40,15 @@ def _records(frame: Any) -> list[dict[str, Any]]:
 
 def risk_table(records: list[dict[str, Any]], title: str) -> Table:
     """Ranked vessels with one line per risk factor, as a rich table."""
-    table = Table(title=title)
+    table = Table(title=esc(title))
     for col in ("rank", "MMSI", "name", "IMO", "flag", "score", "factors"):
         table.add_column(col, justify="right" if col in ("rank", "score") else "left")
     for rec in records:
         ident = rec["identity"]
         factors = "\n".join(f"{f['factor']} {f['points']:g}/{f['weight']:g}: {f['detail']}"
                             for f in rec["factors"])
-        table.add_row(str(rec["rank"]), str(rec["mmsi"]), ident["shipname"] or "",
-                      "" if ident["imo"] is None else str(ident["imo"]), ident["flag"] or "",
-                      f"{rec['score']:.1f}", factors or "-")
+        add_row(table, str(rec["rank"]), str(rec["mmsi"]), ident["shipname"],
+                ident["imo"], ident["flag"], f"{rec['score']:.1f}", factors or "-")
     return table
 
 
@@ -58,7 +58,7 @@ def risk_records(frame: Any) -> list[dict[str, Any]]:
 
 
 def risk(
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     top: int = typer.Option(20, "--top", min=0, help="Show the N riskiest vessels (0: all)."),
     as_json: bool = JSON,
 ) -> None:

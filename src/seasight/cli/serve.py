@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 import typer
 
-from seasight.cli.options import DB, fail
+from seasight.cli.options import fail
+from seasight.store import DEFAULT_DB
 
 SERVE_EPILOG = """Examples:
 
@@ -30,7 +31,9 @@ Open http://HOST:PORT/ for the map, http://HOST:PORT/docs for the API (OpenAPI).
 
 
 def serve(
-    db: Path = DB,
+    db: Path = typer.Option(DEFAULT_DB, "--db", envvar="SEASIGHT_DB", dir_okay=False,
+                            help="Database file (created if missing; with --read-only it "
+                            "must exist)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     read_only: bool = typer.Option(False, "--read-only",

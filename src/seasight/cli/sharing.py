@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from seasight.cli import service
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.markup import add_row, esc
+from seasight.cli.options import DB, DB_EXISTING, JSON, fail, open_store
 from seasight.events.model import parse_utc
 from seasight.sharing import (
     CLASSES,
@@ -38,12 +39,12 @@ from seasight.store import Store
 
 AGREEMENT_EPILOG = f"""Examples:
 
-  seasight agreement create --grantor navy --grantee fusion --class positions --class events
+  seasight agreement create --grantor navy --grantee fusion --class positions --class events \\
       --area region.geojson --delay 1h --exclude-ship-type 35 --precision 2 --db sea.duckdb
 
   seasight agreement list --grantee fusion --active --json
 
-  seasight agreement update agr-1a2b3c4d5e6f --delay 30m --clear-area
+  seasight agreement update agr-1a2b3c4d5e6f --delay 30m --clear area
 
   seasight agreement revoke agr-1a2b3c4d5e6f
 
@@ -138,7 +139,7 @@ def _show(agreements: list[Agreement], as_json: bool, title: str) -> None:
         for a in agreements:
             typer.echo(json.dumps(a.to_json()))
         return
-    table = Table(title=title)
+    table = Table(title=esc(title))
     for col in ("id", "grantor", "grantee", "classes", "limits", "state"):
         table.add_column(col, no_wrap=col == "id")
     for a in agreements:
@@ -158,8 +159,8 @@ def _show(agreements: list[Agreement], as_json: bool, title: str) -> None:
         if a.precision_decimals is not None:
             limits.append(f"{a.precision_decimals} decimals")
         state = f"revoked {a.revoked_at:%Y-%m-%d %H:%M}Z" if a.revoked_at else "active"
-        table.add_row(a.agreement_id, a.grantor, a.grantee, ", ".join(sorted(a.classes)),
-                      "; ".join(limits) or "none", state)
+        add_row(table, a.agreement_id, a.grantor, a.grantee, ", ".join(sorted(a.classes)),
+                "; ".join(limits) or "none", state)
     Console().print(table)
 
 
@@ -203,7 +204,7 @@ def list_command(
     grantor: str | None = typer.Option(None, "--grantor", help="Only agreements from this "
                                        "organisation."),
     active: bool = typer.Option(False, "--active", help="Only those in force now."),
-    db: Path = DB, as_json: bool = JSON,
+    db: Path = DB_EXISTING, as_json: bool = JSON,
 ) -> None:
     """List agreements (revoked ones too unless --active)."""
     from datetime import UTC, datetime
@@ -308,7 +309,7 @@ def assign(
 
 
 @source_app.command("list")
-def sources(db: Path = DB, as_json: bool = JSON) -> None:
+def sources(db: Path = DB_EXISTING, as_json: bool = JSON) -> None:
     """The source assignments (unassigned sources belong to 'local')."""
     with open_store(db, read_only=True) as store:
         rows = list_sources(store).to_dicts()
@@ -317,12 +318,12 @@ def sources(db: Path = DB, as_json: bool = JSON) -> None:
             r["created"] = r["created"].isoformat() if r["created"] else None
             typer.echo(json.dumps(r))
         return
-    table = Table(title=f"{len(rows)} source assignment(s) in {db}")
+    table = Table(title=f"{len(rows):,} source assignment(s) in {esc(db)}")
     for col in ("pattern", "organisation", "assigned"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["pattern"], r["organisation"],
-                      f"{r['created']:%Y-%m-%d %H:%M}Z" if r["created"] else "")
+        add_row(table, r["pattern"], r["organisation"],
+                f"{r['created']:%Y-%m-%d %H:%M}Z" if r["created"] else "")
     Console().print(table)
 
 

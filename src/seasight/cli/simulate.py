@@ -9,7 +9,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from seasight.cli.markup import add_row, esc
 from seasight.cli.options import JSON, fail
 from seasight.sim import SCENARIOS, get_scenario, simulate, write_simulation
 from seasight.sim.behaviours import PlantingError
@@ -47,7 +49,7 @@ def simulate_command(
     err = Console(stderr=True)
     started = time.perf_counter()
     try:
-        with err.status(f"simulating {sc.name}", spinner="dots"):
+        with err.status(f"simulating {esc(sc.name)}", spinner="dots"):
             sim = simulate(sc, hours, vessels, seed)
             simulated = time.perf_counter()
             stats = write_simulation(sim, out)
@@ -67,8 +69,8 @@ def simulate_command(
     if as_json:
         typer.echo(json.dumps(summary))
         return
-    err.print(f"[bold]{sc.name}[/]: {summary['vessels']:,} vessels, {sim.hours:g} h from "
-              f"{sim.truth['start']} (seed {seed})")
+    err.print(f"[bold]{esc(sc.name)}[/]: {summary['vessels']:,} vessels, {sim.hours:g} h from "
+              f"{esc(sim.truth['start'])} (seed {seed:d})")
     err.print(f"{sim.positions.height:,} position and {sim.static.height:,} static reports -> "
               f"{stats['lines']:,} lines ({stats['duplicates']:,} duplicate receptions, "
               f"{stats['rejected_lines']:,} bad lines)")
@@ -76,8 +78,9 @@ def simulate_command(
     table.add_column("event")
     table.add_column("count", justify="right")
     for kind, n in sim.truth["counts"].items():
-        table.add_row(kind, f"{n:,}")
-    table.add_row("[dim]look-alikes[/]", f"[dim]{summary['lookalikes']:,}[/]")
+        add_row(table, kind, f"{n:,}")
+    add_row(table, Text("look-alikes", style="dim"), Text(f"{summary['lookalikes']:,}",
+                                                          style="dim"))
     err.print(table)
-    err.print(f"Wrote {out}/feed.nmea, truth.json, zones.geojson in {done - started:.1f} s. "
-              f"Try: seasight ingest {out}/feed.nmea")
+    err.print(f"Wrote {esc(out)}/feed.nmea, truth.json, zones.geojson in "
+              f"{done - started:.1f} s. Try: seasight ingest {esc(out)}/feed.nmea")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from seasight.cli.markup import add_row, esc
 from seasight.ingest import IngestReport
 from seasight.rejects import REASON_HELP
 from seasight.sources.udp import UdpCounters
@@ -43,21 +44,23 @@ def print_report(report: IngestReport, console: Console) -> None:
     """Messages by type, rejects by reason and rows stored, as tables."""
     records = report.n_messages + report.csv_rows
     rate = records / report.seconds if report.seconds > 0 else 0.0
-    csv = f" and [bold]{report.csv_rows:,}[/] CSV track rows" if report.csv_rows else ""
+    sources = len(report.sources)
     console.print(
-        f"[bold]{report.n_messages:,}[/] AIS messages{csv} from {len(report.sources)} source(s), "
-        f"{report.bytes_read / 1e6:,.1f} MB in {report.seconds:.2f} s ({rate:,.0f} records/s)"
+        f"[bold]{report.n_messages:,}[/] AIS messages"
+        + (f" and [bold]{report.csv_rows:,}[/] CSV track rows" if report.csv_rows else "")
+        + f" from {sources:,} source(s), {report.bytes_read / 1e6:,.1f} MB in "
+        f"{report.seconds:.2f} s ({rate:,.0f} records/s)"
     )
     if report.udp is not None:
         print_udp(report.udp, console)
     for src in report.already_ingested:
-        console.print(f"already ingested, skipped (use --force to re-read): {src}")
+        console.print(f"already ingested, skipped (use --force to re-read): {esc(src)}")
     types = Table(title="Decoded by message type")
     types.add_column("type", justify="right")
     types.add_column("message")
     types.add_column("count", justify="right")
     for t, n in sorted(report.messages.items()):
-        types.add_row(str(t), MESSAGE_TYPE_NAMES.get(t, "?"), f"{n:,}")
+        add_row(types, str(t), MESSAGE_TYPE_NAMES.get(t, "?"), f"{n:,}")
     console.print(types)
     if report.rejects:
         rej = Table(title="Rejected lines by reason (kept in the 'rejects' table)")
@@ -65,17 +68,18 @@ def print_report(report: IngestReport, console: Console) -> None:
         rej.add_column("count", justify="right")
         rej.add_column("meaning")
         for reason, n in report.rejects.most_common():
-            rej.add_row(reason, f"{n:,}", REASON_HELP.get(reason, ""))
+            add_row(rej, reason, f"{n:,}", REASON_HELP.get(reason, ""))
         console.print(rej)
     stored = Table(title="Rows stored (duplicates dropped)")
     stored.add_column("table")
     stored.add_column("rows added", justify="right")
     for table, n in sorted(report.added.items()):
-        stored.add_row(table, f"{n:,}")
+        add_row(stored, table, f"{n:,}")
     console.print(stored)
     skipped = {k: v for k, v in report.skipped.items() if v}
     if skipped:
-        console.print("skipped lines: " + ", ".join(f"{k} {v:,}" for k, v in skipped.items()))
+        console.print("skipped lines: " + ", ".join(f"{esc(k)} {v:,}"
+                                                    for k, v in skipped.items()))
     if report.warnings:
         console.print("decoded despite a problem (warnings): " + ", ".join(
-            f"{k} {v:,}" for k, v in report.warnings.most_common()))
+            f"{esc(k)} {v:,}" for k, v in report.warnings.most_common()))

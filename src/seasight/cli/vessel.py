@@ -10,17 +10,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.markup import add_row, esc
+from seasight.cli.options import DB_EXISTING, JSON, fail, open_store
 from seasight.risk.dossier import Dossier, vessel_dossier
 from seasight.risk.dossier_html import render_html
 
 VESSEL_EPILOG = """Examples:
 
-  seasight vessel 445010002 --html yu-jong-2.html
+  seasight vessel "YU JONG 2" --html yu-jong-2.html
 
   seasight vessel "IMO 8604917" --json | jq .risk
 
-  seasight vessel "m/v ever star"
+  seasight vessel "m/v yu jong 2"
 
 QUERY is an MMSI (9 digits), an IMO number (7 digits or "IMO 1234567") or a ship name
 (current or former; matched without M/V-style prefixes and punctuation, fuzzily when no name
@@ -35,8 +36,9 @@ def _short(iso: str | None) -> str:
 def _print_text(d: Dossier, console: Console) -> None:
     cur = d.current
     risk = d.risk or {}
-    console.print(f"[bold]{d.name}[/bold]  MMSI {d.mmsi}  IMO {cur.get('imo') or '-'}  "
-                  f"call sign {cur.get('callsign') or '-'}  flag {cur.get('flag') or '-'}")
+    console.print(f"[bold]{esc(d.name)}[/bold]  MMSI {esc(d.mmsi)}  "
+                  f"IMO {esc(cur.get('imo') or '-')}  call sign {esc(cur.get('callsign') or '-')}"
+                  f"  flag {esc(cur.get('flag') or '-')}")
     score = risk.get("score")
     status = ("DESIGNATED" if d.designated
               else "possible watchlist match" if d.matches.height else "no watchlist match")
@@ -49,7 +51,7 @@ def _print_text(d: Dossier, console: Console) -> None:
         console.print(f"last position {last['ts']:%Y-%m-%d %H:%M} UTC at "
                       f"{last['lat']:.4f}, {last['lon']:.4f}")
     if d.identities.height > 1:
-        console.print(f"{d.identities.height} identity periods:")
+        console.print(f"{d.identities.height:,} identity periods:")
         for r in d.identities.iter_rows(named=True):
             console.print(f"  {r['valid_from']:%Y-%m-%d %H:%M} – {r['valid_to']:%Y-%m-%d %H:%M}"
                           f"  {r['shipname'] or '?'}  IMO {r['imo'] or '?'}  "
@@ -58,21 +60,21 @@ def _print_text(d: Dossier, console: Console) -> None:
         detail = f" ({f['detail']})" if f.get("detail") else ""
         console.print(f"  factor {f.get('factor')}: {f.get('points')} points{detail}",
                       markup=False)
-    table = Table(title=f"{d.events.height} events")
+    table = Table(title=f"{d.events.height:,} events")
     for col in ("start", "end", "kind", "where", "other vessel"):
         table.add_column(col)
     for rec in d.timeline():
         other = rec.get("other")
         where = rec["zone"] or (f"{rec['lat']:.3f}, {rec['lon']:.3f}"
                                 if rec["lat"] is not None else "")
-        table.add_row(_short(rec["start"]), _short(rec["end"]), rec["kind"], where,
-                      "" if not other else f"{other.get('shipname') or ''} {other['mmsi']}")
+        add_row(table, _short(rec["start"]), _short(rec["end"]), rec["kind"], where,
+                "" if not other else f"{other.get('shipname') or ''} {other['mmsi']}")
     console.print(table)
 
 
 def vessel(
     query: str = typer.Argument(..., help="MMSI, IMO number or ship name."),
-    db: Path = DB,
+    db: Path = DB_EXISTING,
     as_json: bool = JSON,
     html: Path | None = typer.Option(None, "--html", dir_okay=False,
                                      help="Write the dossier as one self-contained HTML file."),

@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seasight.cli.options import DB, JSON, fail, open_store
+from seasight.cli.markup import add_row, esc
+from seasight.cli.options import DB, DB_EXISTING, JSON, fail, open_store
 from seasight.risk.screening import screen_store
 from seasight.risk.watchlists import (
     ScreeningChange,
@@ -49,7 +50,8 @@ def _print_change(change: ScreeningChange, verb: str) -> None:
     versions = (f"version {change.version}" if change.version else "")
     if change.previous_version and change.previous_version != change.version:
         versions += f" (was {change.previous_version})"
-    console.print(f"{verb} list [bold]{change.list_name}[/] {versions}: {change.n_entries:,} "
+    console.print(f"{esc(verb)} list [bold]{esc(change.list_name)}[/] {esc(versions)}: "
+                  f"{change.n_entries:,} "
                   f"entries ({change.entries_added:,} new, {change.entries_removed:,} gone); "
                   f"{change.n_matches:,} matches, {change.added.height:,} added, "
                   f"{change.removed.height:,} removed.")
@@ -61,9 +63,9 @@ def _print_change(change: ScreeningChange, verb: str) -> None:
                     "status"):
             table.add_column(col)
         for kind, r in rows:
-            table.add_row(kind, str(r["mmsi"]), f"{r['entry_name']} ({r['entry_id']})",
-                          r["matched_on"], r["vessel_value"], r["list_value"],
-                          f"{r['score']:.1f}", r["status"])
+            add_row(table, kind, str(r["mmsi"]), f"{r['entry_name']} ({r['entry_id']})",
+                    r["matched_on"], r["vessel_value"], r["list_value"], f"{r['score']:.1f}",
+                    r["status"])
         console.print(table)
 
 
@@ -90,7 +92,7 @@ def add(
 
 
 @app.command("list")
-def list_command(db: Path = DB, as_json: bool = JSON) -> None:
+def list_command(db: Path = DB_EXISTING, as_json: bool = JSON) -> None:
     """The stored lists of every organisation with their owners, versions, entries and
     matches."""
     with open_store(db, read_only=True) as store:
@@ -100,17 +102,17 @@ def list_command(db: Path = DB, as_json: bool = JSON) -> None:
             rec["loaded_at"] = rec["loaded_at"].isoformat() if rec["loaded_at"] else None
             typer.echo(json.dumps(rec))
         return
-    table = Table(title=f"{len(records)} watchlist(s) in {db}")
+    table = Table(title=f"{len(records):,} watchlist(s) in {esc(db)}")
     for col in ("name", "version", "entries", "matches", "vessels", "loaded", "source",
                 "owner"):
         table.add_column(col, justify="right" if col in ("entries", "matches", "vessels")
                          else "left", no_wrap=col in ("name", "owner"),
                          overflow="fold" if col == "source" else "ellipsis")
     for rec in records:
-        table.add_row(rec["list_name"], rec["list_version"], f"{rec['n_entries']:,}",
-                      f"{rec['n_matches']:,}", f"{rec['n_vessels']:,}",
-                      f"{rec['loaded_at']:%Y-%m-%d %H:%M}Z" if rec["loaded_at"] else "",
-                      rec["source"], rec["organisation"])
+        add_row(table, rec["list_name"], rec["list_version"], f"{rec['n_entries']:,}",
+                f"{rec['n_matches']:,}", f"{rec['n_vessels']:,}",
+                f"{rec['loaded_at']:%Y-%m-%d %H:%M}Z" if rec["loaded_at"] else "",
+                rec["source"], rec["organisation"])
     Console().print(table)
 
 
@@ -147,7 +149,7 @@ def screen_command(db: Path = DB, as_json: bool = JSON) -> None:
                 "status"):
         table.add_column(col)
     for r in matches.to_dicts():
-        table.add_row(str(r["mmsi"]), r["list_name"], f"{r['entry_name']} ({r['entry_id']})",
-                      r["matched_on"], r["vessel_value"], r["list_value"],
-                      f"{r['score']:.1f}", r["status"])
+        add_row(table, str(r["mmsi"]), r["list_name"], f"{r['entry_name']} ({r['entry_id']})",
+                r["matched_on"], r["vessel_value"], r["list_value"], f"{r['score']:.1f}",
+                r["status"])
     Console().print(table)

@@ -1,0 +1,261 @@
+"""Every example in every command's help runs as written, against a small demo database.
+
+The examples are read from each command's help text (and checked to appear in its rendered
+``--help``); ``sea.duckdb`` (and the default ``--db``, through ``SEASIGHT_DB``) is the demo
+database; the files the examples name are made in the working folder first; identifiers of
+things the examples create (an agreement, a key, an alert) are those created here. Examples
+that need a network peer or a cluster are parsed (every option and value checked) but not run;
+that list is explicit and small. The help also shows boolean flags without a value, and read
+commands do not promise to create a missing database.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shlex
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from seasight.cli import app
+from seasight.store import Store
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "src" / "seasight" / "data"
+
+#: Examples parsed but not run, each with the reason (match: the example starts with it).
+PARSE_ONLY = {
+    "seasight ingest --tcp": "connects to a TCP feed at 127.0.0.1:5631 for an hour",
+    "seasight ingest --udp": "listens for UDP datagrams until interrupted",
+    "seasight ingest ./feeds/ --lake s3://": "writes to an S3 bucket",
+    "seasight detect --lake": "starts or reaches a Dask cluster",
+    "seasight serve": "serves HTTP until interrupted (and reaches AIS feeds)",
+    "seasight relay": "serves NMEA over TCP/UDP until interrupted",
+    "seasight federate": "pulls from a partner's service over the network",
+    "seasight simulate --scenario indo-pacific --hours 24 --vessels 10000":
+        "simulates ten thousand vessels (minutes)",
+}
+
+runner = CliRunner()
+
+
+def _walk(cmd: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    yield path, cmd
+    for name, sub in (getattr(cmd, "commands", None) or {}).items():
+        yield from _walk(sub, (*path, name))
+
+
+ROOT = typer.main.get_command(app)
+COMMANDS = list(_walk(ROOT))
+
+
+def _examples(text: str) -> list[str]:
+    """The command lines of the "Example(s):" section of a help text (continued lines
+    joined)."""
+    out: list[str] = []
+    inside = False
+    pending = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if re.match(r"^Examples?:$", stripped):
+            inside = True
+            continue
+        if not inside:
+            continue
+        if pending:
+            pending += " " + stripped.rstrip("\\").strip()
+            if not stripped.endswith("\\"):
+                out.append(pending)
+                pending = ""
+            continue
+        if line.startswith("    ") and stripped.startswith("-") and out:
+            raise AssertionError(f"{out[-1]!r} goes on in the next line without a '\\': "
+                                 "pasted into a shell it runs without the rest")
+        if line.startswith("  ") and "seasight " in stripped:
+            if stripped.endswith("\\"):
+                pending = stripped.rstrip("\\").strip()
+            else:
+                out.append(stripped)
+    return out
+
+
+def _all_examples() -> list[tuple[tuple[str, ...], str]]:
+    found: list[tuple[tuple[str, ...], str]] = []
+    seen: set[str] = set()
+    for path, cmd in COMMANDS:
+        for example in _examples(cmd.epilog or "") + _examples(cmd.help or ""):
+            if example not in seen:
+                seen.add(example)
+                found.append((path, example))
+    return found
+
+
+EXAMPLES = _all_examples()
+
+
+def _command_part(example: str) -> tuple[list[str], bool]:
+    """The ``seasight`` words of an example (without pipes and redirections) and whether
+    standard input comes from a pipe."""
+    words = shlex.split(re.sub(r"#.*$", "", example))
+    segments: list[list[str]] = [[]]
+    for word in words:
+        if word in ("|", ">"):
+            segments.append([])
+        else:
+            segments[-1].append(word)
+    for i, seg in enumerate(segments):
+        if seg and seg[0] == "seasight":
+            return seg[1:], i > 0 and words[words.index("seasight") - 1] == "|"
+    raise AssertionError(f"no seasight command in {example!r}")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a small demo database and every file the examples name."""
+    from seasight.detection import detect_store
+    from seasight.geo.zones import load_zones
+    from seasight.ingest import ingest_paths
+    from seasight.risk.alerts import default_rules, fire_alerts
+    from seasight.risk.score import risk_store
+    from seasight.risk.watchlists import add_watchlist, default_watchlists
+    from seasight.sim import simulate, write_simulation
+
+    folder = tmp_path_factory.mktemp("examples")
+    sim = folder / "sim"
+    write_simulation(simulate("indo-pacific", hours=24, vessels=50, seed=7), sim)
+    db = folder / "demo.duckdb"
+    ingest_paths([sim / "feed.nmea"], db)
+    with Store(db) as store:
+        detect_store(store, load_zones([sim / "zones.geojson"]))
+        add_watchlist(store, default_watchlists()[0])
+        risk_store(store)
+        fire_alerts(store, default_rules())
+    feed = (sim / "feed.nmea").read_bytes()
+    lines = feed.splitlines(keepends=True)
+    (folder / "capture.nmea").write_bytes(b"".join(lines[:2000]))
+    (folder / "capture.nmea.gz").write_bytes(gzip.compress(b"".join(lines[:2000])))
+    (folder / "day.nmea.gz").write_bytes(gzip.compress(b"".join(lines[:500])))
+    (folder / "feeds").mkdir()
+    (folder / "feeds" / "part.nmea").write_bytes(b"".join(lines[2000:2500]))
+    shutil.copy(SHARED / "tracks" / "marinecadastre_sample_20230111.csv",
+                folder / "marinecadastre_2023_01_11.csv")
+    zones = json.loads((sim / "zones.geojson").read_text())
+    for name, part in (("reef.geojson", zones["features"][:1]),
+                       ("eez.geojson", zones["features"][1:])):
+        (folder / name).write_text(json.dumps({**zones, "features": part}))
+    (folder / "region.geojson").write_text(json.dumps({"type": "Polygon", "coordinates": [
+        [[90.0, -10.0], [140.0, -10.0], [140.0, 40.0], [90.0, 40.0], [90.0, -10.0]]]}))
+    shutil.copy(DATA / "watchlists" / "ofac_sdn_vessels_2021-07.csv", folder)
+    (folder / "partners.json").write_text(json.dumps({"name": "partners", "entries": [
+        {"name": "GRAND NAVIGATOR", "imo": 9123456}]}))
+    shutil.copy(DATA / "alerts" / "default_rules.toml", folder / "my_rules.toml")
+    (folder / "partner_export.csv").write_text(
+        "Zeit,Schiff,Breite,Laenge\n01.03.2024 10:00,ALPHA,1.25,103.8\n"
+        "01.03.2024 10:05,ALPHA,1.26,103.81\n")
+    (folder / "partner.toml").write_text(
+        'time_format = "%d.%m.%Y %H:%M"\n[columns]\ntime = "Zeit"\nid = "Schiff"\n'
+        'lat = "Breite"\nlon = "Laenge"\n')
+    (folder / "anon.csv").write_text(
+        "Timestamp;ID;Lat;Lon;Speed\n01/03/2024 10:00;V1;58.9;10.5;120\n"
+        "01/03/2024 10:05;V1;58.91;10.51;118\n")
+    return folder
+
+
+def _ids(db: Path) -> dict[str, str]:
+    """The identifiers of things the examples refer to, as created in the demo database."""
+    out: dict[str, str] = {}
+    with Store(db, read_only=True) as store:
+        alert = store.query("SELECT alert_id FROM alerts ORDER BY severity, alert_id LIMIT 1")
+        if alert.height:
+            out["3fa9c0"] = alert["alert_id"][0][:8]
+        if store.has_table("agreements"):
+            agr = store.query("SELECT agreement_id FROM agreements ORDER BY created DESC "
+                              "LIMIT 1")
+            if agr.height:
+                out["agr-1a2b3c4d5e6f"] = agr["agreement_id"][0]
+        if store.has_table("api_keys"):
+            key = store.query("SELECT key_id FROM api_keys WHERE label = 'alice''s laptop'")
+            if key.height:
+                out["3f9a0c1d2e4b"] = key["key_id"][0]
+    return out
+
+
+def _parse_only(args: list[str]) -> None:
+    """Parse ``args`` as the command line would (options, values, files), without running."""
+    cmd, ctx, rest, name = ROOT, None, list(args), "seasight"
+    while True:
+        ctx = cmd.make_context(name, rest, parent=ctx)
+        if not hasattr(cmd, "resolve_command"):
+            return
+        rest = [*ctx._protected_args, *ctx.args]
+        name, cmd, rest = cmd.resolve_command(ctx, rest)
+
+
+def test_every_help_text_has_examples_that_are_found() -> None:
+    assert len(EXAMPLES) > 40
+    names = {" ".join(path) for path, _ in EXAMPLES}
+    assert {"ingest", "vessel", "relay", "agreement", "alerts", "access"} <= names
+
+
+@pytest.mark.parametrize(("path", "example"), EXAMPLES,
+                         ids=[e[:60] for _, e in EXAMPLES])
+def test_help_example_runs_as_written(path: tuple[str, ...], example: str, workdir: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    helped = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+    assert helped.exit_code == 0
+    assert " ".join(example.split()) in " ".join(helped.stdout.replace("\\", " ").split()), \
+        f"{example!r} is not shown whole in 'seasight {' '.join(path)} --help'"
+    monkeypatch.chdir(workdir)
+    db = workdir / "demo.duckdb"
+    args, piped = _command_part(example)
+    ids = _ids(db)
+    args = [str(db) if a == "sea.duckdb" else ids.get(a, a) for a in args]
+    reason = next((r for prefix, r in PARSE_ONLY.items() if example.startswith(prefix)), None)
+    if reason is not None:
+        _parse_only(args)
+        return
+    stdin = (workdir / "capture.nmea").read_bytes() if piped else None
+    if "--password" in args:
+        stdin = b"example-password-1\nexample-password-1\n"
+    result = runner.invoke(app, args, input=stdin, env={"SEASIGHT_DB": str(db)})
+    assert result.exit_code == 0, f"{example}\n{result.output}\n{result.exception!r}"
+
+
+def test_flags_take_no_value_in_the_help() -> None:
+    for path, _ in COMMANDS:
+        out = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"}).stdout
+        assert "<bool>" not in out, f"seasight {' '.join(path)} --help shows <bool>"
+
+
+def test_read_commands_do_not_promise_to_create_the_database(tmp_path: Path) -> None:
+    """A command that refuses a missing database does not say "created if missing"."""
+    missing = tmp_path / "missing.duckdb"
+    checked = 0
+    for path, cmd in COMMANDS:
+        if hasattr(cmd, "commands") or not any(p.name == "db" for p in cmd.params) \
+                or path == ("serve",):  # serves until interrupted; its help says when
+            continue
+        db_help = next(p for p in cmd.params if p.name == "db").help or ""
+        if "created if missing" not in db_help:
+            continue
+        result = runner.invoke(app, [*path, "--db", str(missing)], input="")
+        assert "no such database" not in result.output, \
+            f"seasight {' '.join(path)} says 'created if missing' but refuses a missing file"
+        missing.unlink(missing_ok=True)
+        Path(f"{missing}.wal").unlink(missing_ok=True)
+        checked += 1
+    assert checked >= 10
+
+
+def test_relay_listens_on_this_machine_by_default() -> None:
+    relay = ROOT.commands["relay"]  # type: ignore[attr-defined]
+    serve = ROOT.commands["serve"]  # type: ignore[attr-defined]
+    host = {c: next(p for p in c.params if p.name == "host").default for c in (relay, serve)}
+    assert host[relay] == host[serve] == "127.0.0.1"
