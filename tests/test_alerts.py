@@ -79,11 +79,12 @@ def risk() -> pl.DataFrame:
                         schema_overrides={"mmsi": pl.UInt32, "rank": pl.UInt32})
 
 
-def event_rows(encounter_h: float = 2.5) -> list[dict[str, object]]:
+def event_rows(encounter_h: float = 2.5, encounter_open: bool = False
+               ) -> list[dict[str, object]]:
     return [
         {"kind": "encounter", "mmsi": TANKER, "other_mmsi": DPRK, "start": h(10),
          "end": h(10 + encounter_h), "lat": 38.5, "lon": 124.2, "score": 0.9,
-         "evidence": {"duration_h": encounter_h}},
+         "evidence": {"duration_h": encounter_h}, "is_open": encounter_open},
         {"kind": "encounter", "mmsi": LOW, "other_mmsi": DPRK, "start": h(50), "end": h(52),
          "lat": 38.6, "lon": 124.1, "score": 0.9},
         {"kind": "encounter", "mmsi": FISHER, "other_mmsi": CARGO, "start": h(20),
@@ -106,8 +107,8 @@ def event_rows(encounter_h: float = 2.5) -> list[dict[str, object]]:
     ]
 
 
-def events(encounter_h: float = 2.5) -> pl.DataFrame:
-    return events_frame(event_rows(encounter_h), detector="test/1")
+def events(encounter_h: float = 2.5, encounter_open: bool = False) -> pl.DataFrame:
+    return events_frame(event_rows(encounter_h, encounter_open), detector="test/1")
 
 
 def fired(frame: pl.DataFrame) -> set[tuple[str, str, int]]:
@@ -320,7 +321,9 @@ def test_fire_never_repeats_the_same_evidence(store: Store) -> None:
     assert fire_alerts(store, default_rules()).height == 0
     total = first.height + second.height + third.height
     assert store.count("alerts") == total
-    assert store.query("SELECT count(*) AS n FROM alert_history")["n"][0] == total
+    # one history row per alert fired, and one for the designated-vessel alert on the
+    # encounter that grew (revised, not fired again)
+    assert store.query("SELECT count(*) AS n FROM alert_history")["n"][0] == total + 1
     store.close()
 
 
@@ -360,6 +363,100 @@ def test_lifecycle_records_who_when_why(store: Store) -> None:
     # firing again does not reopen closed alerts
     assert fire_alerts(store, default_rules()).height == 0
     assert set(list_alerts(store, ["closed"])["alert_id"]) == {gap_id, spoof_id}
+    store.close()
+
+
+def test_alert_text_tells_the_duration_and_follows_the_growing_event(store: Store) -> None:
+    """The watch officer is told how long the encounter had lasted; as it goes on the alert
+    (same id, state and firing time) says how long it lasts now, and every revision is in
+    its history with the old text."""
+    write_screening_and_risk(store)
+    store.upsert_events(events(encounter_h=2.5, encounter_open=True))
+    rule = "encounter-with-designated-vessel"
+    first = al.update_alerts(store, default_rules())
+    assert first.revised.height == 0
+    row = first.new.filter(pl.col("rule") == rule).row(0, named=True)
+    aid, fired_at = row["alert_id"], row["created_at"]
+    assert row["message"] == (
+        "encounter of 412000001 (OCEAN GLORY) with 445000001 (SEA STAR 7) [listed ofac_sdn: "
+        "CHONG CHON GANG], 2.5 h so far at 38.500N 124.200E from 2024-03-01T10:00:00Z")
+    assert (row["duration_h_at_fire"], row["duration_h"], row["is_open"], row["revision"],
+            row["end_at_fire"], row["revised_at"]) == (2.5, 2.5, True, 0, h(12.5), None)
+    al.acknowledge(store, aid, "officer A", "watching it")
+
+    # the encounter goes on: the alert is revised, the long-encounter rule fires now
+    store.upsert_events(events(encounter_h=3.5, encounter_open=True))
+    second = al.update_alerts(store, default_rules())
+    assert fired(second.new) == {("long-encounter-at-sea", "encounter", TANKER)}
+    assert "3.5 h so far" in second.new["message"][0]
+    assert second.revised["alert_id"].to_list() == [aid]
+    now = second.revised.row(0, named=True)
+    assert ", 3.5 h so far at " in now["message"] and "2.5 h" not in now["message"]
+    assert (now["state"], now["created_at"], now["duration_h_at_fire"], now["end_at_fire"],
+            now["duration_h"], now["end"], now["revision"]) == (
+        "acknowledged", fired_at, 2.5, h(12.5), 3.5, h(13.5), 1)
+    assert now["revised_at"] is not None and now["updated_by"] == "officer A"
+    assert json.loads(now["evidence"])["event"]["duration_h"] == 3.5
+
+    # it ends after 7.2 h: both encounter alerts say how long it lasted
+    store.upsert_events(events(encounter_h=7.2, encounter_open=False))
+    third = al.update_alerts(store, default_rules())
+    assert third.new.height == 0 and third.revised.height == 2
+    assert all(", lasted 7.2 h at " in m for m in third.revised["message"])
+    again = al.update_alerts(store, default_rules())
+    assert again.new.height == 0 and again.revised.height == 0
+
+    history = al.alert_history(store, aid)
+    assert history.select("seq", "from_state", "to_state", "by").rows() == [
+        (0, None, "new", "seasight"), (1, "new", "acknowledged", "officer A"),
+        (2, "acknowledged", "acknowledged", "seasight"),
+        (3, "acknowledged", "acknowledged", "seasight")]
+    grew, ended = history["note"][2], history["note"][3]
+    assert grew.startswith("event grew: 2.5 h -> 3.5 h so far")
+    assert "was: encounter of" in grew and "2.5 h so far" in grew
+    assert ended.startswith("event ended: lasted 7.2 h (was 3.5 h so far)")
+    closed = al.close(store, aid[:8], "officer A", "patrol confirmed the transfer")
+    assert (closed["state"], closed["revision"], closed["duration_h_at_fire"]) == (
+        "closed", 2, 2.5)
+    listed = list_alerts(store).filter(pl.col("alert_id") == aid).row(0, named=True)
+    assert listed["created_at"] == fired_at and listed["duration_h"] == pytest.approx(7.2)
+    rec = al.alert_records(list_alerts(store).filter(pl.col("alert_id") == aid))[0]
+    assert rec["end_at_fire"] == "2024-03-01T12:30:00Z" and rec["revision"] == 2
+    store.close()
+
+
+def test_partner_text_says_open_or_lasted_like_the_operators() -> None:
+    event = {"kind": "encounter", "zone": None, "start": h(10), "end": h(17.2),
+             "lat": 38.5, "lon": 124.2, "is_open": True}
+    text = al.partner_message("r", event, TANKER, "OCEAN GLORY", DPRK, None)
+    assert text == ("encounter of 412000001 (OCEAN GLORY) with 445000001, 7.2 h so far "
+                    "at 38.5N 124.2E from 2024-03-01T10:00:00Z")
+    closed = al.partner_message("r", {**event, "is_open": False}, TANKER, None, DPRK, None)
+    assert ", lasted 7.2 h at " in closed
+
+
+def test_alerts_of_a_database_without_durations(store: Store) -> None:
+    """Alerts stored before durations were get them from their rows, are not revised while
+    their event stays as it was, and are once it grows."""
+    write_screening_and_risk(store)
+    fire_alerts(store, default_rules())
+    for column in ("is_open", "duration_h", "end_at_fire", "duration_h_at_fire",
+                   "revised_at", "revision"):
+        store.con.execute(f"ALTER TABLE alerts DROP COLUMN {column}")
+    assert "duration_h" not in store.query("SELECT * FROM alerts LIMIT 0").columns
+    update = al.update_alerts(store, default_rules())
+    assert update.new.height == 0 and update.revised.height == 0
+    gap = list_alerts(store).filter(pl.col("kind") == "gap").row(0, named=True)
+    assert (gap["duration_h_at_fire"], gap["duration_h"], gap["revision"]) == (30.0, 30.0, 0)
+    store.upsert_events(events(encounter_h=3.5))
+    update = al.update_alerts(store, default_rules())
+    assert update.revised["rule"].to_list() == ["encounter-with-designated-vessel"]
+    assert fired(update.new) == {("long-encounter-at-sea", "encounter", TANKER)}
+    revised = update.revised.row(0, named=True)
+    assert (revised["duration_h_at_fire"], revised["duration_h"], revised["revision"]) == (
+        2.5, 3.5, 1)
+    note = al.alert_history(store, revised["alert_id"])["note"].to_list()[-1]
+    assert note.startswith("event revised: 2.5 h -> 3.5 h; end 2024-03-01T13:30:00Z")
     store.close()
 
 

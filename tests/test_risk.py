@@ -352,3 +352,40 @@ def test_with_real_screening_of_the_ofac_list(tmp_path: Path) -> None:
         store.insert("watchlist_matches", found)
         stored = risk_store(store)
     assert stored["mmsi"].to_list()[:2] == [DPRK, TANKER]
+
+
+def test_contradicting_imo_scores_a_name_match_lower() -> None:
+    """Screened against the real OFAC entry of CHONG CHON GANG (IMO 7937317): the ship with
+    that IMO > a ship of that name without IMO > a ship of that name with another valid IMO
+    (most likely another hull); a call sign match with another IMO is also weakened."""
+    from seasight.risk.screening import screen
+    from seasight.risk.watchlists import load_watchlist
+
+    ofac = load_watchlist(shared_path(OFAC))
+    same, plain, other, call = 445000001, 445000002, 445000003, 445000004
+    rows = [(same, "CHONG CHON GANG", 7937317, None),
+            (plain, "CHONG CHON GANG", None, None),
+            (other, "CHONG CHON GANG", 9074729, None),
+            (call, "SOMETHING ELSE", 9074729, "5IM 592")]  # DREAM II's call sign, IMO 9356593
+    ids = conform(pl.DataFrame({
+        "mmsi": [r[0] for r in rows], "valid_from": [at(0)] * 4, "valid_to": [at(10)] * 4,
+        "shipname": [r[1] for r in rows], "imo": [r[2] for r in rows],
+        "callsign": [r[3] for r in rows], "n_reports": [10] * 4,
+    }, schema_overrides={"mmsi": pl.UInt32, "imo": pl.UInt32}), IDENTITIES)
+    scored = risk_scores(ids, events().clear(), screen(ids, ofac.entries))
+    points = {m: factors_of(scored, m)["designated"]["points"] for m in (same, plain, other,
+                                                                       call)}
+    assert points[same] > points[call] > points[plain] > points[other] > 0
+    p = RiskParams()
+    assert points[plain] == pytest.approx(100 * p.possible_match_fraction)
+    assert points[other] == pytest.approx(100 * p.contradicted_possible_fraction)
+    assert points[call] == pytest.approx(100 * p.contradicted_confirmed_fraction)
+    detail = factors_of(scored, other)["designated"]["detail"]
+    assert detail == ("possible match: name matches CHONG CHON GANG (ofac_sdn 17069), "
+                      "name score 100.0, but IMO 9074729 ≠ listed 7937317")
+    assert "≠" not in factors_of(scored, plain)["designated"]["detail"]
+    assert factors_of(scored, call)["designated"]["detail"].endswith(
+        "on callsign, but IMO 9074729 ≠ listed 9356593")
+    evidence = factors_of(scored, other)["designated"]["evidence"]["matches"][0]
+    assert (evidence["contradiction"], evidence["vessel_imo"], evidence["listed_imo"]) == (
+        "imo", 9074729, 7937317)

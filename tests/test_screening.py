@@ -249,3 +249,56 @@ def test_thousands_of_identities_in_well_under_a_second(ofac: Watchlist) -> None
     elapsed = time.perf_counter() - start
     assert elapsed < 1.0, elapsed
     assert set(range(200_000_000, 200_000_020)) <= set(m["mmsi"].to_list())
+
+
+def test_name_match_with_another_valid_imo_is_marked_as_contradicted(ofac: Watchlist) -> None:
+    """CHONG CHON GANG is listed with IMO 7937317; a ship of that name reporting another valid
+    IMO is most likely another hull: the match stays, marked with both numbers."""
+    ids = identities(
+        {"mmsi": 1, "shipname": "CHONG CHON GANG", "imo": 9074729},  # valid, differs
+        {"mmsi": 2, "shipname": "CHONG CHON GANG"},  # no IMO: nothing to contradict
+        {"mmsi": 3, "shipname": "CHONG CHON GANG", "imo": 9074720},  # bad check digit
+        {"mmsi": 4, "shipname": "CHONG CHON GANG", "imo": 7937317},  # the listed ship
+        # a period without IMO takes the one valid IMO of the vessel's other periods
+        {"mmsi": 5, "shipname": "OTHER NAME", "imo": 9074729},
+        {"mmsi": 5, "shipname": "CHONG CHON GANG", "day": 1},
+        # DREAM II (IMO 9356593) by call sign, from a ship reporting another IMO
+        {"mmsi": 6, "callsign": "5IM592", "imo": 9074729},
+    )
+    m = screen(ids, ofac.entries)
+    assert list(m.columns) == list(MATCHES)
+
+    def rows(mmsi: int) -> list[dict[str, Any]]:
+        return m.filter(pl.col("mmsi") == mmsi).sort("matched_on").to_dicts()
+
+    first = rows(1)
+    assert [(r["matched_on"], r["status"], r["contradiction"], r["vessel_imo"],
+             r["listed_imo"]) for r in first] == [
+        ("name", "possible", "imo", 9074729, 7937317)]
+    assert [r["contradiction"] for r in rows(2)] == [None]
+    assert [r["contradiction"] for r in rows(3)] == [None]
+    assert {(r["matched_on"], r["contradiction"]) for r in rows(4)} == {
+        ("imo", None), ("name", None)}
+    assert [(r["contradiction"], r["vessel_imo"]) for r in rows(5)] == [("imo", 9074729)]
+    call = rows(6)
+    assert [(r["matched_on"], r["status"], r["contradiction"], r["listed_imo"])
+            for r in call] == [("callsign", "confirmed", "imo", 9356593)]
+
+
+def test_matches_of_a_database_without_contradiction_columns(ofac: Watchlist,
+                                                             tmp_path: Path) -> None:
+    """A database written before IMO contradictions were stored gets the columns; screening
+    writes and reads them."""
+    from seasight.risk.watchlists import OWNED_MATCHES, add_watchlist, watchlist_matches
+    from seasight.store import Store
+
+    with Store(tmp_path / "old.duckdb") as store:
+        old = {c: t for c, t in OWNED_MATCHES.items()
+               if c not in ("contradiction", "vessel_imo", "listed_imo")}
+        store.create_table("watchlist_matches", old)
+        store.replace("identities", identities(
+            {"mmsi": 1, "shipname": "CHONG CHON GANG", "imo": 9074729}))
+        add_watchlist(store, ofac)
+        got = watchlist_matches(store, 1)
+    assert got.select("contradiction", "vessel_imo", "listed_imo").rows() == [
+        ("imo", 9074729, 7937317)]

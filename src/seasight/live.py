@@ -8,7 +8,9 @@ A :class:`LivePipeline` runs beside the service on its :class:`~seasight.store.s
 * one analysis thread, every ``analyse_every_s`` seconds when new positions were stored, runs
   :class:`~seasight.detection.IncrementalDetector` (the same chain as ``seasight detect``, over
   the recent window only, with the same events as a batch run), re-screens identities against
-  the stored watchlists when identities changed, re-scores risk and fires the alert rules.
+  the stored watchlists when identities changed, re-scores risk and fires the alert rules
+  (revising the alerts of events that grew: an encounter still going on says how long it
+  lasts now).
 
 Reading and computing happen on a cursor of their own; only writes hold the store's write
 lock, so the service keeps answering while the pipeline works. Everything the pipeline stores
@@ -27,7 +29,7 @@ from typing import Any
 
 from seasight.detection import IncrementalDetector, StoredDetection
 from seasight.ingest import IngestReport, ingest_live
-from seasight.risk.alerts import Rule, default_rules, fire_alerts
+from seasight.risk.alerts import Rule, default_rules, update_alerts
 from seasight.risk.score import risk_store
 from seasight.risk.watchlists import keep_screening_current
 from seasight.sources.live import LiveChunk, parse_endpoint, tcp_chunks, udp_chunks
@@ -68,6 +70,7 @@ class CycleStatus:
     events_added: int = 0
     events_updated: int = 0
     alerts_fired: int = 0
+    alerts_revised: int = 0  # alerts whose event grew (or ended): their text and duration
     horizon: str | None = None  # the newest position seen, ISO 8601
     finished_at: float = 0.0  # time.time() when it ended
 
@@ -200,13 +203,13 @@ class LivePipeline:
                 done = self.detector.save(store, window)
                 keep_screening_current(store)
                 risk_store(store)
-                fired = fire_alerts(store, self.rules)
+                fired = update_alerts(store, self.rules)
             self._seen_rowid = top
             a = self.status.analysis
             a.cycles += 1
             a.seconds = round(time.perf_counter() - started, 3)
             a.events_added, a.events_updated = done.added, done.updated
-            a.alerts_fired = fired.height
+            a.alerts_fired, a.alerts_revised = fired.new.height, fired.revised.height
             a.horizon = window.horizon.strftime("%Y-%m-%dT%H:%M:%SZ")
             a.finished_at = time.time()
             if self.on_cycle:

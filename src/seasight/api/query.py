@@ -711,9 +711,9 @@ def _alert_columns(store: Store, partner: Caller, alerts: pl.DataFrame) -> pl.Da
     """Alerts plus their event's place and the policy's columns (an alert without an event,
     a vessel rule, has no place: an agreement with an area does not grant it)."""
     events = conform(store.query("SELECT * FROM events"), EVENTS).select(
-        "event_id", "mmsi", "other_mmsi", "start", "end", "lat", "lon", "zone")
+        "event_id", "mmsi", "other_mmsi", "start", "end", "lat", "lon", "zone", "is_open")
     joined = alerts.join(events, on="event_id", how="left", suffix="_event")
-    for col in ("mmsi", "other_mmsi", "start", "end"):
+    for col in ("mmsi", "other_mmsi", "start", "end", "is_open"):
         if f"{col}_event" in joined.columns:
             joined = joined.with_columns(pl.coalesce(f"{col}_event", col).alias(col)).drop(
                 f"{col}_event")
@@ -747,7 +747,7 @@ def _partner_alerts(judged: pl.DataFrame, columns: Sequence[str]) -> pl.DataFram
         vessel_name = (ev.get("vessel") or {}).get("shipname")
         other_name = (ev.get("other_vessel") or {}).get("shipname")
         event = None if r["event_id"] is None else {
-            k: r.get(k) for k in ("kind", "zone", "start", "end", "lat", "lon")}
+            k: r.get(k) for k in ("kind", "zone", "start", "end", "lat", "lon", "is_open")}
         messages.append(partner_message(r["rule"], event, int(r["mmsi"]), vessel_name,
                                         r["other_mmsi"], other_name))
     return _policy_drop(judged.with_columns(pl.Series("message", messages, pl.String)),

@@ -55,10 +55,21 @@ Never twice for the same evidence
     :func:`fire_alerts` inserts only ids not stored yet, so firing again, or after more data
     arrives, adds only alerts for new evidence. Renaming a rule makes it a new rule.
 
+Growing events
+    An alert's text says how long its event had lasted (``7.2 h so far`` while the event is
+    open, ``lasted 7.2 h`` once it ended). When a later run finds the event grown (a later end,
+    or ended), the alert is *revised* in place: same id, same state and firing time
+    (``created_at``), new ``message``, ``end``, ``duration_h``, ``is_open``, ``evidence``,
+    ``revised_at`` and ``revision`` + 1, while ``end_at_fire`` and ``duration_h_at_fire`` keep
+    what the watch officer was first told; ``alert_history`` gets a row by ``seasight`` (state
+    unchanged) whose note gives the old and new duration and the old text. An acknowledged
+    alert stays acknowledged, a closed one closed.
+
 Lifecycle
     ``new`` → ``acknowledged`` → ``closed``, or ``new`` → ``closed``; every change records who,
     when and a note, in the ``alerts`` row and in the append-only ``alert_history`` table (which
-    also records when each alert fired). Anything else raises ``ValueError``.
+    also records when each alert fired and each revision). Anything else raises
+    ``ValueError``.
 """
 
 from __future__ import annotations
@@ -121,6 +132,8 @@ ALERT_CANDIDATES: Final[dict[str, pl.DataType]] = {
     "end": UTC_US,
     "message": pl.String(),  # one line for a human
     "evidence": pl.String(),  # JSON: rule, event, vessel and other vessel (identity, lists, risk)
+    "is_open": pl.Boolean(),  # the event is still going on (null for vessel rules)
+    "duration_h": pl.Float64(),  # end - start of the event, hours
 }
 
 #: The ``alerts`` table: one row per alert, its current state.
@@ -139,11 +152,19 @@ ALERTS: Final[dict[str, pl.DataType]] = {
     "updated_by": pl.String(),  # who made the last change (FIRED_BY when new)
     "updated_at": UTC_US,
     "note": pl.String(),  # note of the last change
-    "message": pl.String(),
+    "message": pl.String(),  # the current text: the event as it is now
     "evidence": pl.String(),
+    # added later (an older table gets them at the end): the event now and when it fired
+    "is_open": pl.Boolean(),  # the event was still going on when last seen
+    "duration_h": pl.Float64(),  # the event's duration now (end - start), hours
+    "end_at_fire": UTC_US,  # the event's end when the alert fired
+    "duration_h_at_fire": pl.Float64(),  # how long the event had lasted when it fired
+    "revised_at": UTC_US,  # when the event was last seen grown (null: never)
+    "revision": pl.Int64(),  # 0 when fired, +1 each time the grown event revised it
 }
 
-#: The ``alert_history`` table: every state change of every alert, append only.
+#: The ``alert_history`` table: every state change and revision of every alert, append only
+#: (a revision keeps the state: ``from_state`` = ``to_state``, its note the old text).
 ALERT_HISTORY: Final[dict[str, pl.DataType]] = {
     "alert_id": pl.String(),
     "seq": pl.Int64(),  # 0 when it fired, then 1, 2, ... per change of this alert
@@ -689,6 +710,8 @@ def _build_candidates(found: pl.DataFrame, rules: Sequence[Rule], events: pl.Dat
             "end": event["end"] if event else None,
             "message": _message(rule.name, event, vessel, vid, other, oid, lists, risk_rows),
             "evidence": json.dumps(evidence, sort_keys=True, default=str),
+            "is_open": event["is_open"] if event else None,
+            "duration_h": _duration_h(event),
         })
     out = pl.DataFrame(rows, schema=ALERT_CANDIDATES)
     return out.sort(["start", "rule", "mmsi", "alert_id"], nulls_last=True)
@@ -703,6 +726,13 @@ def _party(mmsi: int, ident: Mapping[str, Any], lists: Mapping[int, list[dict[st
         "watchlists": lists.get(mmsi, []),
         "risk": None if r is None else {k: r[k] for k in ("score", "rank") if k in r},
     }
+
+
+def _duration_h(event: Mapping[str, Any] | None) -> float | None:
+    """The event's ``end - start`` in hours (None without both)."""
+    if event is None or event.get("start") is None or event.get("end") is None:
+        return None
+    return float((event["end"] - event["start"]).total_seconds() / 3600)
 
 
 def _event_record(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -724,8 +754,9 @@ def partner_message(rule_name: str, event: Mapping[str, Any] | None, vessel: int
                     ) -> str:
     """An alert's one-line text built only from what a partner sees: the event as judged for
     it (``kind``, ``zone``, ``start``, ``end``, ``lat``, ``lon``: blanked and rounded by the
-    policy; None for a vessel rule) and the names it is granted (None when not). Positions are
-    written with no more decimals than they hold (at most 3); no watchlists, no risk."""
+    policy, and ``is_open``; None for a vessel rule) and the names it is granted (None when
+    not). Positions are written with no more decimals than they hold (at most 3); no
+    watchlists, no risk."""
     return _message(rule_name, event, vessel, {"shipname": vessel_name}, other,
                     {"shipname": other_name}, {}, {}, trim=True)
 
@@ -756,8 +787,11 @@ def _message(rule_name: str, event: Mapping[str, Any] | None, vessel: int,
         text += f" with {_label(other, oid.get('shipname'))}{listed(other)}"
     if event["zone"]:
         text += f" in {event['zone']}"
-    if event["start"] is not None and event["end"] is not None and event["end"] > event["start"]:
-        text += f", {(event['end'] - event['start']).total_seconds() / 3600:.1f} h"
+    hours = _duration_h(event)
+    if hours is not None and hours > 0:
+        is_open = event.get("is_open")
+        text += (f", {hours:.1f} h so far" if is_open else f", {hours:.1f} h" if is_open is None
+                 else f", lasted {hours:.1f} h")
     if event["lat"] is not None and event["lon"] is not None:
         lat, lon = float(event["lat"]), float(event["lon"])
         ns, ew = ("N" if lat >= 0 else "S"), ("E" if lon >= 0 else "W")
@@ -772,9 +806,18 @@ def _message(rule_name: str, event: Mapping[str, Any] | None, vessel: int,
 # --------------------------------------------------------------------------------------------
 
 def ensure_tables(store: Store) -> None:
-    """Create ``alerts`` and ``alert_history`` if they do not exist (idempotent)."""
+    """Create ``alerts`` and ``alert_history`` if they do not exist (idempotent). An
+    ``alerts`` table of a version without durations gets the columns, filled from its rows
+    (what they hold now is all there is to tell of when they fired)."""
     store.create_table("alerts", ALERTS, key=("alert_id",))
     store.create_table("alert_history", ALERT_HISTORY)
+    if store.read_only:
+        return
+    store.con.execute(
+        """UPDATE alerts SET revision = 0, end_at_fire = "end",
+                  duration_h = (epoch_us("end") - epoch_us(start)) / 3.6e9,
+                  duration_h_at_fire = (epoch_us("end") - epoch_us(start)) / 3.6e9
+           WHERE revision IS NULL""")
 
 
 def _optional_table(store: Store, name: str) -> pl.DataFrame | None:
@@ -795,11 +838,29 @@ def _local_matches(store: Store) -> pl.DataFrame | None:
     return watchlist_matches(store, organisations=[LOCAL])
 
 
+@dataclass(frozen=True)
+class AlertUpdate:
+    """What one run of the rules did: alerts fired (ALERTS rows, ``new``) and alerts revised
+    because their event grew (ALERTS rows as they are now)."""
+
+    new: pl.DataFrame
+    revised: pl.DataFrame
+
+
 def fire_alerts(store: Store, rules: Iterable[Rule], now: datetime | None = None
                 ) -> pl.DataFrame:
     """Evaluate ``rules`` over the stored events, identities, watchlist matches and risk
-    scores and store the alerts not stored before, as ``new``. Returns those new alerts
-    (ALERTS); firing again over the same evidence returns an empty frame."""
+    scores and store the alerts not stored before, as ``new``; revise the stored alerts whose
+    event grew (:func:`update_alerts`). Returns the new alerts (ALERTS); firing again over the
+    same evidence returns an empty frame."""
+    return update_alerts(store, rules, now).new
+
+
+def update_alerts(store: Store, rules: Iterable[Rule], now: datetime | None = None
+                  ) -> AlertUpdate:
+    """Evaluate ``rules`` (see :func:`fire_alerts`): store the alerts not stored before, and
+    revise those whose event grew since (a later end, or ended; see the module
+    documentation). Everything commits together."""
     ensure_tables(store)
     ensure_screening(store)  # never alert on stale identities or matches
     candidates = evaluate_rules(
@@ -811,41 +872,108 @@ def fire_alerts(store: Store, rules: Iterable[Rule], now: datetime | None = None
         now=now,
     )
     if candidates.height == 0:
-        return empty(ALERTS)
+        return AlertUpdate(empty(ALERTS), empty(ALERTS))
     stamp = datetime.now(UTC)
     store.con.register("_alert_candidates", candidates.select("alert_id").to_arrow())
     try:
-        known = store.query("SELECT alert_id FROM alerts WHERE alert_id IN "
-                            "(SELECT alert_id FROM _alert_candidates)")
+        known = store.query(
+            'SELECT alert_id, start, "end", is_open, duration_h, message FROM alerts '
+            "WHERE alert_id IN (SELECT alert_id FROM _alert_candidates)")
     finally:
         store.con.unregister("_alert_candidates")
     fresh = candidates.filter(~pl.col("alert_id").is_in(known["alert_id"].implode()))
-    if fresh.height == 0:
-        return empty(ALERTS)
     new = conform(fresh.with_columns(
         pl.lit(stamp).cast(UTC_US).alias("created_at"),
         pl.lit("new").alias("state"),
         pl.lit(FIRED_BY).alias("updated_by"),
         pl.lit(stamp).cast(UTC_US).alias("updated_at"),
         pl.lit(None, pl.String).alias("note"),
+        pl.col("end").alias("end_at_fire"),
+        pl.col("duration_h").alias("duration_h_at_fire"),
+        pl.lit(0, pl.Int64).alias("revision"),
     ), ALERTS)
+    grown = _grown(candidates, known)
+    if new.height == 0 and grown.height == 0:
+        return AlertUpdate(empty(ALERTS), empty(ALERTS))
     history = conform(new.select(
         "alert_id", pl.lit(0, pl.Int64).alias("seq"), pl.col("created_at").alias("ts"),
         pl.lit(None, pl.String).alias("from_state"), pl.lit("new").alias("to_state"),
         pl.lit(FIRED_BY).alias("by"),
         (pl.lit("fired by rule ") + pl.col("rule")).alias("note"),
     ), ALERT_HISTORY)
+    revised = grown.select("alert_id", "start", "end", "is_open", "duration_h", "message",
+                           "evidence", "note", pl.lit(stamp).cast(UTC_US).alias("ts"))
     store.con.register("_new_alerts", new.to_arrow())
     store.con.register("_new_history", history.to_arrow())
+    store.con.register("_revised", revised.to_arrow())
     try:
         with store.transaction():
-            store.con.execute("INSERT INTO alerts SELECT * FROM _new_alerts "
+            store.con.execute("INSERT INTO alerts BY NAME SELECT * FROM _new_alerts "
                               "ON CONFLICT (alert_id) DO NOTHING")
-            store.con.execute("INSERT INTO alert_history SELECT * FROM _new_history")
+            store.con.execute("INSERT INTO alert_history BY NAME SELECT * FROM _new_history")
+            # the revision's history row first: its state is the alert's as it is
+            store.con.execute(
+                """INSERT INTO alert_history BY NAME
+                   SELECT r.alert_id, coalesce((SELECT max(h.seq) FROM alert_history h
+                                                WHERE h.alert_id = r.alert_id), -1) + 1 AS seq,
+                          r.ts, a.state AS from_state, a.state AS to_state,
+                          ? AS by, r.note
+                   FROM _revised r JOIN alerts a USING (alert_id)""", [FIRED_BY])
+            store.con.execute(
+                """UPDATE alerts SET start = r.start, "end" = r."end", is_open = r.is_open,
+                          duration_h = r.duration_h, message = r.message,
+                          evidence = r.evidence, revised_at = r.ts,
+                          revision = coalesce(alerts.revision, 0) + 1
+                   FROM _revised r WHERE alerts.alert_id = r.alert_id""")
     finally:
-        store.con.unregister("_new_alerts")
-        store.con.unregister("_new_history")
-    return new
+        for name in ("_new_alerts", "_new_history", "_revised"):
+            store.con.unregister(name)
+    if grown.height:
+        store.con.register("_revised_ids", grown.select("alert_id").to_arrow())
+        try:
+            changed = conform(store.query(
+                "SELECT * FROM alerts WHERE alert_id IN (SELECT alert_id FROM _revised_ids) "
+                "ORDER BY alert_id"), ALERTS)
+        finally:
+            store.con.unregister("_revised_ids")
+    else:
+        changed = empty(ALERTS)
+    return AlertUpdate(new, changed)
+
+
+def _grown(candidates: pl.DataFrame, known: pl.DataFrame) -> pl.DataFrame:
+    """The candidates of stored event alerts whose event changed since they were stored (its
+    span, or it ended), with the ``note`` of the revision (old and new duration, old text)."""
+    if known.height == 0:
+        return candidates.clear().with_columns(pl.lit(None, pl.String).alias("note"))
+    old = known.select("alert_id", pl.col("start").cast(UTC_US).alias("_start"),
+                       pl.col("end").cast(UTC_US).alias("_end"),
+                       pl.col("is_open").cast(pl.Boolean).alias("_open"),
+                       pl.col("duration_h").cast(pl.Float64).alias("_hours"),
+                       pl.col("message").cast(pl.String).alias("_message"))
+    both = candidates.filter(pl.col("event_id").is_not_null()).join(old, on="alert_id")
+    changed = (pl.col("start").ne_missing(pl.col("_start"))
+               | pl.col("end").ne_missing(pl.col("_end"))
+               # an alert stored before durations were does not know if its event was open
+               | (pl.col("_open").is_not_null() & pl.col("is_open").ne_missing(pl.col("_open"))))
+    grown = both.filter(changed)
+    notes = [_revision_note(r) for r in grown.iter_rows(named=True)]
+    return grown.with_columns(pl.Series("note", notes, pl.String)).drop(
+        "_start", "_end", "_open", "_hours", "_message")
+
+
+def _revision_note(r: Mapping[str, Any]) -> str:
+    def hours(x: float | None) -> str:
+        return "?" if x is None else f"{x:.1f} h"
+
+    was, now = hours(r["_hours"]), hours(r["duration_h"])
+    if r["_open"] and r["is_open"] is False:
+        what = f"event ended: lasted {now} (was {was} so far)"
+    elif r["is_open"]:
+        what = f"event grew: {was} -> {now} so far"
+    else:
+        what = f"event revised: {was} -> {now}"
+    return f"{what}; end {_iso(r['end'])} (was {_iso(r['_end'])}); was: {r['_message']}"
 
 
 _SEVERITY_ORDER = "CASE severity " + " ".join(
@@ -954,7 +1082,7 @@ def alert_records(alerts: pl.DataFrame) -> list[dict[str, Any]]:
     out = []
     for row in conform(alerts, ALERTS).iter_rows(named=True):
         rec = dict(row)
-        for k in ("start", "end", "created_at", "updated_at"):
+        for k in ("start", "end", "created_at", "updated_at", "end_at_fire", "revised_at"):
             rec[k] = _iso(rec[k])
         rec["evidence"] = json.loads(rec["evidence"]) if rec["evidence"] else None
         out.append(rec)
@@ -969,6 +1097,7 @@ __all__ = [
     "SEVERITIES",
     "STATES",
     "TRANSITIONS",
+    "AlertUpdate",
     "Rule",
     "RuleError",
     "UnknownAlertError",
@@ -988,4 +1117,5 @@ __all__ = [
     "partner_message",
     "resolve_alert_id",
     "set_alert_state",
+    "update_alerts",
 ]

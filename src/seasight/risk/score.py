@@ -12,7 +12,14 @@ The factors (``f`` = the saturation in [0, 1] that multiplies the weight):
 ``designated``
     The vessel has a watchlist match (:mod:`seasight.risk.screening`). A *confirmed* match
     (IMO, MMSI or call sign) earns all of ``designated_weight``; a *possible* (name-only)
-    match ``possible_match_fraction`` of it times the match score / 100. The best match counts.
+    match ``possible_match_fraction`` of it times the match score / 100. A match whose entry
+    lists another valid IMO number than the vessel reports (``contradiction = "imo"``: most
+    likely another hull of a similar name, or a reassigned call sign or MMSI) earns less:
+    ``contradicted_confirmed_fraction`` for a call sign or MMSI match,
+    ``contradicted_possible_fraction`` times the score / 100 for a name match, and the detail
+    says so (``... but IMO 9074729 ≠ listed 7937317``). The best-scoring match counts. With
+    the defaults: IMO match 100 > call sign/MMSI match with another IMO 60 > name match
+    36.8-40 > name match with another IMO 13.8-15.
 ``met_designated``
     Encounter events with a vessel that has a confirmed match: ``f = 0.5 + 0.5 *
     min(1, hours / met_designated_full_h)`` (meeting one at all is half; long or repeated
@@ -102,6 +109,9 @@ MATCH_COLUMNS: Final[dict[str, pl.DataType]] = {
     "list_value": pl.String(),
     "score": pl.Float64(),
     "status": pl.String(),  # "confirmed" or "possible"
+    "contradiction": pl.String(),  # "imo" when the vessel's and the listed IMO differ
+    "vessel_imo": pl.UInt32(),
+    "listed_imo": pl.UInt32(),
 }
 
 #: Table the screening stage writes its matches to.
@@ -119,6 +129,14 @@ class RiskParams:
     #: A possible (name-only) match earns this fraction of `designated_weight`, times the
     #: match score / 100.
     possible_match_fraction: float = 0.4
+    #: A confirmed match on call sign or MMSI whose entry lists another valid IMO number than
+    #: the vessel reports earns this fraction of `designated_weight` (call signs and MMSIs are
+    #: reassigned; an IMO number stays with its hull, but can be falsified).
+    contradicted_confirmed_fraction: float = 0.6
+    #: A possible (name-only) match whose entry lists another valid IMO number than the vessel
+    #: reports earns this fraction of `designated_weight`, times the match score / 100: most
+    #: likely another ship of a similar name, kept since designated ships broadcast false IMOs.
+    contradicted_possible_fraction: float = 0.15
     #: Most points for encounters with a vessel that has a confirmed match: half for any
     #: encounter, the rest growing with their total duration.
     met_designated_weight: float = 60.0
@@ -315,22 +333,32 @@ def _factor(name: str, weight: float, fraction: float, detail: str,
             "detail": detail, "evidence": evidence}
 
 
+def _match_fraction(match: dict[str, Any], p: RiskParams) -> float:
+    """The fraction of `designated_weight` one match earns (see the module documentation)."""
+    contradicted = match["contradiction"] == "imo"
+    if match["status"] == "confirmed":
+        return p.contradicted_confirmed_fraction if contradicted else 1.0
+    base = p.contradicted_possible_fraction if contradicted else p.possible_match_fraction
+    return base * float(match["score"] or 0.0) / 100.0
+
+
 def _designated_factors(matches: pl.DataFrame, p: RiskParams) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     ordered = matches.sort(["mmsi", "status", "score", "list_name", "entry_id"],
                            descending=[False, False, True, False, False], nulls_last=True)
     for mmsi, recs in _by_vessel(ordered):
-        confirmed = [r for r in recs if r["status"] == "confirmed"]
-        if confirmed:
-            fraction = 1.0
-            best = confirmed[0]
-            detail = (f"confirmed match: {best['entry_name']} ({best['list_name']} "
-                      f"{best['entry_id']}) on {best['matched_on']}")
+        best = max(recs, key=lambda r: _match_fraction(r, p))  # the first of equals
+        fraction = _match_fraction(best, p)
+        entry = f"{best['entry_name']} ({best['list_name']} {best['entry_id']})"
+        if best["status"] == "confirmed":
+            detail = f"confirmed match: {entry} on {best['matched_on']}"
+        elif best["contradiction"] == "imo":
+            detail = (f"possible match: {best['matched_on']} matches {entry}, "
+                      f"name score {_round(best['score'], 1)}")
         else:
-            best = max(recs, key=lambda r: r["score"] or 0.0)
-            fraction = p.possible_match_fraction * float(best["score"] or 0.0) / 100.0
-            detail = (f"possible match: {best['entry_name']} ({best['list_name']} "
-                      f"{best['entry_id']}), name score {_round(best['score'], 1)}")
+            detail = f"possible match: {entry}, name score {_round(best['score'], 1)}"
+        if best["contradiction"] == "imo":
+            detail += f", but IMO {best['vessel_imo']} ≠ listed {best['listed_imo']}"
         evidence = {"matches": [
             {k: (_round(v, 1) if k == "score" else v) for k, v in r.items() if k != "mmsi"}
             for r in recs[: p.max_evidence_events]], "n_matches": len(recs)}

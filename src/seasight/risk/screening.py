@@ -24,6 +24,17 @@ Names (status ``possible``)
     the default threshold (``KU SONG 3`` against ``KUM SONG 3``): such pairs are reported as
     possible matches for an analyst to judge, as an AIS typing error would be.
 
+IMO contradictions
+    A match not on the IMO number (name, alias, call sign or MMSI) is marked ``contradiction =
+    "imo"``, with ``vessel_imo`` and ``listed_imo``, when the entry lists a valid IMO number
+    (correct check digit) and the vessel reports another valid one: in its matched identity
+    period, or, when that period has none, the one valid IMO its other periods report (none
+    or several: no contradiction). An IMO number belongs to the hull for its whole life, so
+    such a match is most likely another ship of a similar name (or one that took over a
+    reassigned call sign or MMSI); it is kept, since designated ships do broadcast false IMO
+    numbers, and risk scoring weighs it lower (:mod:`seasight.risk.score`). An IMO failing its
+    check digit contradicts nothing.
+
 One row per (identity period, entry, kind of match): for names the best of the entry's name
 and aliases. Scores are computed on unique names with ``rapidfuzz.process.cdist`` (all cores),
 in blocks, so thousands of identities against the ~700 names and aliases of the OFAC list take
@@ -43,6 +54,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 from seasight.schema import UTC_US, conform, empty
+from seasight.tracks.identity import valid_imo
 
 if TYPE_CHECKING:
     from seasight.store import Store
@@ -60,6 +72,11 @@ MATCHES: Final[dict[str, pl.DataType]] = {
     "status": pl.String(),  # confirmed (identifier) | possible (name only)
     "valid_from": UTC_US,  # the identity period matched
     "valid_to": UTC_US,
+    # "imo" when the match is not on IMO and the vessel and the entry both have valid IMO
+    # numbers that differ (then likely another hull of a similar name), else null
+    "contradiction": pl.String(),
+    "vessel_imo": pl.UInt32(),  # the vessel's IMO the contradiction is about (else null)
+    "listed_imo": pl.UInt32(),  # the entry's IMO it contradicts (else null)
 }
 
 MATCHED_ON: Final = ("imo", "mmsi", "callsign", "name", "alias")
@@ -296,6 +313,38 @@ def _name_matches(ids: pl.DataFrame, entries: pl.DataFrame,
     return found.select("_row", "_entry", "vessel_value", "list_value", "matched_on", "score")
 
 
+def _valid_imo(col: pl.Expr) -> pl.Expr:
+    """The IMO numbers of ``col`` that pass the check digit; null for the others."""
+    imo = col.cast(pl.UInt32)
+    ok = imo.map_batches(lambda s: pl.Series(valid_imo(s.cast(pl.Float64).to_numpy())),
+                         return_dtype=pl.Boolean)
+    return pl.when(imo.is_not_null() & ok).then(imo).otherwise(None)
+
+
+def _vessel_imos(ids: pl.DataFrame) -> pl.DataFrame:
+    """``_row``, mmsi, valid_from, valid_to and ``_vessel_imo`` of each identity period: its
+    valid IMO, else the one valid IMO of the MMSI's other periods (null if none or several)."""
+    own = ids.select("_row", "mmsi", "valid_from", "valid_to",
+                     _valid_imo(pl.col("imo")).alias("_own"))
+    single = (own.filter(pl.col("_own").is_not_null()).group_by("mmsi")
+              .agg(pl.col("_own").unique().alias("_all"))
+              .filter(pl.col("_all").list.len() == 1)
+              .select("mmsi", pl.col("_all").list.first().alias("_other")))
+    return (own.join(single, on="mmsi", how="left")
+            .with_columns(pl.coalesce("_own", "_other").alias("_vessel_imo"))
+            .drop("_own", "_other"))
+
+
+def _contradiction() -> list[pl.Expr]:
+    """``contradiction``, ``vessel_imo``, ``listed_imo`` of a match (see the module doc)."""
+    differ = ((pl.col("matched_on") != "imo") & pl.col("_vessel_imo").is_not_null()
+              & pl.col("_listed_imo").is_not_null()
+              & (pl.col("_vessel_imo") != pl.col("_listed_imo")))
+    return [pl.when(differ).then(pl.lit("imo")).otherwise(None).alias("contradiction"),
+            pl.when(differ).then(pl.col("_vessel_imo")).otherwise(None).alias("vessel_imo"),
+            pl.when(differ).then(pl.col("_listed_imo")).otherwise(None).alias("listed_imo")]
+
+
 def screen(identities: pl.DataFrame, entries: pl.DataFrame,
            params: ScreeningParams | None = None) -> pl.DataFrame:
     """Screen every identity period against every list entry: a :data:`MATCHES` frame.
@@ -317,9 +366,11 @@ def screen(identities: pl.DataFrame, entries: pl.DataFrame,
         return empty(MATCHES)
     order = {m: i for i, m in enumerate(MATCHED_ON)}
     found = (pl.concat(parts)
-             .join(ids.select("_row", "mmsi", "valid_from", "valid_to"), on="_row")
+             .join(_vessel_imos(ids), on="_row")
              .join(ents.select("_entry", "list_name", "entry_id",
-                               pl.col("name").alias("entry_name")), on="_entry")
+                               pl.col("name").alias("entry_name"),
+                               _valid_imo(pl.col("imo")).alias("_listed_imo")), on="_entry")
+             .with_columns(_contradiction())
              .with_columns(
                  pl.when(pl.col("matched_on").is_in(["name", "alias"]))
                  .then(pl.lit("possible")).otherwise(pl.lit("confirmed")).alias("status"),

@@ -478,7 +478,7 @@ def _write(store: Store, table: str, frame: pl.DataFrame) -> None:
         return
     store.con.register("_watchlist_rows", rows.to_arrow())
     try:
-        store.con.execute(f"INSERT INTO {table} SELECT * FROM _watchlist_rows")
+        store.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _watchlist_rows")
     finally:
         store.con.unregister("_watchlist_rows")
 

@@ -539,7 +539,9 @@ class Store:
         """Create a table of a later stage (watchlists, alerts, ...) if it does not exist.
 
         Stages declare their own schemas; ``key`` columns form the primary key (needed for
-        :meth:`upsert`).
+        :meth:`upsert`). Columns the schema gained since the table was made are added (at the
+        end of the table: rows written to it by position must list them last, or be written
+        ``BY NAME``).
         """
         self._extra[name] = schema
         if self.read_only:  # DuckDB refuses DDL on a read-only file, even IF NOT EXISTS
@@ -547,6 +549,12 @@ class Store:
         cols = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in schema.items())
         pk = f", PRIMARY KEY ({', '.join(chr(34) + k + chr(34) for k in key)})" if key else ""
         self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols}{pk})")
+        have = {r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+            [name]).fetchall()}
+        for c, t in schema.items():
+            if c not in have:
+                self.con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {_sql_type(t)}')
 
     def _schema(self, table: str) -> dict[str, pl.DataType]:
         schema = DERIVED_TABLES.get(table) or TABLES.get(table) or self._extra.get(table)
