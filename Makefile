@@ -2,8 +2,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# MkDocs plugins print a banner about MkDocs 2 on every build; the build pins MkDocs 1.x.
+export NO_MKDOCS_2_WARNING := 1
+export DISABLE_MKDOCS_2_WARNING := true
 
-.PHONY: install install-test web demo test lint bench clean
+.PHONY: install install-test web demo test lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +29,12 @@ lint: install-test
 test: install-test
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src
+	$(BIN)/mkdocs build --strict --quiet
 	$(BIN)/python -m pytest -q
+
+# The documentation site, into site/ (offline; strict: a broken link or reference fails).
+docs: install-test
+	$(BIN)/mkdocs build --strict
 
 web:
 	sh web/build.sh
@@ -40,4 +48,4 @@ bench: install-test
 	$(BIN)/python -m seasight.bench.udp
 
 clean:
-	rm -rf $(VENV) .bench *.duckdb web/node_modules src/seasight/web/static/vendor
+	rm -rf $(VENV) .bench site *.duckdb web/node_modules src/seasight/web/static/vendor

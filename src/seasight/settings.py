@@ -1,10 +1,11 @@
 """Every tunable threshold, in one table of (name, default, unit, help).
 
 The values live beside the code that uses them (so each module reads as a whole); this table
-collects them for documentation, and a test checks that the README lists each one with its
-default. Ingest and decoding thresholds are module constants; the thresholds of tracks and of
-each event detector are the fields of that stage's frozen ``Params`` dataclass (named
-``<stage>.<field>`` here, units in the field names), documented by their ``#:`` comments.
+collects them for documentation: the documentation site's settings page is generated from it
+(:func:`settings_page`, run by ``make docs``), so it cannot drift. Ingest and decoding
+thresholds are module constants; the thresholds of tracks and of each event detector are the
+fields of that stage's frozen ``Params`` dataclass (named ``<stage>.<field>`` here, units in the
+field names), documented by their ``#:`` comments.
 """
 
 from __future__ import annotations
@@ -128,3 +129,44 @@ DETECTION_SETTINGS: tuple[Setting, ...] = (
 
 #: Weights and scales of the vessel risk score.
 RISK_SETTINGS: tuple[Setting, ...] = params_settings("risk", score.RiskParams)
+
+
+def settings_table(settings: tuple[Setting, ...]) -> str:
+    """A Markdown table of settings: name, default (with its unit) and meaning.
+
+    >>> print(settings_table((Setting("MAX_X", 3, "lines", "most lines | at once"),)))
+    | setting | default | meaning |
+    |---|---|---|
+    | `MAX_X` | 3 lines | most lines \\| at once |
+    """
+    rows = ["| setting | default | meaning |", "|---|---|---|"]
+    for setting in settings:
+        default = f"{setting.shown} {setting.unit}".strip()
+        meaning = setting.help.replace("|", "\\|")
+        rows.append(f"| `{setting.name}` | {default} | {meaning} |")
+    return "\n".join(rows)
+
+
+def settings_page() -> str:
+    """The documentation site's settings page (Markdown), generated from the tables above."""
+    return "\n\n".join((
+        "# Settings",
+        "Every threshold is a named constant beside the code that uses it. This page is "
+        "generated from `seasight.settings` when the site is built, so it always shows the "
+        "current defaults.",
+        "## Ingest, service and federation limits",
+        "Module constants, listed in `seasight.settings.SETTINGS`.",
+        settings_table(SETTINGS),
+        "## Detection settings",
+        "The fields of each stage's `Params` dataclass (`seasight.tracks.clean.CleanParams`, "
+        "`seasight.tracks.segment.SegmentParams`, `seasight.tracks.identity.IdentityParams` and "
+        "each detector's `Params`, e.g. `seasight.events.gap.Params`), named `<stage>.<field>`; "
+        "see [Detection](detection.md) for what each detector does. In Python, pass changed "
+        "values as `gap.Params(min_gap_h=6)`.",
+        settings_table(DETECTION_SETTINGS),
+        "## Risk settings",
+        "Weights of the vessel risk score (`seasight.risk.score.RiskParams`): each factor earns "
+        "at most its weight; the score is the sum of the points, capped at 100. See "
+        "[Screening, risk and alerts](screening.md#risk).",
+        settings_table(RISK_SETTINGS),
+    )) + "\n"

@@ -559,8 +559,9 @@ def sentences(
             none), or None for no time.
         station: per message station names (or one for all) for the tag block ``s:`` field;
             None / empty for none. A message with neither time nor station gets no tag block.
-        station_index, station_names: instead of ``station``, per message an index into
-            ``station_names`` (-1 for none): faster for millions of messages.
+        station_index: instead of ``station``, per message an index into ``station_names``
+            (-1 for none): faster for millions of messages.
+        station_names: the station names ``station_index`` points into.
         channel: ``A``/``B`` per message or for all (empty string for none), or an array of
             character codes (0 for none).
         talker: the two-character talker (``AI``, ``AB``, ``BS``, ...).
