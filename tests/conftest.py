@@ -20,7 +20,7 @@ from hypothesis import settings as hypothesis_settings
 
 from seasight.ais import decode_nmea
 from seasight.ais.records import to_records
-from seasight.batch import DECODED_TABLES, Batch
+from seasight.model.batch import DECODED_TABLES, Batch
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CONFORMANCE = SHARED / "conformance"

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from seasight.geo.distance import KM_PER_NM, destination
-from seasight.schema import IDENTITIES, TRACK_POINTS, conform
+from seasight.model.schema import IDENTITIES, TRACK_POINTS, conform
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from conftest import nmea_checksum
 from seasight.access import create_organisation, ensure_tables
-from seasight.detection import detect_store
+from seasight.analysis.detection import detect_store
 from seasight.geo.zones import load_zones
-from seasight.ingest import ingest_paths
+from seasight.ingest.pipeline import ingest_paths
 from seasight.risk.alerts import default_rules, fire_alerts
 from seasight.risk.score import risk_store
 from seasight.risk.watchlists import add_watchlist, default_watchlists

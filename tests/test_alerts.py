@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 
 import polars as pl
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from seasight.cli.alerts import app as alerts_app
 from seasight.events.model import events_frame
+from seasight.model.schema import IDENTITIES, conform
 from seasight.risk import alerts as al
 from seasight.risk.alerts import (
     ALERT_CANDIDATES,
@@ -26,7 +28,6 @@ from seasight.risk.alerts import (
     parse_rules,
     set_alert_state,
 )
-from seasight.schema import IDENTITIES, conform
 from seasight.store import Store
 
 OFAC = Path(__file__).resolve().parents[2] / "shared" / "data" / "watchlists" / \
@@ -517,8 +518,8 @@ def test_cli_rules_errors_and_check(tmp_path: Path) -> None:
     assert "unknown event kind" in result.stderr
     check = runner.invoke(alerts_app, ["check", str(bad)])
     assert check.exit_code == 1
-    good = runner.invoke(alerts_app, ["check", str(Path(al.__file__).parents[1] / "data" /
-                                                 "alerts" / "default_rules.toml")])
+    shipped = Path(str(resources.files("seasight") / "data" / "alerts" / "default_rules.toml"))
+    good = runner.invoke(alerts_app, ["check", str(shipped)])
     assert good.exit_code == 0 and "7 rules OK" in good.stderr
     missing = runner.invoke(alerts_app, ["--db", str(tmp_path / "none.duckdb")])
     assert missing.exit_code == 1 and "no such database" in missing.stderr

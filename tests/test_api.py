@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import issue_admin_key
+from seasight.analysis.detection import detect_store
 from seasight.api import create_app
 from seasight.api.query import Caller, visible
-from seasight.detection import detect_store
 from seasight.geo.zones import load_zones
-from seasight.ingest import ingest_paths
+from seasight.ingest.pipeline import ingest_paths
 from seasight.risk.alerts import default_rules, fire_alerts
 from seasight.risk.score import risk_store
 from seasight.risk.watchlists import add_watchlist, default_watchlists

@@ -119,9 +119,9 @@ def _command_part(example: str) -> tuple[list[str], bool]:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding a small demo database and every file the examples name."""
-    from seasight.detection import detect_store
+    from seasight.analysis.detection import detect_store
     from seasight.geo.zones import load_zones
-    from seasight.ingest import ingest_paths
+    from seasight.ingest.pipeline import ingest_paths
     from seasight.risk.alerts import default_rules, fire_alerts
     from seasight.risk.score import risk_store
     from seasight.risk.watchlists import add_watchlist, default_watchlists

@@ -19,9 +19,9 @@ from seasight.cli import alerts as cli_alerts
 from seasight.cli.demo import _alerts_since
 from seasight.cli.risk import risk_table
 from seasight.cli.vessel import _print_text
+from seasight.model.schema import EVENTS, IDENTITIES
 from seasight.risk.alerts import ALERTS
 from seasight.risk.dossier import Dossier, Resolution
-from seasight.schema import EVENTS, IDENTITIES
 
 CLI = Path(__file__).resolve().parents[1] / "src" / "seasight" / "cli"
 

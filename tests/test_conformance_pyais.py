@@ -54,7 +54,7 @@ from conftest import (
     utc,
 )
 from seasight.ais.records import to_records
-from seasight.rejects import REASON_NAMES
+from seasight.model.rejects import REASON_NAMES
 
 VECTORS = read_shared_json("conformance/pyais/pyais_decode_vectors.json")
 CASES: list[dict[str, Any]] = VECTORS["cases"]

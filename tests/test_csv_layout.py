@@ -13,10 +13,10 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from seasight.analysis.detection import detect_events
 from seasight.cli import app
-from seasight.detection import detect_events
-from seasight.ingest import ingest_paths
-from seasight.schema import SYNTHETIC_MMSI_MAX, SYNTHETIC_MMSI_MIN, TABLES
+from seasight.ingest.pipeline import ingest_paths
+from seasight.model.schema import SYNTHETIC_MMSI_MAX, SYNTHETIC_MMSI_MIN, TABLES
 from seasight.sources import csv_tracks, vessel_ids
 from seasight.sources.csv_layout import CsvLayout, LayoutError, load_layout
 from seasight.sources.csv_tracks import detect_layout, read_track_csv

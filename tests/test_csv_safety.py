@@ -17,10 +17,10 @@ import polars as pl
 import pytest
 
 from seasight.access.audit import AUDIT_LOG, export_audit
-from seasight.csv_cells import FORMULA_PREFIXES, safe_cell, safe_text_columns
 from seasight.events.formats import events_csv
-from seasight.exports import KINDS, export_frame
-from seasight.schema import EVENTS, POSITIONS, conform
+from seasight.model.csv_cells import FORMULA_PREFIXES, safe_cell, safe_text_columns
+from seasight.model.schema import EVENTS, POSITIONS, conform
+from seasight.sharing.exports import KINDS, export_frame
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "seasight"
 T0 = datetime(2024, 3, 1, tzinfo=UTC)

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seasight.batch import Batch
-from seasight.rejects import REASON_CODES
-from seasight.schema import TABLES
+from seasight.model.batch import Batch
+from seasight.model.rejects import REASON_CODES
+from seasight.model.schema import TABLES
 from seasight.sources import csv_tracks
 from seasight.sources.csv_tracks import (
     CsvLayoutError,

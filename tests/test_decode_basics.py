@@ -22,8 +22,8 @@ from conftest import (
 )
 from seasight.ais import NmeaDecoder, decode_nmea
 from seasight.ais.records import to_records
-from seasight.batch import Batch
-from seasight.rejects import REASON_NAMES
+from seasight.model.batch import Batch
+from seasight.model.rejects import REASON_NAMES
 
 # A type 1 report (pyais' test_msg_type_1_a) and a 2-fragment type 5 (gpsd sample lines 124-125)
 POS = "!AIVDM,1,1,,B,15M67FC000G?ufbE`FepT@3n00Sa,0*5C"

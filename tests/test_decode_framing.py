@@ -15,8 +15,8 @@ from conftest import nmea_checksum, sorted_tables
 from seasight.ais import DecoderState, NmeaDecoder, decode_nmea
 from seasight.ais.decoder import MAX_REJECT_BYTES
 from seasight.ais.records import to_records
-from seasight.batch import Batch
-from seasight.ingest import ingest_paths
+from seasight.ingest.pipeline import ingest_paths
+from seasight.model.batch import Batch
 from seasight.store import Store
 
 # a type 1 report (mmsi 366053209) and a type 5 in two fragments, bodies without '!' and '*hh'

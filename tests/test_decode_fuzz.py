@@ -9,7 +9,8 @@ garbage, blank and CR-only lines. Asserted:
 * decoding never raises;
 * every good message is decoded at its line with pyais' MMSI, type and position;
 * every line is accounted for: lines of decoded messages + rejected lines + skipped == lines;
-* every reject has a reason from ``seasight.rejects.REASON_NAMES`` and its ``raw`` is the input
+* every reject has a reason from ``seasight.model.rejects.REASON_NAMES`` and its ``raw`` is the
+input
   line without its line ending (and without trailing blanks, which the framing strips);
 * streaming the same bytes in random chunks gives the same tables, rejects and skipped counts.
 """
@@ -35,8 +36,8 @@ from conftest import (
 from seasight.ais import NmeaDecoder, decode_nmea
 from seasight.ais.decoder import MAX_REJECT_BYTES
 from seasight.ais.records import to_records
-from seasight.batch import Batch
-from seasight.rejects import REASON_NAMES
+from seasight.model.batch import Batch
+from seasight.model.rejects import REASON_NAMES
 
 ROUNDS = 40
 GOOD_PER_ROUND = 25

@@ -27,7 +27,7 @@ from polars.testing import assert_frame_equal
 from conftest import decode_lines, pyais_as_seasight, read_shared_bytes, sorted_tables
 from seasight.ais import NmeaDecoder, decode_nmea
 from seasight.ais.records import to_records
-from seasight.batch import Batch
+from seasight.model.batch import Batch
 
 SETTINGS = settings(
     max_examples=120,

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from seasight.analysis.detection import detect_store
 from seasight.cli import app
-from seasight.detection import detect_store
-from seasight.ingest import ingest_paths
+from seasight.ingest.pipeline import ingest_paths
 from seasight.store import Store
 
 SOLENT = Path(__file__).resolve().parents[2] / "shared" / "data" / "tracks" / \

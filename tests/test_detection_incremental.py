@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from seasight.detection import detect_store
+from seasight.analysis.detection import detect_store
 from seasight.geo.zones import load_zones
-from seasight.ingest import ingest_paths
+from seasight.ingest.pipeline import ingest_paths
 from seasight.sim import simulate, write_simulation
 from seasight.store import Store
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from seasight.analysis.evaluate import KindScore
 from seasight.bench.quality import score_simulation
-from seasight.evaluate import KindScore
 from seasight.events.run import DETECTORS
 
 SEEDS = (11, 12, 13)

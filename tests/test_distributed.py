@@ -2,7 +2,8 @@
 
 The proof: a simulated 72-hour scenario (80 vessels, three days) with encounters planted on
 the corners of the 5-degree encounter tiles and lasting 14-30 hours, so that events cross both
-day and tile boundaries, runs through :func:`seasight.detection.detect_events` in this process
+day and tile boundaries, runs through :func:`seasight.analysis.detection.detect_events` in this
+process
 and through :func:`seasight.distributed.detect_lake` on a 2-worker Dask LocalCluster; the two
 sets of events are compared on (event_id, kind, mmsi, other_mmsi, start, end, is_open).
 """
@@ -21,8 +22,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from seasight.analysis.detection import POSITION_COLUMNS, detect_events
 from seasight.cli import app
-from seasight.detection import POSITION_COLUMNS, detect_events
 from seasight.distributed import detect_lake, make_client
 from seasight.distributed.tiles import assign_tiles, event_tiles, near_edge, tile_of
 from seasight.geo.zones import Zone, load_zones

@@ -59,7 +59,7 @@ def test_site_builds_in_strict_mode(tmp_path: Path) -> None:
     "",  # the control: the copy builds as it is
     "[the design](no-such-page.md)",
     "[the design](design.md#no-such-section)",
-    "[a function][seasight.detection.no_such_function]",
+    "[a function][seasight.analysis.detection.no_such_function]",
 ])
 def test_strict_build_fails_on_a_broken_link(tmp_path: Path, broken: str) -> None:
     config = _copy_of_site_sources(tmp_path)

@@ -18,10 +18,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from seasight.analysis.detection import detect_store
 from seasight.cli.vessel import VESSEL_EPILOG, vessel
-from seasight.detection import detect_store
 from seasight.geo.zones import load_zones
-from seasight.ingest import ingest_paths
+from seasight.ingest.pipeline import ingest_paths
+from seasight.model.schema import EVENTS, IDENTITIES, POSITIONS, UTC_US, empty
 from seasight.risk.dossier import (
     AmbiguousQueryError,
     Resolution,
@@ -31,7 +32,6 @@ from seasight.risk.dossier import (
     vessel_dossier,
 )
 from seasight.risk.dossier_html import render_html
-from seasight.schema import EVENTS, IDENTITIES, POSITIONS, UTC_US, empty
 from seasight.sim import simulate, write_simulation
 from seasight.store import Store
 

@@ -21,7 +21,7 @@ from seasight.ais.encode import (
     static_payloads,
     to_sixbit_text,
 )
-from seasight.schema import POSITIONS, STATIC, conform
+from seasight.model.schema import POSITIONS, STATIC, conform
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from seasight.evaluate import evaluate, load_truth
+from seasight.analysis.evaluate import evaluate, load_truth
 from seasight.events.formats import event_records, events_csv, events_geojson
 from seasight.events.model import events_frame
 from seasight.store import Store

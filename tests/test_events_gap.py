@@ -9,7 +9,7 @@ import polars as pl
 from events_tracks import at, end_position, join, leg
 from seasight.events import gap
 from seasight.events.model import DetectionInputs
-from seasight.schema import EVENTS
+from seasight.model.schema import EVENTS
 
 BAY_OF_BENGAL = (8.0, 84.0)  # ~130 nm east of Sri Lanka
 ANDAMAN_SEA = (11.0, 95.5)  # ~150 nm from the Andaman Islands and Myanmar

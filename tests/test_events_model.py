@@ -21,7 +21,7 @@ from seasight.events.model import (
     track_arrays,
 )
 from seasight.events.run import DETECTORS, KINDS, detector_params, run_detectors
-from seasight.schema import EVENTS
+from seasight.model.schema import EVENTS
 
 
 def test_event_ids_are_stable_hex_and_distinct() -> None:

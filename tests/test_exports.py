@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from seasight.exports import ExportError, export_frame, tracks
-from seasight.schema import UTC_US
+from seasight.model.schema import UTC_US
+from seasight.sharing.exports import ExportError, export_frame, tracks
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 KML = "{http://www.opengis.net/kml/2.2}"

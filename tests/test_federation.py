@@ -30,9 +30,11 @@ from typer.testing import CliRunner
 from conftest import issue_admin_key
 from seasight.access import create_organisation, ensure_tables, issue_key
 from seasight.api import create_app
-from seasight.batch import Batch
 from seasight.cli import app as cli_app
-from seasight.federation import (
+from seasight.model.batch import Batch
+from seasight.model.schema import EVENTS, POSITIONS, conform
+from seasight.sharing import create_agreement, owners
+from seasight.sharing.federation import (
     FederationError,
     federated_events,
     federated_positions,
@@ -41,8 +43,6 @@ from seasight.federation import (
     read_parquet,
     source_of,
 )
-from seasight.schema import EVENTS, POSITIONS, conform
-from seasight.sharing import create_agreement, owners
 from seasight.store import Store
 
 BOX = {"type": "Polygon", "coordinates": [[[100, 0], [110, 0], [110, 10], [100, 10],
@@ -352,7 +352,7 @@ def test_cli_federate(two: dict[str, Any], tmp_path: Path) -> None:
 
 def test_a_failure_while_writing_rolls_the_whole_pull_back(
         two: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    import seasight.federation as fed
+    import seasight.sharing.federation as fed
 
     def broken(store: Store, rows: pl.DataFrame) -> tuple[int, int]:
         raise RuntimeError("disk full")

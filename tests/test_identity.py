@@ -13,7 +13,7 @@ from polars.testing import assert_frame_equal
 
 from seasight.events import identity_change
 from seasight.events.model import DetectionInputs
-from seasight.schema import EVENTS, IDENTITIES
+from seasight.model.schema import EVENTS, IDENTITIES
 from seasight.tracks import (
     IdentityParams,
     build_tracks,

@@ -16,10 +16,10 @@ import pytest
 
 from seasight.ais import NmeaDecoder, decode_nmea
 from seasight.ais.decoder import MAX_REJECT_BYTES
-from seasight.dedup import drop_duplicates
-from seasight.ingest import ingest_paths
-from seasight.schema import TABLES
+from seasight.ingest.pipeline import ingest_paths
+from seasight.model.schema import TABLES
 from seasight.store import Store
+from seasight.store.dedup import drop_duplicates
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL_FILES = [
@@ -221,7 +221,7 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from seasight.ingest import ingest_paths
+    from seasight.ingest.pipeline import ingest_paths
     from seasight.store import Appender, Store
 
     feed, db, chunk, kill_at, where = sys.argv[1:6]
@@ -290,7 +290,7 @@ def test_live_ingest_commits_while_the_feed_is_quiet(tmp_path: Path) -> None:
     interval even though no further data arrives."""
     import threading
 
-    from seasight.ingest import ingest_live
+    from seasight.ingest.pipeline import ingest_live
     from seasight.sources.live import LiveChunk
 
     release = threading.Event()

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seasight.cli import app
-from seasight.ingest import ingest_paths
+from seasight.ingest.pipeline import ingest_paths
 from seasight.lake import Lake, export_lake, ingest_lake
 from seasight.lake.dataset import bucket_of
 from seasight.sim import simulate, write_simulation

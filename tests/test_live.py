@@ -14,11 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import issue_admin_key
+from seasight.analysis.detection import detect_store
 from seasight.api import create_app
-from seasight.detection import detect_store
+from seasight.api.live import LivePipeline, replay_feed, tcp_feed
 from seasight.geo.zones import load_zones
-from seasight.ingest import ingest_paths
-from seasight.live import LivePipeline, replay_feed, tcp_feed
+from seasight.ingest.pipeline import ingest_paths
 from seasight.risk.watchlists import add_watchlist, default_watchlists
 from seasight.sim import simulate, write_simulation
 from seasight.store import Store
@@ -125,7 +125,7 @@ def test_service_relays_ingested_positions_as_nmea(tmp_path: Path) -> None:
     """The relay inside the service: lines POSTed to /api/ingest come out of the relay's TCP
     port re-encoded as !AIVDM sentences with the same vessel and position."""
     from seasight.ais import decode_nmea
-    from seasight.relay import RelayFeed, RelayServer
+    from seasight.sharing.relay import RelayFeed, RelayServer
 
     db = tmp_path / "relay.duckdb"
     key = issue_admin_key(db)

@@ -671,7 +671,7 @@ def test_tcp_received_lines_decode_like_the_file(sample_raw: bytes, sample: byte
         from seasight.ais import NmeaDecoder, decode_nmea
     except ImportError as exc:
         pytest.skip(f"seasight.ais decoder not available yet: {exc}")
-    from seasight.batch import Batch
+    from seasight.model.batch import Batch
 
     stop = threading.Event()
     with Server(

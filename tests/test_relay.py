@@ -12,7 +12,6 @@ import polars as pl
 import pytest
 
 from seasight.ais import decode_nmea
-from seasight.relay import RelayFeed, RelayServer, relay_sentences
 from seasight.sharing import (
     assign_source,
     attach_origin,
@@ -22,6 +21,7 @@ from seasight.sharing import (
     permitted,
     revoke_agreement,
 )
+from seasight.sharing.relay import RelayFeed, RelayServer, relay_sentences
 from seasight.store import Store
 
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from conftest import shared_path
 from seasight.geo.zones import Zone
+from seasight.model.schema import EVENTS, IDENTITIES, UTC_US, conform
 from seasight.risk.score import (
     CHAINS,
     MATCH_COLUMNS,
@@ -26,7 +27,6 @@ from seasight.risk.score import (
     stored_risk,
 )
 from seasight.risk.screening import MATCHES
-from seasight.schema import EVENTS, IDENTITIES, UTC_US, conform
 from seasight.store import Store
 
 OFAC = "watchlists/ofac_sdn_vessels_2021-07.csv"

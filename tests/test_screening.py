@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from seasight.model.schema import IDENTITIES, conform
 from seasight.risk.screening import (
     MATCHES,
     ScreeningParams,
@@ -20,7 +21,6 @@ from seasight.risk.screening import (
     screen,
 )
 from seasight.risk.watchlists import Watchlist, load_watchlist
-from seasight.schema import IDENTITIES, conform
 
 OFAC = Path(__file__).resolve().parents[2] / "shared/data/watchlists/ofac_sdn_vessels_2021-07.csv"
 T0 = datetime(2024, 3, 1, tzinfo=UTC)

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from seasight.analysis.detection import detect_store, refresh_identities
 from seasight.cli import app
-from seasight.detection import detect_store, refresh_identities
-from seasight.ingest import ingest_paths
+from seasight.ingest.pipeline import ingest_paths
 from seasight.risk.alerts import default_rules, fire_alerts
 from seasight.risk.score import risk_store
 from seasight.risk.watchlists import (

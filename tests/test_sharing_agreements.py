@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from seasight.cli import app
 from seasight.cli.sharing import parse_duration
-from seasight.schema import UTC_US
+from seasight.model.schema import UTC_US
 from seasight.sharing import (
     AgreementError,
     agreements_version,

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seasight.schema import UTC_US
+from seasight.model.schema import UTC_US
 from seasight.sharing import (
     Agreement,
     PolicyError,

@@ -22,15 +22,15 @@ from typer.testing import CliRunner
 
 from seasight.ais import decode_nmea
 from seasight.cli import app
-from seasight.dedup import drop_duplicates
 from seasight.geo.distance import KM_PER_NM, haversine_km, unit_vectors
 from seasight.geo.land import distance_to_shore_km, on_land
 from seasight.geo.port_areas import port_areas
 from seasight.geo.ports import PORT_RADIUS_KM, nearest_port
 from seasight.geo.zones import load_zones, zone_membership
-from seasight.schema import POSITIONS, STATIC
+from seasight.model.schema import POSITIONS, STATIC
 from seasight.sim import Simulation, build_feed, simulate, write_simulation
 from seasight.sim.feed import Feed
+from seasight.store.dedup import drop_duplicates
 
 EVENT_KINDS = {"gap", "encounter", "loitering", "port_visit", "zone_entry", "zone_exit",
                "spoofing", "identity_change"}

@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 from seasight.events import spoofing
 from seasight.events.model import DetectionInputs
 from seasight.geo.distance import KM_PER_NM, destination
-from seasight.schema import EVENTS
+from seasight.model.schema import EVENTS
 from seasight.sources.csv_tracks import read_track_csv
 from seasight.tracks import build_tracks
 from tracks_synth import T0, concat, positions, track

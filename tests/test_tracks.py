@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from seasight.schema import SEGMENTS, TRACK_POINTS
+from seasight.model.schema import SEGMENTS, TRACK_POINTS
 from seasight.sources.csv_tracks import read_track_csv
 from seasight.tracks import (
     CleanParams,

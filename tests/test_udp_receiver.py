@@ -15,11 +15,11 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from seasight.api.live import LivePipeline
 from seasight.bench.udp import _Sender, make_datagrams
 from seasight.cli import app
 from seasight.cli.summary import print_report
-from seasight.ingest import IngestReport, ingest_live
-from seasight.live import LivePipeline
+from seasight.ingest.pipeline import IngestReport, ingest_live
 from seasight.sources import udp
 from seasight.sources.udp import UdpCounters, UdpReceiver, socket_drops
 from seasight.store import Store

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seasight.cli.watchlist import app
+from seasight.model.schema import IDENTITIES, conform
 from seasight.risk.screening import screen_store
 from seasight.risk.watchlists import (
     OWNED_ENTRIES,
@@ -29,7 +30,6 @@ from seasight.risk.watchlists import (
     watchlist_entries,
     watchlist_matches,
 )
-from seasight.schema import IDENTITIES, conform
 from seasight.store import Store
 
 OFAC = Path(__file__).resolve().parents[2] / "shared/data/watchlists/ofac_sdn_vessels_2021-07.csv"

@@ -244,9 +244,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store built like ``seasight demo`` does, from a small simulation."""
-    from seasight.detection import detect_store
+    from seasight.analysis.detection import detect_store
     from seasight.geo.zones import load_zones
-    from seasight.ingest import ingest_paths
+    from seasight.ingest.pipeline import ingest_paths
     from seasight.risk.alerts import default_rules, fire_alerts
     from seasight.risk.score import risk_store
     from seasight.risk.watchlists import add_watchlist, default_watchlists
@@ -353,7 +353,7 @@ def _moved_position_line(feature: dict[str, Any]) -> tuple[str, tuple[float, flo
     from datetime import datetime
 
     from seasight.ais.encode import encode_positions
-    from seasight.schema import POSITIONS, conform
+    from seasight.model.schema import POSITIONS, conform
 
     p = feature["properties"]
     lon, lat = feature["geometry"]["coordinates"]

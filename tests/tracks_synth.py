@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from seasight.geo.distance import KM_PER_NM, destination
-from seasight.schema import POSITIONS, STATIC, conform
+from seasight.model.schema import POSITIONS, STATIC, conform
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 T0_US = int(T0.timestamp() * 1_000_000)

@@ -15,12 +15,13 @@ import inspect
 import re
 from types import ModuleType
 
-from seasight import dedup, federation, ingest, polygon_repair
 from seasight.ais import assembly, decoder, framing
 from seasight.events.run import DETECTORS
-from seasight.geo import zones
+from seasight.geo import polygon_repair, zones
+from seasight.ingest import pipeline as ingest
 from seasight.risk import score
-from seasight.store import database
+from seasight.sharing import federation
+from seasight.store import database, dedup
 from seasight.tracks import clean, identity, segment
 
 

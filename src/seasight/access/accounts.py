@@ -37,7 +37,7 @@ import polars as pl
 
 from seasight.access import audit
 from seasight.access.caller import Caller
-from seasight.schema import UTC_US
+from seasight.model.schema import UTC_US
 from seasight.store import Store
 
 #: The installation's own organisation (present from the first use).

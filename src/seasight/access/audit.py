@@ -35,8 +35,8 @@ import polars as pl
 
 from seasight.access import anchor as _anchor
 from seasight.access.caller import Caller
-from seasight.csv_cells import safe_text_columns
-from seasight.schema import UTC_US
+from seasight.model.csv_cells import safe_text_columns
+from seasight.model.schema import UTC_US
 from seasight.store import Store
 
 AUDIT_LOG: Final[dict[str, pl.DataType]] = {

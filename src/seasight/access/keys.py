@@ -59,7 +59,7 @@ from seasight.access.accounts import (
     ensure_tables as _ensure_account_tables,
 )
 from seasight.access.caller import Caller
-from seasight.schema import UTC_US
+from seasight.model.schema import UTC_US
 from seasight.store import Store
 
 #: Scopes a key may carry.

@@ -19,7 +19,7 @@ import numba as nb
 import numpy as np
 
 from seasight.ais.framing import SENTENCE
-from seasight.rejects import REASON_CODES
+from seasight.model.rejects import REASON_CODES
 
 #: Fragments of one message further apart than this many lines are not joined.
 MAX_GAP_LINES = 1000

@@ -55,9 +55,9 @@ from seasight.ais.framing import (
     frame_lines,
     last_line_end,
 )
-from seasight.batch import Batch
-from seasight.rejects import REASON_CODES, REASON_NAMES
-from seasight.schema import TABLES, TS_SOURCES, conform
+from seasight.model.batch import Batch
+from seasight.model.rejects import REASON_CODES, REASON_NAMES
+from seasight.model.schema import TABLES, TS_SOURCES, conform
 
 #: Storage type of each decoded column (Arrow), by SeaSight column name.
 _KINDS = {
@@ -303,7 +303,8 @@ class DecoderState:
 
 
 class NmeaDecoder:
-    """Streaming decoder: feed it bytes in chunks of any size, get :class:`~seasight.batch.Batch`es.
+    """Streaming decoder: feed it bytes in chunks of any size, get
+    :class:`~seasight.model.batch.Batch`es.
 
     Lines (ending in LF, CR LF or a lone CR) may be split across chunks; fragments of a
     multi-part message may arrive in different chunks. Every input line ends up exactly once as

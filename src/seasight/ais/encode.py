@@ -6,8 +6,9 @@ name, whole columns at a time. Used by the traffic simulator (:mod:`seasight.sim
 realistic feed, and by tests to make sentences with known content.
 
 Supported messages: position reports of types 1, 2, 3 (class A), 18, 19 (class B) and 27 (long
-range) from frames in the :data:`~seasight.schema.POSITIONS` schema; static reports of types 5,
-19 and 24 parts A and B from frames in the :data:`~seasight.schema.STATIC` schema. A type 19
+range) from frames in the :data:`~seasight.model.schema.POSITIONS` schema; static reports of types
+5,
+19 and 24 parts A and B from frames in the :data:`~seasight.model.schema.STATIC` schema. A type 19
 carries both position and static fields: each encoder takes the other half from the frame's
 columns when present (e.g. a positions frame with ``shipname`` and ``ship_type`` columns), and
 sends "not available" otherwise.

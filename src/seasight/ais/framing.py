@@ -23,7 +23,7 @@ One compiled pass over the bytes does what a per-line Python parser would do, at
 Lines end at LF, CR LF or a lone CR (Python's universal newlines).
 
 Nothing here allocates per line: results are written into preallocated column arrays
-(:class:`Frames`), with a reject reason code (``seasight.rejects``) for lines that fail.
+(:class:`Frames`), with a reject reason code (``seasight.model.rejects``) for lines that fail.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from seasight.rejects import REASON_CODES
+from seasight.model.rejects import REASON_CODES
 
 NO_TS = np.iinfo(np.int64).min
 
@@ -45,7 +45,7 @@ SENTENCE = 2
 REJECTED = 3
 TIME_HEADER = 4  # a Gatehouse $PGHP line: its time is carried to the next sentence
 
-# Timestamp sources (indices into seasight.schema.TS_SOURCES).
+# Timestamp sources (indices into seasight.model.schema.TS_SOURCES).
 TS_TAGBLOCK = 0
 TS_LINE = 1
 TS_CSV = 2

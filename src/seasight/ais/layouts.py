@@ -4,7 +4,7 @@ Offsets and widths follow ITU-R M.1371-5 as transcribed in gpsd's AIVDM/AIVDO pr
 decoding (``shared/data/conformance/gpsd/AIVDM.adoc``). Each :class:`Field` says where its bits
 are, how to read them, which raw value means "not available" and how to scale it; the
 decoder applies these rules to whole columns at once. Column names are SeaSight's
-(``seasight.schema``); :mod:`seasight.ais.pyais_names` maps them to pyais's names.
+(``seasight.model.schema``); :mod:`seasight.ais.pyais_names` maps them to pyais's names.
 """
 
 from __future__ import annotations

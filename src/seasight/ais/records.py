@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from seasight.batch import Batch
+from seasight.model.batch import Batch
 
 _PROVENANCE = ("ts", "ts_source", "source", "line_no", "station", "channel")
 

@@ -49,7 +49,6 @@ from seasight.api.auth import (
     current_caller,
 )
 from seasight.api.query import Caller, QueryError, bad_parameter, parse_time
-from seasight.exports import ExportError, export_frame
 from seasight.sharing import (
     LOCAL,
     AgreementError,
@@ -61,6 +60,7 @@ from seasight.sharing import (
     revoke_agreement,
     update_agreement,
 )
+from seasight.sharing.exports import ExportError, export_frame
 from seasight.sharing.reads import export_rows, record_export
 from seasight.store.shared import SharedStore
 

@@ -44,14 +44,14 @@ from seasight.api import query as q
 from seasight.api.admin import admin_router
 from seasight.api.auth import PUBLIC_PATHS, Authenticator, current_caller
 from seasight.api.docs import install_api_docs
+from seasight.api.live import LivePipeline
 from seasight.api.query import Caller, QueryError, bad_parameter
 from seasight.api.stream import Broadcaster
-from seasight.batch import Batch
+from seasight.geo.polygon_repair import RepairBusyError
 from seasight.geo.zones import ZoneLimitError, check_organisation_quota, zones_from_geojson
-from seasight.ingest import IngestReport
-from seasight.live import LivePipeline
-from seasight.polygon_repair import RepairBusyError
-from seasight.relay import RelayFeed, RelayLoop, RelayServer
+from seasight.ingest.pipeline import IngestReport
+from seasight.model.batch import Batch
+from seasight.model.schema import SYNTHETIC_MMSI_MAX
 from seasight.risk.alerts import UnknownAlertError, alert_records, set_alert_state
 from seasight.risk.watchlists import (
     add_watchlist,
@@ -59,9 +59,9 @@ from seasight.risk.watchlists import (
     parse_watchlist,
     watchlist_matches,
 )
-from seasight.schema import SYNTHETIC_MMSI_MAX
 from seasight.sharing import LOCAL
 from seasight.sharing.origins import upload_source
+from seasight.sharing.relay import RelayFeed, RelayLoop, RelayServer
 from seasight.sources.vessel_ids import is_vessel_key
 from seasight.store import Store
 from seasight.store.latest import refresh_latest
@@ -296,7 +296,7 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
                relays: Sequence[tuple[RelayFeed, RelayServer]] = ()) -> FastAPI:
     """The SeaSight service on database ``db`` (created unless ``read_only``).
 
-    ``live`` builds the :class:`~seasight.live.LivePipeline` (feeds, analysis) that runs on the
+    ``live`` builds the :class:`~seasight.api.live.LivePipeline` (feeds, analysis) that runs on the
     service's store while it is up; ``GET /api/live`` reports on it. ``relays`` re-encode what
     an organisation may see as NMEA for partners' displays while the service runs."""
     access = SharedStore(Path(db), read_only=read_only)

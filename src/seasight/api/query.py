@@ -28,13 +28,13 @@ import polars as pl
 from seasight.access.caller import Caller
 from seasight.events.formats import event_records, events_geojson
 from seasight.events.model import parse_utc
-from seasight.federation import SOURCE_PREFIX
+from seasight.model.schema import EVENTS, IDENTITIES, conform, empty
 from seasight.risk.alerts import STATES, alert_records, list_alerts, partner_message
 from seasight.risk.dossier import vessel_dossier
 from seasight.risk.score import risk_scores
 from seasight.risk.watchlists import OWNED_MATCHES, OWNER, owner_sql, watchlist_matches
-from seasight.schema import EVENTS, IDENTITIES, conform, empty
 from seasight.sharing import LOCAL, attach_origin, permitted
+from seasight.sharing.federation import SOURCE_PREFIX
 from seasight.sharing.origins import Owners
 from seasight.sharing.reads import ship_types, with_event_columns
 from seasight.sources.vessel_ids import is_vessel_key

@@ -9,7 +9,7 @@ then times on the same bytes:
 * :func:`seasight.ais.decode_nmea`,
 * DuckDB alone writing the rows ingest stores, decoded and deduplicated beforehand (a
   reference: the ceiling of any ingest through DuckDB),
-* :func:`seasight.ingest.ingest_paths` into a fresh DuckDB file,
+* :func:`seasight.ingest.pipeline.ingest_paths` into a fresh DuckDB file,
 
 and prints messages per second, the speed-up over pyais against SeaSight's targets (decode at
 least 25x, ingest at least 12x) and the peak memory of an ingest-only subprocess (with

@@ -16,7 +16,7 @@ What is timed, and how (printed with the results as well):
   count is wrong, but it bounds what pyais could do at best.
 * SeaSight: :func:`seasight.ais.decode_nmea` on the bytes; numba's JIT is warmed up on a few
   lines first (compilation excluded).
-* Ingest: :func:`seasight.ingest.ingest_paths` of the corpus file into a fresh DuckDB file
+* Ingest: :func:`seasight.ingest.pipeline.ingest_paths` of the corpus file into a fresh DuckDB file
   (reading the file is part of ingest and included). Its speed-up is against pyais's checked
   decode, which stores nothing.
 * Store alone (a reference, not a target): the rows that ingest stores, already decoded and
@@ -66,7 +66,7 @@ PYAIS_API = (
 )
 PYAIS_UNCHECKED_API = "pyais.stream.ByteStream(lines) -> AISSentence.decode(), no checks"
 SEASIGHT_DECODE_API = "seasight.ais.decode_nmea(data)"
-SEASIGHT_INGEST_API = "seasight.ingest.ingest_paths([file], fresh .duckdb)"
+SEASIGHT_INGEST_API = "seasight.ingest.pipeline.ingest_paths([file], fresh .duckdb)"
 SEASIGHT_STORE_API = ("Store.appending().add(decoded rows without repeats) + commit, fresh "
                       ".duckdb, ingest's DuckDB settings")
 STORE_STEP = "seasight store alone (ref.)"
@@ -246,9 +246,9 @@ def _import_seasight() -> tuple[Any, Any, str | None]:
     except (ImportError, AttributeError) as exc:
         missing.append(f"seasight.ais.decode_nmea ({type(exc).__name__}: {exc})")
     try:
-        ingest = importlib.import_module("seasight.ingest").ingest_paths
+        ingest = importlib.import_module("seasight.ingest.pipeline").ingest_paths
     except (ImportError, AttributeError) as exc:
-        missing.append(f"seasight.ingest.ingest_paths ({type(exc).__name__}: {exc})")
+        missing.append(f"seasight.ingest.pipeline.ingest_paths ({type(exc).__name__}: {exc})")
     if missing:
         return None, None, "not importable yet: " + "; ".join(missing)
     return decode, ingest, None
@@ -293,8 +293,8 @@ def _ingest_once(ingest: Callable[..., Any], corpus: Path, workdir: Path) -> Any
 
 def _without_repeats(batch: Any) -> Any:
     """``batch`` with only the rows ingest would store (repeated receptions dropped)."""
-    from seasight.batch import DECODED_TABLES, Batch
-    from seasight.dedup import drop_duplicates
+    from seasight.model.batch import DECODED_TABLES, Batch
+    from seasight.store.dedup import drop_duplicates
 
     kept: dict[str, Any] = {name: drop_duplicates(getattr(batch, name))
                             for name in DECODED_TABLES}
@@ -304,7 +304,7 @@ def _without_repeats(batch: Any) -> Any:
 def _store_once(batch: Any, workdir: Path) -> dict[str, int]:
     """Write ``batch`` (rows without repeats) into a fresh database as a file's ingest does:
     its DuckDB settings, one transaction. Rows added per table."""
-    from seasight.ingest import bulk_settings
+    from seasight.ingest.pipeline import bulk_settings
     from seasight.store import Store
 
     with (_fresh_database(workdir) as db, Store(db) as store, bulk_settings(store),
@@ -597,7 +597,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"({', '.join(f'{k} {v:,}' for k, v in rejects.items())})")
     if ingest_t is not None:
         added = ingest_t.extra["added"]
-        from seasight.batch import DECODED_TABLES
+        from seasight.model.batch import DECODED_TABLES
 
         stored = sum(added.get(name, 0) for name in DECODED_TABLES)
         print(f"seasight ingest stored {stored:,} message rows and {added.get('rejects', 0):,} "
@@ -653,7 +653,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if seasight_error and not args.pyais_only:
         print(f"error: SeaSight {seasight_error}.\n  The pyais baseline above is complete; run "
-              "again once seasight.ais.decode_nmea and seasight.ingest.ingest_paths exist "
+              "again once seasight.ais.decode_nmea and seasight.ingest.pipeline.ingest_paths exist "
               "(add --skip-pyais to reuse the pyais numbers).", file=sys.stderr)
         return 2
     return 0

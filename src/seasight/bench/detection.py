@@ -6,7 +6,8 @@ What is timed, and how (printed with the results as well):
 * The positions come from :func:`seasight.sim.simulate` (the ``indo-pacific`` scenario by
   default: 10,000 vessels for 24 hours); simulating is not timed. Positions go straight to the
   chain as columns, without NMEA and database, so only tracks and detection are measured.
-* SeaSight: :func:`seasight.detection.detect_events` on all positions, every detector, with the
+* SeaSight: :func:`seasight.analysis.detection.detect_events` on all positions, every detector,
+with the
   wall time of each stage (clean, segment, identity, each detector) and positions per second.
   Target: under 60 s.
 * movingpandas, on the same positions of a subset of vessels (``--mpd-vessels``, default 300:
@@ -33,7 +34,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from seasight.detection import detect_events
+from seasight.analysis.detection import detect_events
 from seasight.events import gap, loitering
 from seasight.events.model import DetectionInputs
 from seasight.sim import simulate

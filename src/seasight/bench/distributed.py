@@ -5,7 +5,7 @@ What is measured, and how (printed with the results as well):
 * A simulated multi-day scenario (:func:`seasight.sim.simulate`, ``indo-pacific``, default
   1,000 vessels for 72 hours, a lake of 4 buckets) is written as NMEA and ingested into a lake
   (:func:`seasight.lake.ingest_lake`; timed, but not part of detection).
-* Single process: :func:`seasight.detection.detect_events` over every position and static
+* Single process: :func:`seasight.analysis.detection.detect_events` over every position and static
   report read from the lake (reading excluded): the baseline, and the events the engine must
   reproduce.
 * Engine: :func:`seasight.distributed.detect_lake` on a ``LocalCluster`` of 1, then 2
@@ -39,7 +39,7 @@ from typing import Any
 import polars as pl
 from dask.utils import key_split
 
-from seasight.detection import POSITION_COLUMNS, detect_events
+from seasight.analysis.detection import POSITION_COLUMNS, detect_events
 from seasight.distributed import detect_lake, make_client
 from seasight.geo.zones import load_zones
 from seasight.lake import Lake, ingest_lake

@@ -237,7 +237,7 @@ def _moved_nmea(features: list[dict[str, Any]], clock: datetime) -> tuple[bytes,
     """NMEA type 1 reports moving ``features`` 0.01 degree north-east at ``clock``; the last
     vessel's new position."""
     from seasight.ais.encode import encode_positions
-    from seasight.schema import POSITIONS, conform
+    from seasight.model.schema import POSITIONS, conform
 
     xy = np.array([f["geometry"]["coordinates"] for f in features], dtype=np.float64)
     lon, lat = np.round(xy[:, 0] + 0.01, 4), np.round(xy[:, 1] + 0.01, 4)

@@ -2,7 +2,7 @@
 
 Each seed runs the whole pipeline as a user would: the simulated feed (with receiver noise) is
 written as NMEA, ingested into a fresh database, tracks are built and every detector runs, and
-the events are scored against the simulation's truth (:mod:`seasight.evaluate`). The table
+the events are scored against the simulation's truth (:mod:`seasight.analysis.evaluate`). The table
 sums the counts over all seeds, per kind, with the look-alikes that were wrongly reported.
 
 Two scenarios run: ``indo-pacific`` (the demo's; it also plants a second transmitter heard only
@@ -20,11 +20,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from seasight.detection import detect_store
-from seasight.evaluate import KindScore, evaluate, load_truth
+from seasight.analysis.detection import detect_store
+from seasight.analysis.evaluate import KindScore, evaluate, load_truth
 from seasight.events.run import DETECTORS
 from seasight.geo.zones import load_zones
-from seasight.ingest import ingest_paths
+from seasight.ingest.pipeline import ingest_paths
 from seasight.sim import simulate, write_simulation
 from seasight.store import Store
 

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from seasight.schema import POSITIONS, conform
+from seasight.model.schema import POSITIONS, conform
 
 BOX_W, BOX_S, BOX_E, BOX_N = 40.0, -30.0, 180.0, 45.0
 
@@ -212,7 +212,7 @@ def live_bench(vessels: int, hours: float, rate: float, clients: int, analyse_ev
     from websockets.sync.client import connect
 
     from seasight.api import create_app
-    from seasight.live import LivePipeline, tcp_feed
+    from seasight.api.live import LivePipeline, tcp_feed
     from seasight.sim import simulate, write_simulation
 
     t0 = time.perf_counter()

@@ -7,7 +7,8 @@ loopback, paced evenly (one NMEA sentence each: unique class A position reports,
 bad checksum), to:
 
 * **seasight**: what ``seasight ingest --udp`` runs
-  (:class:`~seasight.sources.udp.UdpReceiver` into :func:`seasight.ingest.ingest_live`, into a
+  (:class:`~seasight.sources.udp.UdpReceiver` into :func:`seasight.ingest.pipeline.ingest_live`,
+  into a
   fresh DuckDB file). Counted afterwards in the database: positions stored plus rejects kept,
   against the datagrams sent;
 * **naive**: the one-datagram-at-a-time loop SeaSight used before (``recv``, decode the
@@ -47,8 +48,8 @@ import polars as pl
 
 from seasight.ais import NmeaDecoder
 from seasight.ais.encode import encode_positions
-from seasight.batch import Batch
-from seasight.ingest import ingest_live
+from seasight.ingest.pipeline import ingest_live
+from seasight.model.batch import Batch
 from seasight.sources.udp import UdpReceiver, socket_drops
 from seasight.store import Store
 

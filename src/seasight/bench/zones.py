@@ -7,7 +7,7 @@ repair grows quadratically with its size (the example of security issue 15). Mea
 1. **Refusing** a 400,000-vertex tangled polygon under the request limits
    (:data:`seasight.geo.zones.REQUEST_LIMITS`): seconds until ``zones_from_geojson`` refuses it.
 2. **Repairing** a 20,000-vertex tangled polygon: the service's path (validity check, repair in
-   a child process with ``make_valid(method="structure")``, :mod:`seasight.polygon_repair`) and,
+   a child process with ``make_valid(method="structure")``, :mod:`seasight.geo.polygon_repair`) and,
    unless ``--skip-old``, the previous in-thread ``make_valid`` (method "linework") plus
    ``union_all`` of the polygonal parts, itself run in a child killed after ``--old-limit``
    seconds so that the benchmark cannot hang.
@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import shapely
 
+from seasight.geo.polygon_repair import REPAIR_TIMEOUT_S
 from seasight.geo.zones import REQUEST_LIMITS, ZoneLimitError, zones_from_geojson
-from seasight.polygon_repair import REPAIR_TIMEOUT_S
 
 
 def tangled_polygon(n: int, seed: int = 0, lon: float = 10.0, lat: float = 50.0

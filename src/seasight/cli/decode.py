@@ -11,9 +11,9 @@ import typer
 
 from seasight.ais import NmeaDecoder
 from seasight.ais.records import to_records
-from seasight.batch import Batch
 from seasight.cli.options import JSON, fail
-from seasight.ingest import CHUNK_BYTES
+from seasight.ingest.pipeline import CHUNK_BYTES
+from seasight.model.batch import Batch
 from seasight.sources.files import expand_paths, line_chunks, open_source
 
 EPILOG = """Examples:

@@ -35,15 +35,15 @@ from rich.text import Text
 
 from seasight.access import LOCAL_ORG, ensure_tables, issue_key
 from seasight.access.keys import IssuedKey
+from seasight.analysis.detection import detect_store
+from seasight.analysis.evaluate import evaluate, load_truth
+from seasight.api.live import CycleStatus, LivePipeline, replay_feed
 from seasight.cli.markup import add_row, esc
 from seasight.cli.risk import risk_records, risk_table
 from seasight.cli.summary import print_report
-from seasight.detection import detect_store
-from seasight.evaluate import evaluate, load_truth
 from seasight.events.run import DETECTORS
 from seasight.geo.zones import Zone, load_zones
-from seasight.ingest import ingest_paths
-from seasight.live import CycleStatus, LivePipeline, replay_feed
+from seasight.ingest.pipeline import ingest_paths
 from seasight.risk.alerts import SEVERITIES, alert_records, default_rules, fire_alerts, list_alerts
 from seasight.risk.dossier import vessel_dossier
 from seasight.risk.dossier_html import render_html

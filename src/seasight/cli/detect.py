@@ -16,11 +16,11 @@ from rich.console import Console
 from rich.progress import TextColumn
 from rich.table import Table
 
+from seasight.analysis.detection import detect_store
+from seasight.analysis.evaluate import evaluate as score_events
+from seasight.analysis.evaluate import load_truth
 from seasight.cli.markup import add_row, esc
 from seasight.cli.options import DB, DB_EXISTING, JSON, fail, open_store
-from seasight.detection import detect_store
-from seasight.evaluate import evaluate as score_events
-from seasight.evaluate import load_truth
 from seasight.events.formats import event_records, events_csv, events_geojson
 from seasight.events.model import parse_utc
 from seasight.events.run import DETECTORS
@@ -114,7 +114,7 @@ def _detect_lake(lake: str, db: Path | None, zones: list[Zone], kind: list[str],
                  scheduler: str | None, workers: int, as_json: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from seasight.detection import POSITION_COLUMNS, detect_events
+    from seasight.analysis.detection import POSITION_COLUMNS, detect_events
     from seasight.lake import Lake
 
     err = Console(stderr=True)

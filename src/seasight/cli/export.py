@@ -15,11 +15,11 @@ import typer
 
 from seasight.cli.options import DB_EXISTING, fail, open_store
 from seasight.events.model import parse_utc
-from seasight.exports import SUFFIX, ExportError, export_frame, tracks
-from seasight.relay import RelayFeed, RelayServer
 from seasight.sharing import LOCAL
 from seasight.sharing.agreements import AgreementError, check_org
+from seasight.sharing.exports import SUFFIX, ExportError, export_frame, tracks
 from seasight.sharing.reads import export_rows, record_export
+from seasight.sharing.relay import RelayFeed, RelayServer
 from seasight.store import Store
 
 EXPORT_EPILOG = """Examples:

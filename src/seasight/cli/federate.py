@@ -13,7 +13,7 @@ import typer
 
 from seasight.cli.options import DB, JSON, fail, open_store
 from seasight.events.model import parse_utc
-from seasight.federation import (
+from seasight.sharing.federation import (
     DEFAULT_OVERLAP,
     DEFAULT_TIMEOUT_S,
     FederationError,

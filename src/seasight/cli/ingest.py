@@ -27,7 +27,7 @@ from rich.progress import (
 from seasight.cli.markup import esc
 from seasight.cli.options import DB, JSON, fail
 from seasight.cli.summary import print_report
-from seasight.ingest import IngestReport, ingest_live, ingest_paths
+from seasight.ingest.pipeline import IngestReport, ingest_live, ingest_paths
 from seasight.sources.csv_layout import CsvLayout, load_layout, parse_assignments
 from seasight.sources.errors import LayoutError
 from seasight.sources.files import expand_paths

@@ -61,7 +61,7 @@ def serve(
     import uvicorn
 
     from seasight.api import create_app
-    from seasight.live import LivePipeline, replay_feed, tcp_feed, udp_feed
+    from seasight.api.live import LivePipeline, replay_feed, tcp_feed, udp_feed
     from seasight.risk.alerts import RuleError, load_rules
 
     if read_only and not db.exists():
@@ -81,7 +81,7 @@ def serve(
                              analyse_every_s=analyse_every) if feeds else None
     relays = []
     if relay_tcp is not None:
-        from seasight.relay import RelayFeed, RelayServer
+        from seasight.sharing.relay import RelayFeed, RelayServer
 
         relays.append((RelayFeed(relay_org), RelayServer(tcp_port=relay_tcp, host=host)))
     try:

@@ -1,13 +1,14 @@
-"""Rich tables for an :class:`~seasight.ingest.IngestReport`."""
+"""Rich tables for an :class:`~seasight.ingest.pipeline.IngestReport`."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from seasight.cli.markup import add_row, esc
-from seasight.ingest import IngestReport
-from seasight.rejects import REASON_HELP
+from seasight.ingest.pipeline import IngestReport
+from seasight.model.rejects import REASON_HELP
 from seasight.sources.udp import UdpCounters
 
 #: Names of the AIS message types, for summaries.
@@ -29,12 +30,11 @@ def print_udp(udp: UdpCounters, console: Console) -> None:
     """Datagrams received and lost by a UDP feed, in red when some were lost."""
     drops = "unknown (not Linux)" if udp.kernel_drops is None else f"{udp.kernel_drops:,}"
     lost = (udp.kernel_drops or 0) + udp.queue_overflows
-    style = "bold red" if lost else "green"
-    console.print(
-        f"UDP: [bold]{udp.datagrams:,}[/] datagrams received, [{style}]{drops} dropped by the "
-        f"kernel, {udp.queue_overflows:,} by queue overflow[/] (receive buffer "
-        f"{udp.receive_buffer_bytes / 2**20:,.1f} MiB)"
-    )
+    losses = Text(f"{drops} dropped by the kernel, {udp.queue_overflows:,} by queue overflow",
+                  style="bold red" if lost else "green")
+    console.print(Text.assemble(
+        "UDP: ", (f"{udp.datagrams:,}", "bold"), " datagrams received, ", losses,
+        f" (receive buffer {udp.receive_buffer_bytes / 2**20:,.1f} MiB)"))
     if udp.kernel_drops:
         console.print("[red]the socket's receive buffer overflowed: raise net.core.rmem_max "
                       "or give the machine more CPU[/]")

@@ -1,7 +1,7 @@
 """Detection over a lake on Dask distributed, with exactly the events of a single-process run.
 
 The engine only schedules: every task calls the stage functions the single-process path uses
-(:func:`seasight.detection.detect_window`, :func:`seasight.tracks.clean.clean_positions`,
+(:func:`seasight.analysis.detection.detect_window`, :func:`seasight.tracks.clean.clean_positions`,
 :func:`seasight.tracks.segment.segment_tracks`, :func:`seasight.events.encounter.detect`) on
 one partition of the lake.
 
@@ -14,12 +14,13 @@ follows may still extend it: an ongoing loiter, a port stay, an encounter) and t
 report when it fell silent less than a gap's length before the day's end (a gap in the
 making). So an event running across midnight is decided whole by the first run that sees its
 end. Day *d* sees each vessel's positions from ``owned_from(d, m) - warmup`` to the day's end
-(:func:`seasight.detection.warmup`: the longest look-back of any detector): it reads the
+(:func:`seasight.analysis.detection.warmup`: the longest look-back of any detector): it reads the
 bucket's partitions from its start minus the warm-up, and the few older rows that vessels
 with an event still going on need come carried from the previous day, so the chain never
 re-reads earlier days. It also reads the bucket's static reports up to the day's end (all of
 them on the last day: what a live run would have known then), and runs
-:func:`seasight.detection.detect_window` with the day's end as horizon (the end of the data on
+:func:`seasight.analysis.detection.detect_window` with the day's end as horizon (the end of the
+data on
 the last day).
 
 **Encounters** pair vessels of any buckets. A per-bucket chain cleans and segments each day
@@ -44,7 +45,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from seasight.detection import POSITION_COLUMNS, detect_window, warmup
+from seasight.analysis.detection import POSITION_COLUMNS, detect_window, warmup
 from seasight.distributed.tiles import TileKey, event_tiles, near_edge, split_by_tile
 from seasight.events import encounter
 from seasight.events.model import (
@@ -58,7 +59,7 @@ from seasight.events.model import (
 from seasight.events.run import DETECTORS, detector_params
 from seasight.geo.zones import Zone
 from seasight.lake.dataset import Lake, day_bounds
-from seasight.schema import EVENTS, conform
+from seasight.model.schema import EVENTS, conform
 from seasight.tracks.clean import clean_positions
 from seasight.tracks.segment import segment_tracks
 
@@ -417,7 +418,8 @@ def detect_lake(
 ) -> LakeDetection:
     """Detect events over every position of ``lake`` on the Dask ``client``'s cluster.
 
-    The events equal those of :func:`seasight.detection.detect_events` over the same positions
+    The events equal those of :func:`seasight.analysis.detection.detect_events` over the same
+    positions
     and static reports with the last position's time as horizon (what ``seasight detect``
     does on a database holding the same data). ``progress`` is called as tasks finish.
     """

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from seasight.csv_cells import safe_cell
+from seasight.model.csv_cells import safe_cell
 
 __all__ = ["event_records", "events_csv", "events_geojson"]
 
@@ -69,7 +69,7 @@ def events_csv(events: pl.DataFrame) -> str:
 
     Rows end with CRLF (RFC 4180), so that a carriage return inside a text is quoted too (with
     bare newlines as row ends, Python's writer leaves it bare, and a spreadsheet would start a
-    new row there); text cells pass :func:`seasight.csv_cells.safe_cell`."""
+    new row there); text cells pass :func:`seasight.model.csv_cells.safe_cell`."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(_CSV_COLUMNS)

@@ -11,7 +11,7 @@ and live in one module per kind (``KIND``, ``VERSION``, a frozen ``Params`` data
   vessel, other vessel, start time, zone). Detecting again over the same data gives the same
   ids, so the store can insert-or-replace; an event that was still open at the end of the data
   keeps its id when more data arrives and only its end (and evidence) change.
-* :func:`events_frame` builds a frame conformed to :data:`seasight.schema.EVENTS` from columns
+* :func:`events_frame` builds a frame conformed to :data:`seasight.model.schema.EVENTS` from columns
   or row dicts, serialises evidence dicts to JSON (sorted keys, so the text is reproducible),
   clips scores to [0, 1] and fills ``event_id`` and ``detector``.
 * :func:`track_arrays` turns the ``points`` frame (TRACK_POINTS) into numpy arrays in a fixed
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from seasight.schema import EVENTS, IDENTITIES, SEGMENTS, TRACK_POINTS, UTC_US, conform, empty
+from seasight.model.schema import EVENTS, IDENTITIES, SEGMENTS, TRACK_POINTS, UTC_US, conform, empty
 
 if TYPE_CHECKING:
     from seasight.geo.zones import Zone

@@ -27,7 +27,7 @@ from seasight.events import (
     zone_exit,
 )
 from seasight.events.model import DetectionInputs, empty_events, sort_events, speeds
-from seasight.schema import EVENTS, conform
+from seasight.model.schema import EVENTS, conform
 
 #: Event kind -> detector module, in the order they run.
 DETECTORS: dict[str, ModuleType] = {

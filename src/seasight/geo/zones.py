@@ -16,7 +16,7 @@ Size limits (:class:`ZoneLimits`) bound what one request may cost: zones per req
 per zone and per request are counted on the GeoJSON before shapely parses anything, and a
 request over them is refused with :class:`ZoneLimitError`. Valid polygons are only checked
 (``is_valid``, n log n); the invalid ones of a request are repaired together in a separate
-process with a hard time limit (:func:`seasight.polygon_repair.repair_polygons`), so that a
+process with a hard time limit (:func:`seasight.geo.polygon_repair.repair_polygons`), so that a
 pathological polygon costs at most that time and never blocks the caller's thread or shutdown.
 
 Polygons are taken as drawn in longitude/latitude, edges straight in those coordinates, which is
@@ -42,7 +42,7 @@ import shapely
 from numpy.typing import ArrayLike
 from shapely.geometry.base import BaseGeometry
 
-from seasight.polygon_repair import REPAIR_TIMEOUT_S, RepairError, repair_polygons
+from seasight.geo.polygon_repair import REPAIR_TIMEOUT_S, RepairError, repair_polygons
 
 #: GeoJSON geometry types a zone can have.
 ZONE_GEOMETRY_TYPES = ("Polygon", "MultiPolygon")
@@ -236,7 +236,7 @@ def zones_from_geojson(obj: object, source: str = "zones",
         ZoneLimitError: more zones or vertices than ``limits`` allow (checked first).
         ValueError: anything that is not a usable area, including self-intersecting polygons
             whose repair takes longer than ``limits.repair_timeout_s``.
-        seasight.polygon_repair.RepairBusyError: no repair slot became free in that time.
+        seasight.geo.polygon_repair.RepairBusyError: no repair slot became free in that time.
     """
     features = _feature_list(obj, source)
     _check_sizes(features, source, limits)

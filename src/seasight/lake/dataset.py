@@ -14,8 +14,9 @@ created (recorded in ``<root>/_lake.json``).
 Each part is written under a temporary name and renamed into place, so a reader never sees half
 a part (on object stores, where a rename is a copy, the temporary name is simply not matched by
 readers). Writing the decoded tables drops rows that repeat rows already stored in the same
-partitions (same ``msg_hash`` within :data:`seasight.dedup.DEDUP_WINDOW_S`, the rule of
-:mod:`seasight.dedup`), and rejects already stored (same source, line and bytes), so ingesting a
+partitions (same ``msg_hash`` within :data:`seasight.store.dedup.DEDUP_WINDOW_S`, the rule of
+:mod:`seasight.store.dedup`), and rejects already stored (same source, line and bytes), so
+ingesting a
 file again adds nothing.
 """
 
@@ -31,9 +32,9 @@ from typing import Any
 import fsspec
 import polars as pl
 
-from seasight.batch import DECODED_TABLES, Batch
-from seasight.dedup import DEDUP_WINDOW_S, drop_duplicates
-from seasight.schema import DERIVED_TABLES, TABLES, conform
+from seasight.model.batch import DECODED_TABLES, Batch
+from seasight.model.schema import DERIVED_TABLES, TABLES, conform
+from seasight.store.dedup import DEDUP_WINDOW_S, drop_duplicates
 
 __all__ = [
     "DEFAULT_BUCKETS",

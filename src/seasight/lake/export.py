@@ -42,7 +42,7 @@ def export_lake(store: Store, lake: Lake | str, *, batch_rows: int = EXPORT_ROWS
 
 
 def _write(lake: Lake, name: str, frame: pl.DataFrame) -> int:
-    from seasight.batch import DECODED_TABLES, Batch
+    from seasight.model.batch import DECODED_TABLES, Batch
 
     if name in DECODED_TABLES or name == "rejects":
         batch = Batch()

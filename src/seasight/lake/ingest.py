@@ -1,6 +1,7 @@
 """Ingest files into a lake (``seasight ingest FILES --lake DIR``) instead of a database.
 
-The same decoders as :mod:`seasight.ingest`; rows are written to the lake's partitions every
+The same decoders as :mod:`seasight.ingest.pipeline`; rows are written to the lake's partitions
+every
 ``commit_rows`` decoded rows. A file ingested to the end is recorded with its fingerprint in
 ``<lake>/_ingested.json`` and skipped next time (unless ``force``); a file whose ingest was
 interrupted is read again from the start, and the duplicates of the rows already written are
@@ -15,8 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from seasight.ais import NmeaDecoder
-from seasight.batch import Batch
-from seasight.ingest import (
+from seasight.ingest.pipeline import (
     CHUNK_BYTES,
     COMMIT_ROWS,
     IngestReport,
@@ -26,6 +26,7 @@ from seasight.ingest import (
     with_damage,
 )
 from seasight.lake.dataset import Lake
+from seasight.model.batch import Batch
 from seasight.sources.csv_layout import CsvLayout
 from seasight.sources.csv_tracks import read_track_csv
 from seasight.sources.files import expand_paths, fingerprint, line_chunks, open_source
@@ -45,7 +46,7 @@ def ingest_lake(
 ) -> IngestReport:
     """Decode NMEA/CSV files, directories, ``.gz`` files and ``-`` into ``lake`` (a
     :class:`Lake` or its root path/URL, created with the default buckets when new);
-    ``layout`` as in :func:`seasight.ingest.ingest_paths`."""
+    ``layout`` as in :func:`seasight.ingest.pipeline.ingest_paths`."""
     started = time.perf_counter()
     target = lake if isinstance(lake, Lake) else Lake(lake)
     report = IngestReport()

@@ -35,8 +35,8 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 from seasight.events.formats import event_records
+from seasight.model.schema import EVENTS, IDENTITIES, POSITIONS, conform, empty
 from seasight.risk.watchlists import watchlist_matches
-from seasight.schema import EVENTS, IDENTITIES, POSITIONS, conform, empty
 from seasight.sharing.origins import LOCAL
 from seasight.sources.vessel_ids import is_synthetic
 from seasight.store import Store

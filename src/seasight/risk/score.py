@@ -67,8 +67,8 @@ import numpy as np
 import polars as pl
 
 from seasight.geo.zones import Zone, zone_membership
+from seasight.model.schema import EVENTS, IDENTITIES, conform, empty
 from seasight.risk.watchlists import ensure_screening, watchlist_matches
-from seasight.schema import EVENTS, IDENTITIES, conform, empty
 from seasight.sharing.origins import LOCAL
 from seasight.store import Store
 from seasight.tracks.identity import invalid_mmsi, valid_imo

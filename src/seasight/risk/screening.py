@@ -53,7 +53,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
-from seasight.schema import UTC_US, conform, empty
+from seasight.model.schema import UTC_US, conform, empty
 from seasight.tracks.identity import valid_imo
 
 if TYPE_CHECKING:
@@ -349,7 +349,7 @@ def screen(identities: pl.DataFrame, entries: pl.DataFrame,
            params: ScreeningParams | None = None) -> pl.DataFrame:
     """Screen every identity period against every list entry: a :data:`MATCHES` frame.
 
-    ``identities`` has the :data:`seasight.schema.IDENTITIES` columns, ``entries`` the
+    ``identities`` has the :data:`seasight.model.schema.IDENTITIES` columns, ``entries`` the
     ``WATCHLIST_ENTRIES`` columns of :mod:`seasight.risk.watchlists`. Pure: no I/O.
     """
     params = params or ScreeningParams()

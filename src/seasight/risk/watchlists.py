@@ -49,8 +49,8 @@ from typing import Any, Final
 
 import polars as pl
 
+from seasight.model.schema import UTC_US, conform, empty
 from seasight.risk.screening import MATCHES, ScreeningParams, screen
-from seasight.schema import UTC_US, conform, empty
 from seasight.sharing.origins import LOCAL
 from seasight.store import Store
 
@@ -596,12 +596,13 @@ def screening_is_current(store: Store) -> bool:
 
 def ensure_screening(store: Store, params: ScreeningParams | None = None) -> bool:
     """Bring screening up to date: rebuild the identities from the static reports if reports
-    came in since (:func:`seasight.detection.refresh_identities`), then screen every identity
+    came in since (:func:`seasight.analysis.detection.refresh_identities`), then screen every
+    identity
     against every list again if the identities or the lists changed since the last screening.
     True when it screened. Every path that adds identities or lists, and everything that
     reads matches to score or alert, calls it, so the order of the commands (list then data,
     or data then list) never changes the matches, the risk or the alerts."""
-    from seasight.detection import refresh_identities  # the analysis stage, left of risk
+    from seasight.analysis.detection import refresh_identities  # the analysis stage, left of risk
 
     refresh_identities(store)
     if screening_is_current(store):
@@ -632,7 +633,7 @@ def add_watchlist(store: Store, watchlist: Watchlist,
     previous version of the name; another organisation's list of the same name is another
     list and stays as it is), screen every stored identity against it and record the matches
     that appeared or disappeared in ``screening_changes``. All of it commits together."""
-    from seasight.detection import refresh_identities
+    from seasight.analysis.detection import refresh_identities
 
     create_tables(store)
     refresh_identities(store)

@@ -25,7 +25,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from seasight.schema import UTC_US
+from seasight.model.schema import UTC_US
 from seasight.store import Store
 
 if TYPE_CHECKING:

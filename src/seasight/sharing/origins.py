@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from seasight.schema import UTC_US
+from seasight.model.schema import UTC_US
 from seasight.sharing.agreements import AgreementError, bump_version, check_org
 from seasight.store import Store
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import polars as pl
 
-from seasight.schema import EVENTS, POSITIONS, conform
+from seasight.model.schema import EVENTS, POSITIONS, conform
 from seasight.sharing.agreements import agreements_version, list_agreements
 from seasight.sharing.columns import partner_view
 from seasight.sharing.origins import LOCAL, Owners, attach_origin, event_origins, owners

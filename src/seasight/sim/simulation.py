@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from seasight.geo.zones import Zone
-from seasight.schema import POSITIONS, STATIC, conform
+from seasight.model.schema import POSITIONS, STATIC, conform
 from seasight.sim.behaviours import (
     Planter,
     PlantingError,

@@ -1,4 +1,4 @@
-"""Read CSV track files (one position fix per row) into :class:`~seasight.batch.Batch` frames.
+"""Read CSV track files (one position fix per row) into :class:`~seasight.model.batch.Batch` frames.
 
 Three layouts are recognised from the header (see :func:`detect_layout`); any other is read
 with a :class:`~seasight.sources.csv_layout.CsvLayout` that names the columns (layout
@@ -52,7 +52,7 @@ Every CSV row yields either one ``positions`` row (plus one ``static`` row when 
 about the vessel's identity or voyage) or one ``rejects`` row, never both, so that
 ``data lines == len(positions) + len(rejects) + skipped["blank"]`` (the header is line 1).
 Rejects keep the row's raw bytes (without its line terminator) and name one reason of
-:mod:`seasight.rejects`, checked in this order:
+:mod:`seasight.model.rejects`, checked in this order:
 
 * ``bad_character``: the row is not valid UTF-8 (rejected whole, even when only the vessel
   name is, say, Latin-1: its bytes are kept in ``raw``);
@@ -116,8 +116,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from seasight.batch import Batch
-from seasight.schema import TABLES, UTC_US, conform, empty
+from seasight.model.batch import Batch
+from seasight.model.schema import TABLES, UTC_US, conform, empty
 from seasight.sources.csv_layout import FIELDS, CsvLayout
 from seasight.sources.errors import CsvLayoutError, SourceError
 from seasight.sources.vessel_ids import colliding_ids, synthetic_mmsi
@@ -361,7 +361,7 @@ def detect_layout(header: list[str], layout: CsvLayout | None = None) -> str:
 def read_track_csv(
     data: TrackCsvInput, *, source: str | None = None, layout: CsvLayout | None = None
 ) -> Batch:
-    """Read one CSV track file (plain or gzip) into a :class:`~seasight.batch.Batch`.
+    """Read one CSV track file (plain or gzip) into a :class:`~seasight.model.batch.Batch`.
 
     ``data`` is a path (``str`` or path-like; ``.gz`` or not, gzip is recognised by content) or
     the file's bytes. ``source`` is written in every row's ``source`` column; it defaults to
@@ -371,7 +371,7 @@ def read_track_csv(
 
     The returned batch has ``positions``, ``static`` and ``rejects`` filled (and, for DMA files,
     ``base_stations`` and ``aids_to_navigation`` with the fixes of those stations), each
-    conformed to :data:`seasight.schema.TABLES`, and ``skipped`` counting blank
+    conformed to :data:`seasight.model.schema.TABLES`, and ``skipped`` counting blank
     lines (``"blank"``) and, after a header that matches no layout, the unread lines
     (``"after_bad_header"``). Rows are in file order. Bad rows never raise: they are returned in
     ``rejects`` (see the module documentation for the reasons). Only failing to open the file

@@ -1,6 +1,7 @@
 """Exceptions raised by :mod:`seasight.sources`.
 
-Readers report bad *content* as ``rejects`` rows (see :mod:`seasight.rejects`) and do not raise
+Readers report bad *content* as ``rejects`` rows (see :mod:`seasight.model.rejects`) and do not
+raise
 for it; these exceptions are for callers that ask a question whose answer is "no", such as
 :func:`seasight.sources.csv_tracks.detect_layout` on an unknown header.
 """

@@ -20,7 +20,7 @@ from typing import BinaryIO, cast
 
 import polars as pl
 
-from seasight.schema import TABLES
+from seasight.model.schema import TABLES
 
 #: Bytes hashed at each end of a file for its fingerprint.
 FINGERPRINT_EDGE_BYTES = 1 << 20
@@ -74,7 +74,7 @@ def fingerprint(path: Path) -> str:
 
 @dataclass
 class Damage:
-    """Why a compressed file ended early: a reason of :mod:`seasight.rejects`, what was wrong,
+    """Why a compressed file ended early: a reason of :mod:`seasight.model.rejects`, what was wrong,
     and the incomplete last line the damage cut (filled in by :func:`line_chunks`)."""
 
     reason: str

@@ -2,8 +2,8 @@
 
 Every table keys vessels by ``mmsi`` (UInt32). A source whose vessel column is not an MMSI (an
 anonymised ``ID``, a database key, a name) keeps that id as written in ``static.vessel_id``, and
-each distinct id gets a synthetic MMSI in [:data:`~seasight.schema.SYNTHETIC_MMSI_MIN`,
-:data:`~seasight.schema.SYNTHETIC_MMSI_MAX`] = [2**30, 2**32 - 1]: above every nine-digit MMSI
+each distinct id gets a synthetic MMSI in [:data:`~seasight.model.schema.SYNTHETIC_MMSI_MIN`,
+:data:`~seasight.model.schema.SYNTHETIC_MMSI_MAX`] = [2**30, 2**32 - 1]: above every nine-digit MMSI
 and every value the 30-bit AIS MMSI field can hold, so it never collides with a real one. Such
 vessels are ``synthetic`` in :func:`seasight.tracks.identity.mmsi_kind`: kept in tracks, no
 flag, not counted as an invalid MMSI.
@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from seasight.schema import SYNTHETIC_MMSI_MAX, SYNTHETIC_MMSI_MIN
+from seasight.model.schema import SYNTHETIC_MMSI_MAX, SYNTHETIC_MMSI_MIN
 
 __all__ = ["colliding_ids", "is_synthetic", "is_vessel_key", "synthetic_mmsi"]
 

@@ -1,9 +1,9 @@
-"""The embedded store: one DuckDB file holding every table of ``seasight.schema``.
+"""The embedded store: one DuckDB file holding every table of ``seasight.model.schema``.
 
 Appends are transactional: the rows of a batch and the ingest checkpoint of its source are
 committed together, so an ingest killed at any moment (even ``kill -9``) leaves the database at
 the last committed chunk, and running the same ingest again continues from there. Each decoded
-table is deduplicated on append (see :mod:`seasight.dedup`): a new row that repeats a kept one
+table is deduplicated on append (see :mod:`seasight.store.dedup`): a new row that repeats a kept one
 is dropped, and a stored row that a new, earlier reception supersedes is deleted in the same
 transaction as the new row is inserted; rejects are kept once per (source, line, raw bytes).
 """
@@ -25,8 +25,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from seasight.batch import DECODED_TABLES, Batch
-from seasight.dedup import (
+from seasight.geo.zones import TRUSTED_LIMITS, Zone, zones_from_geojson, zones_to_geojson
+from seasight.model.batch import DECODED_TABLES, Batch
+from seasight.model.schema import DERIVED_TABLES, EVENTS, TABLES, conform
+from seasight.store.dedup import (
     DEDUP_WINDOW_S,
     RECEPTION_KEY,
     Receptions,
@@ -34,8 +36,6 @@ from seasight.dedup import (
     dedup_masks,
     receptions,
 )
-from seasight.geo.zones import TRUSTED_LIMITS, Zone, zones_from_geojson, zones_to_geojson
-from seasight.schema import DERIVED_TABLES, EVENTS, TABLES, conform
 
 #: The database file used when none is given.
 DEFAULT_DB = Path("seasight.duckdb")

@@ -52,7 +52,7 @@ import numpy as np
 import polars as pl
 
 from seasight.geo.land import on_land
-from seasight.schema import POSITIONS, TRACK_POINTS, conform, empty
+from seasight.model.schema import POSITIONS, TRACK_POINTS, conform, empty
 from seasight.tracks._sort import sort_index, tie_groups
 from seasight.tracks.identity import mmsi_kind
 

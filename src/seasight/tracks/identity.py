@@ -71,7 +71,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import ArrayLike
 
-from seasight.schema import (
+from seasight.model.schema import (
     IDENTITIES,
     SYNTHETIC_MMSI_MAX,
     SYNTHETIC_MMSI_MIN,

@@ -49,7 +49,7 @@ import numba as nb
 import numpy as np
 import polars as pl
 
-from seasight.schema import SEGMENTS, TRACK_POINTS, conform, empty
+from seasight.model.schema import SEGMENTS, TRACK_POINTS, conform, empty
 
 __all__ = [
     "OUTLIER_REASONS",

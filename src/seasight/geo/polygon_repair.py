@@ -4,7 +4,7 @@ Making a self-intersecting polygon valid costs GEOS time that grows with the num
 (quadratically for a ring that crosses itself everywhere), inside C code that no Python thread
 can interrupt: done in the service's own process, one hostile polygon would hold a worker
 thread, and the service's shutdown, for as long as GEOS takes. :func:`repair_polygons` therefore
-runs the repair in a child Python process (``python -m seasight.polygon_repair``, which imports
+runs the repair in a child Python process (``python -m seasight.geo.polygon_repair``, which imports
 nothing but shapely) and kills it when the time limit passes; at most :data:`REPAIRS_AT_ONCE`
 such processes run at a time, and the child lowers its own priority so that the service keeps
 its cores.
@@ -102,7 +102,7 @@ def repair_polygons(shapes: Sequence[BaseGeometry], timeout_s: float = REPAIR_TI
         here = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
         try:
-            done = subprocess.run([sys.executable, "-m", "seasight.polygon_repair"],
+            done = subprocess.run([sys.executable, "-m", "seasight.geo.polygon_repair"],
                                   input=payload, capture_output=True, timeout=timeout_s,
                                   env=env, check=False)
         except subprocess.TimeoutExpired:  # run() has killed and reaped the child

@@ -69,7 +69,7 @@ import numpy as np
 import polars as pl
 
 from seasight.events.model import parse_utc
-from seasight.schema import EVENTS, POSITIONS, REJECTS, UTC_US, conform
+from seasight.model.schema import EVENTS, POSITIONS, REJECTS, UTC_US, conform
 from seasight.sharing import assign_source, owners
 from seasight.sharing.agreements import AgreementError, check_org
 from seasight.sources.csv_tracks import position_hash

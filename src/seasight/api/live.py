@@ -4,9 +4,10 @@ A :class:`LivePipeline` runs beside the service on its :class:`~seasight.store.s
 
 * one thread per feed (TCP client, UDP listener or a replayed capture, see
   :mod:`seasight.sources`) decodes lines as they arrive and commits them every second
-  (:func:`seasight.ingest.ingest_live`);
+  (:func:`seasight.ingest.pipeline.ingest_live`);
 * one analysis thread, every ``analyse_every_s`` seconds when new positions were stored, runs
-  :class:`~seasight.detection.IncrementalDetector` (the same chain as ``seasight detect``, over
+  :class:`~seasight.analysis.detection.IncrementalDetector` (the same chain as ``seasight detect``,
+  over
   the recent window only, with the same events as a batch run), re-screens identities against
   the stored watchlists when identities changed, re-scores risk and fires the alert rules
   (revising the alerts of events that grew: an encounter still going on says how long it
@@ -27,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seasight.detection import IncrementalDetector, StoredDetection
-from seasight.ingest import IngestReport, ingest_live
+from seasight.analysis.detection import IncrementalDetector, StoredDetection
+from seasight.ingest.pipeline import IngestReport, ingest_live
 from seasight.risk.alerts import Rule, default_rules, update_alerts
 from seasight.risk.score import risk_store
 from seasight.risk.watchlists import keep_screening_current

@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 
 from seasight.ais.encode import Lines, encode_positions, encode_static
-from seasight.schema import POSITIONS, STATIC, empty
+from seasight.model.schema import POSITIONS, STATIC, empty
 from seasight.sharing import agreements_version, attach_origin, load_grants, owners, permitted
 from seasight.sharing.policy import Grants
 from seasight.sharing.reads import ship_types

@@ -33,7 +33,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from seasight.csv_cells import safe_text_columns
+from seasight.model.csv_cells import safe_text_columns
 
 #: What can be exported, and how.
 KINDS: Final = ("events", "tracks", "positions")

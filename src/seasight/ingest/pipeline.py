@@ -8,7 +8,7 @@ file ingested to the end is recognised by its fingerprint (size, modification ti
 of its first and last MiB: :func:`~seasight.sources.files.fingerprint`) and skipped unless
 ``force`` is given; a file whose fingerprint changed (edited, appended to, touched) is read again
 from its start. Forced or not, duplicates are never stored twice, and which reception of a
-transmission is kept does not depend on chunks, commits or restarts (:mod:`seasight.dedup`).
+transmission is kept does not depend on chunks, commits or restarts (:mod:`seasight.store.dedup`).
 A damaged ``.gz`` file is ingested up to the damage, which is recorded as one reject.
 """
 
@@ -26,9 +26,8 @@ from typing import BinaryIO
 import polars as pl
 
 from seasight.ais import DecoderState, NmeaDecoder
-from seasight.batch import Batch
-from seasight.dedup import Receptions
-from seasight.prefetch import prefetched, with_idle_ticks
+from seasight.ingest.prefetch import prefetched, with_idle_ticks
+from seasight.model.batch import Batch
 from seasight.sources.csv_layout import CsvLayout
 from seasight.sources.csv_tracks import read_track_csv
 from seasight.sources.files import (
@@ -42,6 +41,7 @@ from seasight.sources.files import (
 from seasight.sources.live import LiveChunk
 from seasight.sources.udp import UdpCounters
 from seasight.store import DEFAULT_DB, Checkpoint, RepeatFilter, Store
+from seasight.store.dedup import Receptions
 
 #: Bytes of text decoded at a time.
 CHUNK_BYTES = 16 * 1024 * 1024

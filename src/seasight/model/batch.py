@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from seasight.schema import TABLES, conform, empty
+from seasight.model.schema import TABLES, conform, empty
 
 DECODED_TABLES = ("positions", "static", "base_stations", "aids_to_navigation", "other_messages")
 
@@ -21,7 +21,8 @@ class Batch:
     ``skipped`` counts lines that are neither data nor errors (blank lines, ``#`` comments),
     so that ``lines read == messages' lines + rejects + skipped`` can always be checked.
     ``warnings`` counts decoded lines that had a problem, by reason name
-    (:data:`seasight.rejects.REASONS`): a tag block that failed its check (``tagblock_checksum``,
+    (:data:`seasight.model.rejects.REASONS`): a tag block that failed its check
+    (``tagblock_checksum``,
     ``bad_tagblock``), a receive-time prefix that is no plausible time (``bad_timestamp``).
     """
 
@@ -37,7 +38,7 @@ class Batch:
     warnings: Counter[str] = field(default_factory=Counter)
 
     def tables(self) -> dict[str, pl.DataFrame]:
-        """Table name -> frame, for every table of :data:`seasight.schema.TABLES`."""
+        """Table name -> frame, for every table of :data:`seasight.model.schema.TABLES`."""
         return {name: getattr(self, name) for name in TABLES}
 
     def n_rows(self) -> int:
