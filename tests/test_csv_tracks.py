@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from seasight.model.batch import Batch
 from seasight.model.rejects import REASON_CODES
 from seasight.model.schema import TABLES
-from seasight.sources import csv_tracks
+from seasight.sources import csv_blocks
 from seasight.sources.csv_tracks import (
     CsvLayoutError,
     detect_layout,
@@ -409,8 +409,8 @@ def test_corrupted_copy_keeps_every_good_row(tmp_path: Path) -> None:
 def test_small_blocks_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
     raw, _ = corrupted_marinecadastre()
     whole = read_track_csv(raw)
-    monkeypatch.setattr(csv_tracks, "_CHUNK_BYTES", 2_000)
-    monkeypatch.setattr(csv_tracks, "_READ_BYTES", 97)
+    monkeypatch.setattr(csv_blocks, "_CHUNK_BYTES", 2_000)
+    monkeypatch.setattr(csv_blocks, "_READ_BYTES", 97)
     pieces = read_track_csv(raw)
     for name in ("positions", "static", "rejects"):
         assert getattr(pieces, name).equals(getattr(whole, name)), name
@@ -698,7 +698,7 @@ def test_many_rows_in_many_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         fh.write(header + b"\n")
         for _ in range(300):
             fh.write(body)
-    monkeypatch.setattr(csv_tracks, "_CHUNK_BYTES", 4 << 20)  # about 9 blocks
+    monkeypatch.setattr(csv_blocks, "_CHUNK_BYTES", 4 << 20)  # about 9 blocks
     batch = read_track_csv(path)
     assert batch.positions.height == 300_000
     assert batch.static.height == 998 * 300

@@ -98,14 +98,9 @@ physical line is one row).
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import csv
-import gzip
-import io
 import os
 import re
-import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -114,10 +109,29 @@ from typing import Final
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from seasight.model.batch import Batch
 from seasight.model.schema import TABLES, UTC_US, conform, empty
+from seasight.sources.csv_blocks import (
+    _BOM,
+    TrackCsvInput,
+    _Blocks,
+    _Lines,
+    _split_lines,
+)
+from seasight.sources.csv_known_layouts import (
+    _DMA,
+    _GENERIC,
+    _INDEX_SAMPLE,
+    _MARINECADASTRE,
+    _REQUIRED,
+    _SEPARATORS,
+    DMA_EPFD,
+    DMA_MOBILE_MSG_TYPE,
+    DMA_NAV_STATUS,
+    DMA_SHIP_TYPE,
+    MARINECADASTRE_MSG_TYPE,
+)
 from seasight.sources.csv_layout import FIELDS, CsvLayout
 from seasight.sources.errors import CsvLayoutError, SourceError
 from seasight.sources.vessel_ids import colliding_ids, synthetic_mmsi
@@ -149,193 +163,6 @@ TS_MIN: Final = datetime(1990, 1, 1, tzinfo=UTC)
 #: Times at or after this are rejected as ``bad_timestamp`` (out of range).
 TS_MAX: Final = datetime(2100, 1, 1, tzinfo=UTC)
 
-#: What :func:`read_track_csv` accepts: a path (``str`` is always a path) or the file's bytes.
-TrackCsvInput = str | os.PathLike[str] | bytes | bytearray | memoryview
-
-# Bytes read from the (decompressed) file per block; blocks end on a line boundary.
-_CHUNK_BYTES = 64 << 20
-# Bytes asked of the stream per read (read1: a damaged gzip stream still yields what precedes
-# the damage).
-_READ_BYTES = 1 << 20
-_GZIP_MAGIC: Final = b"\x1f\x8b"
-_BOM: Final = b"\xef\xbb\xbf"
-
-# --------------------------------------------------------------------------------------------
-# Layouts: canonical field -> accepted header names (after _normalise_name), first match wins.
-# --------------------------------------------------------------------------------------------
-
-_REQUIRED: Final = ("ts", "mmsi", "lat", "lon")
-
-#: Separators tried on the header line when the layout names none; the one that splits it into
-#: the most fields wins (``,`` on a tie).
-_SEPARATORS: Final = (",", ";", "\t", "|")
-#: Data lines looked at to recognise an unnamed leading index column.
-_INDEX_SAMPLE: Final = 20
-
-_MARINECADASTRE: Final[dict[str, tuple[str, ...]]] = {
-    "ts": ("basedatetime", "base_date_time"),
-    "mmsi": ("mmsi",),
-    "lat": ("lat", "latitude"),
-    "lon": ("lon", "longitude"),
-    "sog": ("sog",),
-    "cog": ("cog",),
-    "heading": ("heading",),
-    "shipname": ("vesselname", "vessel_name"),
-    "imo": ("imo",),
-    "callsign": ("callsign", "call_sign"),
-    "ship_type": ("vesseltype", "vessel_type"),
-    "nav_status": ("status",),
-    "draught": ("draft", "draught"),
-    "transceiver": ("transceiverclass", "transceiver_class", "transceiver"),
-}
-
-_DMA: Final[dict[str, tuple[str, ...]]] = {
-    "ts": ("timestamp",),
-    "mobile": ("type_of_mobile",),
-    "mmsi": ("mmsi",),
-    "lat": ("latitude",),
-    "lon": ("longitude",),
-    "nav_status": ("navigational_status",),
-    "rot": ("rot",),
-    "sog": ("sog",),
-    "cog": ("cog",),
-    "heading": ("heading",),
-    "imo": ("imo",),
-    "callsign": ("callsign",),
-    "shipname": ("name",),
-    "ship_type": ("ship_type",),
-    "epfd": ("type_of_position_fixing_device",),
-    "draught": ("draught",),
-    "destination": ("destination",),
-    "eta": ("eta",),
-    "to_bow": ("a",),
-    "to_stern": ("b",),
-    "to_port": ("c",),
-    "to_starboard": ("d",),
-}
-
-_GENERIC: Final[dict[str, tuple[str, ...]]] = {
-    "ts": (
-        "time",
-        "timestamp",
-        "basedatetime",
-        "base_date_time",
-        "datetime",
-        "date_time",
-        "time_utc",
-        "timestamp_utc",
-    ),
-    "mmsi": ("mmsi",),
-    # a vessel id that is not an MMSI: used only when there is no MMSI column
-    "vessel_id": ("vessel_id", "vesselid", "ship_id", "shipid", "id", "track_id", "trackid",
-                  "object_id", "objectid"),
-    "lat": ("lat", "latitude", "latitude_degrees"),
-    "lon": ("lon", "lng", "long", "longitude", "longitude_degrees"),
-    "sog": ("sog", "speed", "sog_knots", "speed_knots"),
-    "cog": ("cog", "course", "cog_degrees", "course_degrees"),
-    "heading": ("heading", "true_heading", "heading_degrees", "hdg"),
-    "shipname": ("shipname", "ship_name", "vesselname", "vessel_name", "name"),
-    "callsign": ("callsign", "call_sign"),
-    "imo": ("imo", "imo_number"),
-}
-
-_SPECS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
-    "marinecadastre": _MARINECADASTRE,
-    "dma": _DMA,
-    "generic": _GENERIC,
-}
-
-# --------------------------------------------------------------------------------------------
-# Code tables for the DMA text columns (keys as normalised by _text_key: lower case, letters
-# and digits only). Values are the ITU-R M.1371 codes (seasight/shared reference tables).
-# --------------------------------------------------------------------------------------------
-
-#: DMA "Navigational status" text -> AIS navigational status code.
-DMA_NAV_STATUS: Final[dict[str, int]] = {
-    "underwayusingengine": 0,
-    "atanchor": 1,
-    "notundercommand": 2,
-    "restrictedmaneuverability": 3,
-    "restrictedmanoeuverability": 3,
-    "restrictedmanoeuvrability": 3,
-    "restrictedmaneuvrability": 3,
-    "constrainedbyherdraught": 4,
-    "moored": 5,
-    "aground": 6,
-    "engagedinfishing": 7,
-    "underwaysailing": 8,
-    "reservedforfutureamendmenthsc": 9,
-    "reservedforfutureamendmentofnavigationalstatusforhsc": 9,
-    "reservedforfutureamendmentwig": 10,
-    "reservedforfutureamendmentofnavigationalstatusforwig": 10,
-    "powerdrivenvesseltowingastern": 11,
-    "powerdrivenvesseltowingasternregionaluse": 11,
-    "powerdrivenvesselpushingaheadortowingalongside": 12,
-    "powerdrivenvesselpushingaheadortowingalongsideregionaluse": 12,
-    "reservedforfutureuse": 13,
-    "aissartisactive": 14,
-    "aissart": 14,
-    # 15 is "not defined (default)": what a transponder sends when nothing was set.
-    "unknownvalue": 15,
-    "undefined": 15,
-    "undefineddefault": 15,
-    "notdefined": 15,
-}
-
-#: DMA "Ship type" text -> AIS ship type code ("all ships of this type" for the families
-#: whose second digit is a hazard category, which the DMA text does not give).
-DMA_SHIP_TYPE: Final[dict[str, int]] = {
-    "wig": 20,
-    "fishing": 30,
-    "towing": 31,
-    "towinglongwide": 32,
-    "dredging": 33,
-    "diving": 34,
-    "military": 35,
-    "sailing": 36,
-    "pleasure": 37,
-    "hsc": 40,
-    "pilot": 50,
-    "sar": 51,
-    "tug": 52,
-    "porttender": 53,
-    "antipollution": 54,
-    "lawenforcement": 55,
-    "spare1": 56,
-    "spare2": 57,
-    "localvessel": 56,
-    "medical": 58,
-    "notpartytoconflict": 59,
-    "passenger": 60,
-    "cargo": 70,
-    "tanker": 80,
-    "other": 90,
-}
-
-#: DMA "Type of position fixing device" text -> AIS EPFD code ("Undefined" -> null).
-DMA_EPFD: Final[dict[str, int]] = {
-    "gps": 1,
-    "glonass": 2,
-    "combinedgpsglonass": 3,
-    "loranc": 4,
-    "chayka": 5,
-    "integratednavigationsystem": 6,
-    "surveyed": 7,
-    "galileo": 8,
-    "internalgnss": 15,
-}
-
-#: DMA "Type of mobile" text -> the AIS message type such a station sends its position in.
-DMA_MOBILE_MSG_TYPE: Final[dict[str, int]] = {
-    "classa": 1,
-    "classb": 18,
-    "basestation": 4,
-    "aton": 21,
-    "sarairborne": 9,
-}
-
-#: MarineCadastre ``TransceiverClass`` -> message type of the position report.
-MARINECADASTRE_MSG_TYPE: Final[dict[str, int]] = {"A": 1, "B": 18}
 
 # --------------------------------------------------------------------------------------------
 # Public API
@@ -600,152 +427,6 @@ def _unnamed_column(sample: bytes, plan: _Plan) -> int | None:
     if not all(len(r) == plan.n_fields + 1 for r in rows):
         return None
     return 0 if all(r[-1].strip() == "" for r in rows) else 1
-
-
-# --------------------------------------------------------------------------------------------
-# Reading blocks of whole lines
-# --------------------------------------------------------------------------------------------
-
-
-class _Blocks:
-    """Iterate over a file's (decompressed) bytes in blocks that end on a line boundary.
-
-    A corrupt or truncated gzip stream ends the iteration early; the error is kept in
-    :attr:`error` (and the incomplete line it cut, in :attr:`partial`) instead of being raised.
-    """
-
-    def __init__(self, data: TrackCsvInput) -> None:
-        self._data = data
-        self._stack = contextlib.ExitStack()
-        self.error: str | None = None
-        self.partial = b""  # the incomplete last line before a decompression error
-
-    def __enter__(self) -> _Blocks:
-        data = self._data
-        raw: io.BufferedIOBase
-        if isinstance(data, bytes | bytearray | memoryview):
-            raw = io.BytesIO(data)
-        else:
-            raw = self._stack.enter_context(open(os.fspath(data), "rb"))
-        head = raw.read(2)
-        raw.seek(0)
-        if head == _GZIP_MAGIC:
-            raw = self._stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
-        self._stream = raw
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
-
-    def __iter__(self) -> Iterator[bytes]:
-        pieces: list[bytes] = []
-        held = 0
-        while True:
-            try:
-                piece = self._stream.read1(_READ_BYTES)
-            except (OSError, EOFError, zlib.error) as exc:
-                # Everything decompressed before the damage has been returned by read1; a last
-                # line cut short by the damage is not parsed (it could look valid).
-                self.error = f"{type(exc).__name__}: {exc}"
-                buf = b"".join(pieces)
-                cut = buf.rfind(b"\n") + 1
-                self.partial = buf[cut:]
-                if cut:
-                    yield buf[:cut]
-                return
-            if not piece:
-                break
-            pieces.append(piece)
-            held += len(piece)
-            if held < _CHUNK_BYTES:
-                continue
-            buf = b"".join(pieces)
-            cut = buf.rfind(b"\n")
-            if cut < 0:  # one very long line: keep reading
-                pieces, held = [buf], len(buf)
-                continue
-            yield buf[: cut + 1]
-            rest = buf[cut + 1 :]
-            pieces, held = ([rest], len(rest)) if rest else ([], 0)
-        if held:
-            yield b"".join(pieces)
-
-
-@dataclass
-class _Lines:
-    """One block as columns ``line_no`` and ``text`` ("" for lines that are not UTF-8)."""
-
-    frame: pl.DataFrame
-    n_lines: int
-    bad_utf8: dict[int, tuple[str, bytes]] = field(default_factory=dict)  # index -> detail, raw
-
-
-def _split_lines(block: bytes, first_line_no: int) -> _Lines:
-    """Cut ``block`` into lines (without ``\\n`` / ``\\r\\n``) as an Arrow-backed column.
-
-    The column is built on the block's own buffer (each line still ending in its newline,
-    stripped by Polars afterwards). When some lines are not UTF-8, their bytes are kept aside
-    for the rejects and a copy of the block without them is used instead.
-    """
-    arr = np.frombuffer(block, dtype=np.uint8)
-    size = arr.size
-    if size == 0:
-        return _Lines(pl.DataFrame(schema={"line_no": pl.Int64, "text": pl.String}), 0)
-    newlines = np.flatnonzero(arr == 0x0A)
-    ends = newlines if newlines.size and newlines[-1] == size - 1 else np.append(newlines, size)
-    n = ends.size
-    offsets = np.empty(n + 1, dtype=np.int64)
-    offsets[0] = 0
-    offsets[1:] = np.minimum(ends + 1, size)  # each line with its newline
-    bad = _invalid_utf8_lines(block, arr, offsets[:-1], ends)
-    bad_utf8: dict[int, tuple[str, bytes]] = {}
-    data = arr
-    if bad:
-        keep = np.ones(size, dtype=bool)
-        lengths = np.diff(offsets)
-        for i, detail in bad.items():  # their text becomes "", their bytes go to the rejects
-            bad_utf8[i] = (detail, block[offsets[i] : ends[i]].removesuffix(b"\r"))
-            keep[offsets[i] : offsets[i + 1]] = False
-            lengths[i] = 0
-        data = arr[keep]
-        np.cumsum(lengths, out=offsets[1:])
-    text = pl.from_arrow(_arrow(pa.large_string(), n, offsets, data))
-    frame = pl.DataFrame(
-        {"line_no": np.arange(first_line_no, first_line_no + n, dtype=np.int64), "text": text}
-    ).with_columns(pl.col("text").str.strip_suffix("\n").str.strip_suffix("\r"))
-    return _Lines(frame, n, bad_utf8)
-
-
-def _arrow(dtype: pa.DataType, n: int, offsets: np.ndarray, data: np.ndarray) -> pa.Array:
-    return pa.Array.from_buffers(dtype, n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-
-
-def _invalid_utf8_lines(
-    block: bytes, arr: np.ndarray, starts: np.ndarray, ends: np.ndarray
-) -> dict[int, str]:
-    """Line index -> description, for the lines of ``block`` that are not valid UTF-8.
-
-    Pure ASCII (the usual case) is recognised with one vectorised comparison; otherwise the
-    block is decoded by the C codec, restarting after each bad line, so the Python work is
-    proportional to the number of bad lines.
-    """
-    if arr.size == 0 or int(arr.max()) < 0x80:
-        return {}
-    bad: dict[int, str] = {}
-    view = memoryview(block)
-    pos = 0
-    while pos < len(block):
-        try:
-            codecs.utf_8_decode(view[pos:], "strict", True)
-            break
-        except UnicodeDecodeError as exc:
-            at = pos + exc.start
-            line = int(np.searchsorted(starts, at, side="right")) - 1
-            bad[line] = (
-                f"not valid UTF-8: byte 0x{block[at]:02x} at column {at - int(starts[line]) + 1}"
-            )
-            pos = int(ends[line]) + 1
-    return bad
 
 
 # --------------------------------------------------------------------------------------------
