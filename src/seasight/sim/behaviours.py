@@ -715,15 +715,19 @@ class Planter:
                 hours = float(self.rng.uniform(*self.p.anchored_hours))
                 hours = min(hours, self.span / 3600.0 - 1.0)
                 vs = [self._vessel(str(self.rng.choice(["bulk", "tanker"]))) for _ in range(2)]
-                trs = []
-                for v, (la, lo) in zip(vs, ((lat, lon), (lat2, lon2)), strict=True):
-                    b = TrackBuilder(-self.traffic.margin_s - 3600.0, la, lo)
-                    b.start_leg(self.geo.ports[port].locode, None)
-                    b.hold_until(float(hours * 3600.0 * self.rng.uniform(1.0, 1.3)))
-                    dest = int(self.rng.choice([j for j in range(len(self.geo.ports))
-                                                if j != port]))
-                    self._go_to_port(b, v, dest)
-                    trs.append(self._add(b, v))
+                builders = []
+                try:
+                    for v, (la, lo) in zip(vs, ((lat, lon), (lat2, lon2)), strict=True):
+                        b = TrackBuilder(-self.traffic.margin_s - 3600.0, la, lo)
+                        b.start_leg(self.geo.ports[port].locode, None)
+                        b.hold_until(float(hours * 3600.0 * self.rng.uniform(1.0, 1.3)))
+                        dest = int(self.rng.choice([j for j in range(len(self.geo.ports))
+                                                    if j != port]))
+                        self._go_to_port(b, v, dest)
+                        builders.append(b)
+                except ValueError:  # no lane route from this spot: try another port
+                    continue
+                trs = [self._add(b, v) for b, v in zip(builders, vs, strict=True)]
                 self.plan.planted.append(Planted(
                     "anchored_together", tuple(trs), 0.0, hours * 3600.0, lookalike=True,
                     details={"port": self.geo.ports[port].name,
