@@ -56,7 +56,7 @@ def built() -> Path:
 
 
 def test_page_files_exist(built: Path) -> None:
-    for name in ("index.html", "app.js", "app.css", "favicon.svg", *VENDOR_FILES):
+    for name in ("index.html", "app.js", "symbols.js", "app.css", "favicon.svg", *VENDOR_FILES):
         path = built / name
         assert path.is_file() and path.stat().st_size > 0, name
     # The vendored MapLibre is the browser build, not a stub.
@@ -103,8 +103,8 @@ def test_index_references_only_local_assets(built: Path) -> None:
 
 
 def test_scripts_make_no_external_requests(built: Path) -> None:
-    """app.js and app.css name no host: data comes from /api on the same origin."""
-    for name in ("app.js", "app.css"):
+    """The scripts and app.css name no host: data comes from /api on the same origin."""
+    for name in ("app.js", "symbols.js", "app.css"):
         text = (built / name).read_text(encoding="utf-8")
         assert not re.search(r"https?://|wss?://[a-z]", text), name
     app = (built / "app.js").read_text(encoding="utf-8")
@@ -112,8 +112,10 @@ def test_scripts_make_no_external_requests(built: Path) -> None:
                      "/track", "/ack"):
         assert endpoint in app, endpoint
     # No glyph server: the style has no `glyphs` URL and no layer draws text.
-    assert not re.search(r"glyphs['\"]?\s*:", app)
-    assert "text-field" not in app
+    symbols = (built / "symbols.js").read_text(encoding="utf-8")
+    for script in (app, symbols):
+        assert not re.search(r"glyphs['\"]?\s*:", script)
+        assert "text-field" not in script
 
 
 # --------------------------------------------------------------------------- map colours
@@ -197,9 +199,9 @@ def test_ciede2000_matches_published_pairs() -> None:
 
 
 def _ship_type_palette(app: str) -> dict[str, str]:
-    """SHIP_TYPE_PALETTE of app.js: category -> colour."""
+    """SHIP_TYPE_PALETTE of symbols.js: category -> colour."""
     block = re.search(r"const SHIP_TYPE_PALETTE = \{(.*?)\};", app, re.DOTALL)
-    assert block, "app.js has no SHIP_TYPE_PALETTE"
+    assert block, "symbols.js has no SHIP_TYPE_PALETTE"
     pairs = re.findall(r"""['"]?([^'":\n]+?)['"]?\s*:\s*'(#[0-9a-fA-F]{6})'""", block.group(1))
     return {label.strip(): colour.lower() for label, colour in pairs}
 
@@ -207,10 +209,10 @@ def _ship_type_palette(app: str) -> dict[str, str]:
 def test_ship_type_colours_are_distinguishable() -> None:
     """Every pair of ship type colours differs by CIEDE2000 >= 15, and >= 10 under simulated
     protanopia, deuteranopia and tritanopia; every category of the type steps has one."""
-    app = (STATIC_DIR / "app.js").read_text(encoding="utf-8")
+    app = (STATIC_DIR / "symbols.js").read_text(encoding="utf-8")
     palette = _ship_type_palette(app)
     steps = re.search(r"const TYPE_STEPS = \[(.*?)\n\];", app, re.DOTALL)
-    assert steps, "app.js has no TYPE_STEPS"
+    assert steps, "symbols.js has no TYPE_STEPS"
     categories = set(re.findall(r"\[\d+, '([^']+)'\]", steps.group(1)))
     assert categories and categories == set(palette), (categories, set(palette))
     assert len(set(palette.values())) == len(palette) >= 10
@@ -541,7 +543,7 @@ def test_legend_in_chromium(server: Service) -> None:
     entry is reported."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
-    palette = _ship_type_palette((STATIC_DIR / "app.js").read_text(encoding="utf-8"))
+    palette = _ship_type_palette((STATIC_DIR / "symbols.js").read_text(encoding="utf-8"))
     with _browser_page(errors) as page:
         page.goto(f"{server.base}/#key={server.key}")
         page.wait_for_function("window.seasight && window.seasight.vesselsLoaded",

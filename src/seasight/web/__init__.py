@@ -1,6 +1,6 @@
-"""The web map: a single static page (``static/index.html``, ``app.js``, ``app.css``) served by
-the API at ``/``. The MapLibre GL library it loads, and Swagger UI for the API page at
-``/docs``, are vendored into ``static/vendor/`` by ``web/build.sh`` from the npm lock file;
+"""The web map: a single static page (``static/index.html``, ``app.js`` with ``symbols.js``,
+``app.css``) served by the API at ``/``. The MapLibre GL library it loads, and Swagger UI for
+the API page at ``/docs``, are vendored into ``static/vendor/`` by ``web/build.sh`` from the npm lock file;
 nothing is fetched from the internet at run time."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ VENDOR_FILES = ("vendor/maplibre-gl.js", "vendor/maplibre-gl.css",
 
 def is_built(static_dir: Path = STATIC_DIR) -> bool:
     """True when the page and its vendored libraries are present (``web/build.sh`` has run)."""
-    needed = ("index.html", "app.js", "app.css", *VENDOR_FILES)
+    needed = ("index.html", "app.js", "symbols.js", "app.css", *VENDOR_FILES)
     return all((static_dir / name).is_file() for name in needed)
 
 
