@@ -1,7 +1,7 @@
 """The web map: a single static page (``static/index.html``, ``app.js`` with ``symbols.js``,
 ``app.css``) served by the API at ``/``. The MapLibre GL library it loads, and Swagger UI for
-the API page at ``/docs``, are vendored into ``static/vendor/`` by ``web/build.sh`` from the npm lock file;
-nothing is fetched from the internet at run time."""
+the API page at ``/docs``, are vendored into ``static/vendor/`` by ``web/build.sh`` from the
+npm lock file; nothing is fetched from the internet at run time."""
 
 from __future__ import annotations
 
