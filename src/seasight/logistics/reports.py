@@ -82,17 +82,23 @@ def statement(entries: pl.DataFrame, book: str, partner: str, fiscal_year: int
               ) -> pl.DataFrame:
     """A statement of account of ``book`` with ``partner`` for ``book``'s ``fiscal_year``:
     one row per posting on the open accounts, oldest first, with the running balance per
-    currency (positive: the partner owes the book)."""
-    rows = entries.filter((pl.col("book") == book) & (pl.col("partner") == partner)
-                          & (pl.col("fiscal_year") == fiscal_year)
+    currency (positive: the partner owes the book) starting from the balance brought forward
+    from earlier fiscal years (``opening_minor``)."""
+    mine = entries.filter((pl.col("book") == book) & (pl.col("partner") == partner)
                           & pl.col("account").is_in(_OPEN_ACCOUNTS))
+    opening = (mine.filter(pl.col("fiscal_year") < fiscal_year).group_by("currency")
+               .agg(pl.col("amount_minor").sum().alias("opening_minor")))
+    rows = mine.filter(pl.col("fiscal_year") == fiscal_year)
     rows = (rows.group_by(["posted_on", "txn_id", "order_id", "kind", "currency", "due_on"],
                           maintain_order=True)
             .agg(pl.col("amount_minor").sum(), pl.col("category").unique().sort()
                  .str.join(",").alias("categories"))
             .filter(pl.col("amount_minor") != 0)
             .sort(["currency", "posted_on", "txn_id"])
-            .with_columns(pl.col("amount_minor").cum_sum().over("currency")
+            .join(opening, on="currency", how="left")
+            .with_columns(pl.col("opening_minor").fill_null(0))
+            .with_columns((pl.col("opening_minor")
+                           + pl.col("amount_minor").cum_sum().over("currency"))
                           .alias("balance_minor")))
     return rows
 
