@@ -37,6 +37,7 @@ bench: install-test
 	$(BIN)/python -m seasight.bench.service
 	$(BIN)/python -m seasight.bench.distributed
 	$(BIN)/python -m seasight.bench.map
+	$(BIN)/python -m seasight.bench.logistics
 
 clean:
 	rm -rf $(VENV) .bench *.duckdb web/node_modules src/seasight/web/static/vendor
