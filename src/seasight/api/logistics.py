@@ -140,7 +140,7 @@ def logistics_router(shared: SharedStore) -> APIRouter:
     @router.get("/balance")
     def balance(caller: C) -> dict[str, Any]:
         """Owed to and by the caller's organisation by partner, currency, category and FY."""
-        frame = read(lambda s: reports.balances(storage.ledger_entries(s, caller)))
+        frame = read(lambda s: storage.balance_report(s, caller))
         return {"items": reports.formatted(frame).to_dicts()}
 
     @router.get("/ageing")
@@ -151,7 +151,7 @@ def logistics_router(shared: SharedStore) -> APIRouter:
         day = _day("as_of", as_of)
 
         def go(s: Any) -> pl.DataFrame:
-            frame = reports.ageing(storage.ledger_entries(s, caller), day)
+            frame = storage.ageing_report(s, caller, day)
             if report_currency:
                 frame = reports.in_reporting_currency(frame, storage.rate_table(s),
                                                       report_currency.upper(), day)
@@ -165,13 +165,22 @@ def logistics_router(shared: SharedStore) -> APIRouter:
                   format: Annotated[str, Query(pattern="^(json|csv|html)$")] = "json"
                   ) -> Response:
         """Statement of account with ``partner`` for the caller's ``fiscal_year``."""
-        frame = read(lambda s: reports.statement(storage.ledger_entries(s, caller),
-                                                 caller.organisation, partner, fiscal_year))
+        frame = read(lambda s: storage.statement_report(s, caller, partner, fiscal_year))
         if format == "html":
             return HTMLResponse(statement_html(frame, caller.organisation, partner,
                                                fiscal_year))
         return Response(export_entries(reports.formatted(frame), format),
                         media_type=_MEDIA[format])
+
+    @router.get("/ceilings")
+    def ceilings(caller: C, agreement_id: str | None = None,
+                 fiscal_year: Annotated[int | None, Query(ge=1900, le=2200)] = None
+                 ) -> dict[str, Any]:
+        """Ceiling use per agreement, fiscal year and direction (provider -> requester):
+        ceiling, used, remaining, orders counted and overrides."""
+        frame = read(lambda s: storage.ceiling_report(s, caller, agreement_id=agreement_id,
+                                                      fiscal_year=fiscal_year))
+        return {"items": reports.formatted(frame).to_dicts()}
 
     @router.get("/export")
     def export(caller: C, format: Annotated[str, Query(pattern="^(csv|json|parquet)$")] = "csv"

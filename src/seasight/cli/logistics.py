@@ -202,7 +202,7 @@ def _entries(store: Store, caller: Caller) -> pl.DataFrame:
 def balance(username: str = AS, db: Path = DB, as_json: bool = JSON) -> None:
     """What your organisation is owed and owes, by partner, currency, category and fiscal
     year (amounts in minor units and as text)."""
-    frame = _run(db, username, lambda s, c: reports.balances(_entries(s, c)), read_only=True)
+    frame = _run(db, username, lambda s, c: storage.balance_report(s, c), read_only=True)
     _out(reports.formatted(frame), as_json)
 
 
@@ -216,7 +216,7 @@ def ageing(username: str = AS, as_of: str | None = typer.Option(None, "--as-of")
     day = date.fromisoformat(as_of) if as_of else date.today()
 
     def go(s: Store, c: Caller) -> pl.DataFrame:
-        frame = reports.ageing(_entries(s, c), day)
+        frame = storage.ageing_report(s, c, day)
         if report_currency:
             frame = reports.in_reporting_currency(frame, storage.rate_table(s),
                                                   report_currency.upper(), day)
@@ -236,7 +236,7 @@ def statement(username: str = AS, partner: str = typer.Option(..., "--partner"),
     from seasight.logistics.documents import statement_html
 
     def go(s: Store, c: Caller) -> tuple[pl.DataFrame, str]:
-        frame = reports.statement(_entries(s, c), c.organisation, partner, fy)
+        frame = storage.statement_report(s, c, partner, fy)
         return frame, statement_html(frame, c.organisation, partner, fy)
 
     frame, page = _run(db, username, go, read_only=True)
@@ -244,6 +244,21 @@ def statement(username: str = AS, partner: str = typer.Option(..., "--partner"),
         reports.formatted(frame).write_csv(csv)
     if html is not None:
         html.write_text(page, encoding="utf-8")
+    _out(reports.formatted(frame), as_json)
+
+
+@app.command("ceiling", epilog="Example:\n\n    seasight logistics ceiling --as jp.admin "
+                               "--agreement acsa-jp-us --fy 2025")
+def ceiling(username: str = AS,
+            agreement_id: str | None = typer.Option(None, "--agreement",
+                                                    help="Only this agreement."),
+            fy: int | None = typer.Option(None, "--fy", help="Only this fiscal year (the "
+                                                             "provider's)."),
+            db: Path = DB, as_json: bool = JSON) -> None:
+    """Ceiling use per agreement, fiscal year and direction: ceiling, used, remaining, the
+    orders counted and how many passed the ceiling under an admin's override."""
+    frame = _run(db, username, lambda s, c: storage.ceiling_report(
+        s, c, agreement_id=agreement_id, fiscal_year=fy), read_only=True)
     _out(reports.formatted(frame), as_json)
 
 

@@ -83,7 +83,8 @@ def statement(entries: pl.DataFrame, book: str, partner: str, fiscal_year: int
     """A statement of account of ``book`` with ``partner`` for ``book``'s ``fiscal_year``:
     one row per posting on the open accounts, oldest first, with the running balance per
     currency (positive: the partner owes the book) starting from the balance brought forward
-    from earlier fiscal years (``opening_minor``)."""
+    from earlier fiscal years (``opening_minor``). Rows of one transaction keep the order of
+    their first entry."""
     mine = entries.filter((pl.col("book") == book) & (pl.col("partner") == partner)
                           & pl.col("account").is_in(_OPEN_ACCOUNTS))
     opening = (mine.filter(pl.col("fiscal_year") < fiscal_year).group_by("currency")
@@ -92,9 +93,11 @@ def statement(entries: pl.DataFrame, book: str, partner: str, fiscal_year: int
     rows = (rows.group_by(["posted_on", "txn_id", "order_id", "kind", "currency", "due_on"],
                           maintain_order=True)
             .agg(pl.col("amount_minor").sum(), pl.col("category").unique().sort()
-                 .str.join(",").alias("categories"))
+                 .str.join(",").alias("categories"),
+                 pl.col("entry_no").min().alias("_first"))
             .filter(pl.col("amount_minor") != 0)
-            .sort(["currency", "posted_on", "txn_id"])
+            .sort(["currency", "posted_on", "txn_id", "_first"], maintain_order=True)
+            .drop("_first")
             .join(opening, on="currency", how="left")
             .with_columns(pl.col("opening_minor").fill_null(0))
             .with_columns((pl.col("opening_minor")

@@ -19,9 +19,13 @@ either all of them or none. A request repeated with the same idempotency key ret
 answer and writes nothing; the same key with another request is refused (409). A refused
 request writes nothing but its audit row (status 4xx).
 
-Reading: a party sees the agreements and orders it is a party to, and its own book of the
-ledger; the installation's own organisation (``local``) sees everything; anyone else sees
-nothing (an order it may not see is "not found", as one that does not exist).
+Reading: every row a caller reads (agreements, orders, steps, ledger entries, exports and the
+balance, ageing, statement and ceiling reports) passes the sharing policy
+(:func:`seasight.sharing.policy.permitted`, kind ``logistics``): a party sees the rows it is a
+party to; the installation's own organisation (``local``) sees everything; anyone else sees
+nothing (an order it may not see is "not found", as one that does not exist). Of the ledger a
+party reads its own book. The reports are computed in DuckDB (:mod:`seasight.logistics.queries`)
+and their rows pass the policy like the entries they sum.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import polars as pl
 
 from seasight.access import audit
 from seasight.access.caller import Caller
+from seasight.logistics import queries
 from seasight.logistics.agreements import (
     LogisticsAgreement,
     agreement_from_json,
@@ -65,6 +70,7 @@ from seasight.logistics.orders import new_order, order_number
 from seasight.logistics.rates import RATES_SCHEMA, RateTable, parse_rates_csv, rates_from_frame
 from seasight.schema import UTC_US
 from seasight.sharing.origins import LOCAL
+from seasight.sharing.policy import PARTIES_COLUMN, compile_grants, permitted
 from seasight.store import Store
 
 T = TypeVar("T")
@@ -302,8 +308,25 @@ def change_agreement(store: Store, caller: Caller, agreement_id: str,
 # --------------------------------------------------------------------------- orders
 
 
+_NO_GRANTS: Final = compile_grants(())  # no sharing agreement grants logistics rows
+
+
+def visible(caller: Caller, frame: pl.DataFrame, parties: tuple[str, str] = (
+        "book", "partner")) -> pl.DataFrame:
+    """The rows of ``frame`` that ``caller`` may read, decided by the sharing policy (kind
+    ``logistics``): each row belongs to the two organisations in its columns ``parties``."""
+    tagged = frame.with_columns(pl.concat_list([pl.col(c).cast(pl.String) for c in parties])
+                                .alias(PARTIES_COLUMN))
+    return permitted(caller.organisation, "logistics", tagged, _NO_GRANTS,
+                     datetime.now(UTC)).drop(PARTIES_COLUMN)
+
+
 def _sees(caller: Caller, parties: tuple[str, ...]) -> bool:
-    return caller.organisation == LOCAL or caller.organisation in parties
+    """Whether ``caller`` may read a row of ``parties`` (asked of the sharing policy)."""
+    row = pl.DataFrame({PARTIES_COLUMN: [list(parties)]},
+                       schema={PARTIES_COLUMN: pl.List(pl.String)})
+    return permitted(caller.organisation, "logistics", row, _NO_GRANTS,
+                     datetime.now(UTC)).height == 1
 
 
 def _transactions(store: Store, order_id: str) -> dict[int, Transaction]:
@@ -376,11 +399,12 @@ def list_orders(store: Store, caller: Caller, agreement_id: str | None = None
                      "provider": s.order.provider, "state": s.state,
                      "version": s.order.version, "totals": json.dumps(s.order.totals()),
                      "owed": json.dumps(s.owed_total())})
-    return pl.DataFrame(rows, schema={"order_id": pl.String, "number": pl.String,
-                                      "agreement_id": pl.String, "requester": pl.String,
-                                      "provider": pl.String, "state": pl.String,
-                                      "version": pl.Int64, "totals": pl.String,
-                                      "owed": pl.String})
+    frame = pl.DataFrame(rows, schema={"order_id": pl.String, "number": pl.String,
+                                       "agreement_id": pl.String, "requester": pl.String,
+                                       "provider": pl.String, "state": pl.String,
+                                       "version": pl.Int64, "totals": pl.String,
+                                       "owed": pl.String})
+    return visible(caller, frame, ("requester", "provider"))
 
 
 def _ceiling_used(store: Store, agreement_id: str, provider: str, fy: int,
@@ -535,24 +559,117 @@ def load_rates(store: Store, caller: Caller, csv_text: str, source: str = "rates
                   idempotency_key, go, at)
 
 
+def _book_of(caller: Caller, book: str | None) -> str | None:
+    return caller.organisation if caller.organisation != LOCAL else book
+
+
 def ledger_entries(store: Store, caller: Caller, *, book: str | None = None
                    ) -> pl.DataFrame:
-    """The ledger entries of the caller's own book (``local``: every book, or ``book``)."""
+    """The ledger entries of the caller's own book (``local``: every book, or ``book``),
+    as the sharing policy lets the caller read them."""
     _ready(store)
-    org = caller.organisation if caller.organisation != LOCAL else book
+    org = _book_of(caller, book)
     if org is None:
-        return store.query("SELECT * FROM logistics_entries ORDER BY txn_id, entry_no")
-    return store.query("SELECT * FROM logistics_entries WHERE book = ? "
-                       "ORDER BY txn_id, entry_no", [org])
+        frame = store.query("SELECT * FROM logistics_entries ORDER BY txn_id, entry_no")
+    else:
+        frame = store.query("SELECT * FROM logistics_entries WHERE book = ? "
+                            "ORDER BY txn_id, entry_no", [org])
+    return visible(caller, frame)
+
+
+def balance_report(store: Store, caller: Caller, *, book: str | None = None
+                   ) -> pl.DataFrame:
+    """:func:`seasight.logistics.reports.balances` of the caller's book (``local``: every
+    book, or ``book``), computed in DuckDB, rows passed through the sharing policy."""
+    _ready(store)
+    return visible(caller, queries.balances(store.con, _book_of(caller, book)))
+
+
+def ageing_report(store: Store, caller: Caller, as_of: date, *, book: str | None = None
+                  ) -> pl.DataFrame:
+    """:func:`seasight.logistics.reports.ageing` of the caller's book on ``as_of``, computed
+    in DuckDB, rows passed through the sharing policy."""
+    _ready(store)
+    return visible(caller, queries.ageing(store.con, _book_of(caller, book), as_of))
+
+
+def statement_report(store: Store, caller: Caller, partner: str, fiscal_year: int, *,
+                     book: str | None = None) -> pl.DataFrame:
+    """:func:`seasight.logistics.reports.statement` of the caller's book with ``partner``
+    for the book's ``fiscal_year``, computed in DuckDB, passed through the sharing policy."""
+    _ready(store)
+    org = _book_of(caller, book) or caller.organisation
+    frame = queries.statement(store.con, org, partner, fiscal_year)
+    tagged = frame.with_columns(pl.lit(org).alias("_book"), pl.lit(partner).alias("_partner"))
+    return visible(caller, tagged, ("_book", "_partner")).drop("_book", "_partner")
+
+
+CEILING_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "agreement_id": pl.String(), "reference": pl.String(), "provider": pl.String(),
+    "requester": pl.String(), "fiscal_year": pl.Int64(), "currency": pl.String(),
+    "ceiling_minor": pl.Int64(), "used_minor": pl.Int64(), "remaining_minor": pl.Int64(),
+    "orders": pl.Int64(), "overrides": pl.Int64(),
+}
+
+
+def ceiling_report(store: Store, caller: Caller, *, agreement_id: str | None = None,
+                   fiscal_year: int | None = None) -> pl.DataFrame:
+    """Ceiling use per agreement, fiscal year (the provider's) and direction (provider ->
+    requester), for the agreements the caller is a party to: the ceiling of the current
+    version, what the accepted orders not cancelled count against it (``used_minor``, as the
+    check at acceptance counts it), ``remaining_minor`` (negative: passed under overrides), the
+    number of such ``orders`` and of ``overrides`` (orders accepted beyond the ceiling with an
+    admin's override). A direction with use but no ceiling (removed by an amendment) has null
+    ceiling and remaining."""
+    _ready(store)
+    used = store.con.execute(
+        """SELECT o.agreement_id, o.provider,
+                  json_extract(s.payload, '$.ceiling_fy')::BIGINT AS fy,
+                  any_value(json_extract_string(s.payload, '$.ceiling_currency')) AS cur,
+                  coalesce(sum(json_extract(s.payload, '$.ceiling_minor')::BIGINT), 0)::BIGINT,
+                  count(*),
+                  count(*) FILTER (WHERE json_extract(s.payload, '$.over_ceiling')::BOOLEAN)
+           FROM logistics_steps s JOIN logistics_orders o USING (order_id)
+           WHERE s.kind = 'accept' AND json_extract(s.payload, '$.ceiling_fy') IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM logistics_steps c WHERE c.order_id = o.order_id
+                             AND c.kind = 'cancel')
+           GROUP BY ALL""").fetchall()
+    usage = {(r[0], r[1], int(r[2])): (r[3], int(r[4]), int(r[5]), int(r[6])) for r in used}
+    rows = []
+    for a in list_agreements(store, caller):
+        if agreement_id is not None and a.agreement_id != agreement_id:
+            continue
+        keys = {(c.provider, c.fiscal_year) for c in a.ceilings}
+        keys |= {(p, fy) for (aid, p, fy) in usage if aid == a.agreement_id}
+        for provider, fy in sorted(keys):
+            if fiscal_year is not None and fy != fiscal_year:
+                continue
+            c = a.ceiling(provider, fy)
+            cur, used_minor, n, overrides = usage.get((a.agreement_id, provider, fy),
+                                                      (None, 0, 0, 0))
+            rows.append({"agreement_id": a.agreement_id, "reference": a.reference,
+                         "provider": provider,
+                         "requester": a.party_b if provider == a.party_a else a.party_a,
+                         "fiscal_year": fy, "currency": c.currency if c else cur,
+                         "ceiling_minor": c.amount_minor if c else None,
+                         "used_minor": used_minor,
+                         "remaining_minor": c.amount_minor - used_minor if c else None,
+                         "orders": n, "overrides": overrides})
+    frame = pl.DataFrame(rows, schema=CEILING_SCHEMA)
+    return visible(caller, frame, ("provider", "requester"))
 
 
 __all__ = [
     "AGREEMENTS",
+    "CEILING_SCHEMA",
     "ORDERS",
     "REQUESTS",
     "STEPS",
     "TABLES",
+    "ageing_report",
     "agreement_versions",
+    "balance_report",
+    "ceiling_report",
     "change_agreement",
     "create_agreement",
     "ensure_tables",
@@ -566,5 +683,7 @@ __all__ = [
     "order_history",
     "place_order",
     "rate_table",
+    "statement_report",
     "take_step",
+    "visible",
 ]
