@@ -85,8 +85,15 @@ def test_parties_act_third_party_sees_nothing(api: tuple[TestClient, dict[str, s
     bal = call(client, keys, "jp.accepter", "GET", "/api/logistics/balance").json()  # type: ignore[attr-defined]
     assert [r["receivable_minor"] for r in bal["items"]] == [985_000]
     # the third organisation: nothing, by every path
+    ceil = call(client, keys, "us.placer", "GET", "/api/logistics/ceilings?fiscal_year=2025"
+                ).json()["items"]  # type: ignore[attr-defined]
+    assert [(r["provider"], r["used_minor"], r["orders"]) for r in ceil] == [
+        (JP, 985_000, 1), (US, 0, 0)]
+    assert call(client, keys, "us.placer", "GET", "/api/logistics/ceilings?fiscal_year=1"
+                ).status_code == 400  # type: ignore[attr-defined]
     for path in ("/api/logistics/agreements", "/api/logistics/orders",
-                 "/api/logistics/balance", "/api/logistics/ageing"):
+                 "/api/logistics/balance", "/api/logistics/ageing",
+                 "/api/logistics/ceilings", "/api/logistics/ceilings?agreement_id=acsa-jp-us"):
         assert call(client, keys, "rn.admin", "GET", path).json()["items"] == []  # type: ignore[attr-defined]
     for path in (f"/api/logistics/orders/{number}", f"/api/logistics/orders/{number}/form"):
         assert call(client, keys, "rn.admin", "GET", path).status_code == 404  # type: ignore[attr-defined]
@@ -94,9 +101,15 @@ def test_parties_act_third_party_sees_nothing(api: tuple[TestClient, dict[str, s
                 "c1").status_code == 404  # type: ignore[attr-defined]
     export = call(client, keys, "rn.admin", "GET", "/api/logistics/export?format=json")
     assert export.json() == []  # type: ignore[attr-defined]
-    stmt = call(client, keys, "rn.admin", "GET",
-                f"/api/logistics/statement?partner={US}&fiscal_year=2025&format=json")
-    assert stmt.json() == []  # type: ignore[attr-defined]
+    for partner in (US, JP):
+        for fmt in ("json", "csv"):
+            stmt = call(client, keys, "rn.admin", "GET", f"/api/logistics/statement?"
+                        f"partner={partner}&fiscal_year=2025&format={fmt}")
+            assert len(stmt.text.strip().splitlines()) <= 1  # type: ignore[attr-defined]
+            assert JP not in stmt.text and "985" not in stmt.text  # type: ignore[attr-defined]
+    for fmt in ("csv", "json"):
+        export = call(client, keys, "rn.admin", "GET", f"/api/logistics/export?format={fmt}")
+        assert "JMSDF" not in export.text and "US Navy" not in export.text  # type: ignore[attr-defined]
     form = call(client, keys, "us.placer", "GET", f"/api/logistics/orders/{number}/form")
     assert form.status_code == 200 and "signature" in form.text  # type: ignore[attr-defined]
     _ = RATES

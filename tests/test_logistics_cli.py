@@ -86,6 +86,11 @@ def test_fuel_order_through_the_cli(tmp_path: Path) -> None:
                        "--json")
     last = json.loads(out.splitlines()[-1])
     assert (last["opening_minor"], last["balance_minor"]) == (11_820_000, 0)
+    code, out, _ = run(db, "ceiling", "--as", "jp.accepter", "--fy", "2025", "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    # JMSDF's order of JPY 11,820,000 counts against its JPY 50,000,000 ceiling for FY 2025
+    assert code == 0 and [(r["provider"], r["used_minor"], r["remaining"]) for r in rows] == [
+        ("JMSDF", 11_820_000, "38180000"), ("US Navy", 0, "10000.00")]
     pq = tmp_path / "l.parquet"
     assert run(db, "export", "--as", "jp.accepter", "--format", "parquet", "--out", str(pq)
                )[0] == 0 and pq.stat().st_size > 0

@@ -20,6 +20,7 @@ from logistics_world import (
     JP_PAYER,
     JP_PLACER,
     JP_RECEIVER,
+    THIRD,
     US,
     US_ACCEPTER,
     US_ADMIN,
@@ -146,3 +147,22 @@ def test_example_3_ceiling_refused_then_override(store: Store) -> None:
     rows = query_audit(store).filter(pl.col("action") == "logistics order accept")
     assert rows["status"].to_list() == [409, 200]
     _ = JP_ADMIN, US_PAYER
+
+
+def test_example_3_ceiling_use_report(store: Store) -> None:
+    test_example_3_ceiling_refused_then_override(store)
+    report = storage.ceiling_report(store, JP_ADMIN)
+    # one row per fiscal year and direction of the agreement's ceilings
+    assert report.select("provider", "requester", "fiscal_year", "currency", "ceiling_minor",
+                         "used_minor", "remaining_minor", "orders", "overrides").rows() == [
+        (JP, US, 2025, "JPY", 50_000_000, 0, 50_000_000, 0, 0),
+        # USD 12,000.00 accepted against USD 10,000.00: USD 2,000.00 beyond, by override
+        (US, JP, 2025, "USD", 1_000_000, 1_200_000, -200_000, 1, 1)]
+    assert storage.ceiling_report(store, US_PLACER).equals(report)
+    assert storage.ceiling_report(store, US_PLACER, fiscal_year=2026).height == 0
+    assert storage.ceiling_report(store, THIRD).height == 0
+    # a cancelled order no longer counts
+    oid = storage.list_orders(store, US_PLACER)["order_id"][0]
+    step(store, JP_PLACER, oid, "cancel", "2025-01-23")
+    row = storage.ceiling_report(store, JP_ADMIN, agreement_id="acsa-jp-us").row(1, named=True)
+    assert (row["used_minor"], row["remaining_minor"], row["overrides"]) == (0, 1_000_000, 0)
