@@ -28,12 +28,13 @@ from logistics_world import (
     US_PLACER,
     US_RECEIVER,
     at,
+    person,
     setup,
     step,
 )
 from seasight.access.audit import query_audit, verify_audit
 from seasight.logistics import storage
-from seasight.logistics.errors import ConflictError
+from seasight.logistics.errors import ConflictError, DutyError, LogisticsError
 from seasight.store import Store
 
 
@@ -166,3 +167,34 @@ def test_example_3_ceiling_use_report(store: Store) -> None:
     step(store, JP_PLACER, oid, "cancel", "2025-01-23")
     row = storage.ceiling_report(store, JP_ADMIN, agreement_id="acsa-jp-us").row(1, named=True)
     assert (row["used_minor"], row["remaining_minor"], row["overrides"]) == (0, 1_000_000, 0)
+
+
+def test_provider_confirms_payment_received(store: Store) -> None:
+    test_example_1_fuel_port_call_cash_in_another_currency(store)
+    oid = storage.list_orders(store, JP_PAYER)["order_id"][0]
+    settle_seq = next(s["seq"] for s in storage.load_order(store, oid).settlements())
+    entries = store.count("logistics_entries")
+    # the requester's payer recorded the settlement: neither it, nor the same person moved to
+    # the provider's side, may confirm that the money arrived
+    for who in (US_PAYER, person(US_PAYER.name, JP)):
+        with pytest.raises(DutyError) as refused:
+            step(store, who, oid, "confirm", "2025-04-17", target_seq=settle_seq)
+        assert refused.value.field == "actor"
+    with pytest.raises(LogisticsError) as bad:  # a receipt is not a settlement
+        step(store, JP_PAYER, oid, "confirm", "2025-04-17", target_seq=4)
+    assert bad.value.field == "target_seq"
+    got = step(store, JP_PAYER, oid, "confirm", "2025-04-17", target_seq=settle_seq,
+               reference="SWIFT MT910 0417-88", key="c1")
+    assert got["payload"]["received_minor"] == {"USD": 8_000_000}
+    assert got["state"] == "closed" and got["txn_ids"] == []  # no posting, no new state
+    assert store.count("logistics_entries") == entries
+    again = step(store, JP_PAYER, oid, "confirm", "2025-04-17", target_seq=settle_seq,
+                 reference="SWIFT MT910 0417-88", key="c1")
+    assert again["replayed"] is True
+    with pytest.raises(ConflictError):  # once per settlement
+        step(store, JP_ACCEPTER, oid, "confirm", "2025-04-18", target_seq=settle_seq)
+    [s] = storage.load_order(store, oid).settlements()
+    assert (s["recorded_by"], s["confirmed_by"], s["confirmed_on"]) == (
+        US_PAYER.name, JP_PAYER.name, "2025-04-17")
+    # every attempt is audited (4 refusals and the confirmation; the replay adds nothing)
+    assert query_audit(store)["action"].to_list().count("logistics order confirm") == 5

@@ -125,7 +125,7 @@ def logistics_router(shared: SharedStore) -> APIRouter:
     def take(caller: C, ref: str, kind: str, body: Annotated[dict[str, Any] | None, Body()]
              = None, idempotency_key: IdemKey = None) -> dict[str, Any]:
         """Take a step: submit, accept, reject, cancel, override, deliver, receive, invoice,
-        settle, reverse or close."""
+        settle, reverse, close or confirm (the provider confirms a settlement arrived)."""
         key = _key(idempotency_key)
         if kind == "create":
             raise QueryError(400, "invalid_parameter", "kind: create by POST /orders",

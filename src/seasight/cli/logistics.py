@@ -190,6 +190,9 @@ for _kind, _example, _doc in (
          "Reverse a receipt or settlement (a correcting posting)."),
         ("close", "seasight logistics close ACSA-JP-US-2025-0001 --as jp.accepter",
          "Close a settled order."),
+        ("confirm", "seasight logistics confirm ACSA-JP-US-2025-0001 --as jp.payer --on "
+                    "2025-04-17 --body '{\"target_seq\": 8, \"reference\": \"SWIFT 0417\"}'",
+         "Confirm for the provider that a settlement arrived (not by who recorded it)."),
 ):
     _step_command(_kind, _example, _doc)
 

@@ -33,6 +33,7 @@ deliver    provider
 receive    requester  whoever accepted the order
 invoice    provider
 settle     requester  whoever confirmed a receipt of the order
+confirm    provider   whoever recorded the settlement confirmed (payment received)
 reverse    the party that took the step reversed, not the person who took it
 close      provider
 =========  =========  ===============================================================
@@ -66,7 +67,8 @@ from seasight.logistics.rates import RateTable
 STATES: Final = ("draft", "submitted", "accepted", "rejected", "cancelled", "delivered",
                  "invoiced", "settled", "closed")
 STEP_KINDS: Final = ("create", "submit", "cancel", "override", "accept", "reject", "deliver",
-                     "receive", "invoice", "settle", "exchange", "reverse", "close")
+                     "receive", "invoice", "settle", "exchange", "reverse", "close",
+                     "confirm")
 
 
 @dataclass(frozen=True)
@@ -139,11 +141,30 @@ class OrderState:
         return {k: v - self.uninvoiced.get(k, 0) for k, v in self.owed.items()
                 if v - self.uninvoiced.get(k, 0) > 0}
 
+    def settlements(self) -> list[dict[str, Any]]:
+        """Each settlement step: who recorded it (requester), whether it was reversed, and the
+        provider's confirmation that the payment (or items) arrived, by whom, in which step."""
+        out = []
+        for seq, eff in sorted(self.step_effects.items()):
+            if eff.get("kind") != "settle":
+                continue
+            conf = next(((n, e) for n, e in sorted(self.step_effects.items())
+                         if e.get("kind") == "confirm" and e.get("target_seq") == seq),
+                        None)
+            out.append({"seq": seq, "method": eff.get("method"),
+                        "recorded_by": eff.get("_actor"),
+                        "reversed": seq in self.reversed_seqs,
+                        "confirmed_by": conf[1].get("_actor") if conf else None,
+                        "confirmed_seq": conf[0] if conf else None,
+                        "confirmed_on": conf[1].get("received_on") if conf else None})
+        return out
+
     def to_json(self) -> dict[str, Any]:
         """A summary for people and the API."""
         return {"order": self.order.to_json(), "state": self.state, "steps": self.seq,
                 "owed_minor": self.owed_total(),
                 "override": self.override,
+                "settlements": self.settlements(),
                 "lines": [{"line_no": ln.line_no, "qty_milli": ln.qty_milli,
                            "delivered_milli": self.line_delivered(ln.line_no),
                            "received_milli": self.line_received.get(ln.line_no, 0),
@@ -236,6 +257,8 @@ def apply(s: OrderState | None, step: Step, txn: Transaction | None) -> OrderSta
         s.state = _moving_state(s)
     elif kind == "close":
         s.state = "closed"
+    elif kind == "confirm":
+        pass  # the provider's record that a settlement arrived: no posting, no new state
     elif kind != "create":
         raise ConflictError("kind", f"unknown step {kind!r}")
     if txn is not None:
@@ -307,13 +330,15 @@ _ROLE: Final = {"override": "admin"}
 _BY: Final = {"create": "requester", "submit": "requester", "cancel": "either",
               "override": "provider", "accept": "provider", "reject": "provider",
               "deliver": "provider", "receive": "requester", "invoice": "provider",
-              "settle": "requester", "close": "provider", "reverse": "either"}
+              "settle": "requester", "close": "provider", "reverse": "either",
+              "confirm": "provider"}
 _FROM: Final[dict[str, tuple[str, ...]]] = {
     "submit": ("draft",), "cancel": ("draft", "submitted", "accepted"),
     "override": ("draft", "submitted"), "accept": ("submitted",), "reject": ("submitted",),
     "deliver": ("accepted", "delivered", "invoiced", "settled"),
     "receive": ("delivered", "invoiced", "settled"), "invoice": ("delivered", "invoiced"),
     "settle": ("delivered", "invoiced"), "close": ("settled",),
+    "confirm": ("delivered", "invoiced", "settled", "closed"),
     "reverse": ("delivered", "invoiced", "settled"),
 }
 
@@ -541,11 +566,44 @@ def decide(s: OrderState | None, kind: str, actor: Caller, payload: Mapping[str,
                 raise ConflictError("target_seq", f"step {target}'s receipt is already "
                                                   "(partly) settled; reverse the settlement first")
         out.update(target_seq=target, reason=reason)
+    elif kind == "confirm":
+        out.update(_confirmation(s, payload, actor, on))
     elif kind == "close":
         pass
     out["_actor"], out["_org"] = actor.name, actor.organisation
     step = Step(o.order_id, seq, kind, actor.name, actor.organisation, ctx.now, on, out)
     return step, txn, counters
+
+
+def _confirmation(s: OrderState, payload: Mapping[str, Any], actor: Caller, on: date
+                  ) -> dict[str, Any]:
+    """The provider confirms that what settlement step ``target_seq`` records has arrived
+    (money on its account, items back): once per settlement, not reversed, and not by the
+    person who recorded the settlement."""
+    target = payload.get("target_seq")
+    if isinstance(target, bool) or not isinstance(target, int):
+        raise LogisticsError("target_seq", "the number of a settlement step")
+    eff = s.step_effects.get(target)
+    if eff is None or eff.get("kind") != "settle" or target not in s.txns:
+        raise LogisticsError("target_seq", f"not a settlement step of order {s.order.number}")
+    if target in s.reversed_seqs:
+        raise ConflictError("target_seq", f"settlement step {target} was reversed")
+    if any(e.get("kind") == "confirm" and e.get("target_seq") == target
+           for e in s.step_effects.values()):
+        raise ConflictError("target_seq", f"settlement step {target} is already confirmed")
+    if eff.get("_actor") == actor.name:
+        raise DutyError("actor", f"{actor.name} recorded settlement step {target} and cannot "
+                                 "confirm it was received")
+    reference = payload.get("reference", "")
+    if not isinstance(reference, str) or len(reference) > 200:
+        raise LogisticsError("reference", "text, at most 200 characters")
+    received: dict[str, int] = defaultdict(int)
+    for e in s.txns[target].entries:
+        if e.book == s.order.provider and e.account in ("cash", "replacement_in",
+                                                         "exchange_clearing"):
+            received[e.currency] += e.amount_minor
+    return {"target_seq": target, "reference": reference, "received_on": on.isoformat(),
+            "received_minor": {k: v for k, v in sorted(received.items()) if v}}
 
 
 def _cash(s: OrderState, payload: Mapping[str, Any], ctx: Context, seq: int, on: date,
