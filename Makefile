@@ -46,6 +46,7 @@ bench: install-test
 	$(BIN)/python -m seasight.bench.distributed
 	$(BIN)/python -m seasight.bench.map
 	$(BIN)/python -m seasight.bench.udp
+	$(BIN)/python -m seasight.bench.logistics
 
 clean:
 	rm -rf $(VENV) .bench site *.duckdb web/node_modules src/seasight/web/static/vendor

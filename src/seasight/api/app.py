@@ -45,6 +45,7 @@ from seasight.api.admin import admin_router
 from seasight.api.auth import PUBLIC_PATHS, Authenticator, current_caller
 from seasight.api.docs import install_api_docs
 from seasight.api.live import LivePipeline
+from seasight.api.logistics import logistics_router
 from seasight.api.query import Caller, QueryError, bad_parameter
 from seasight.api.stream import Broadcaster
 from seasight.geo.polygon_repair import RepairBusyError
@@ -359,6 +360,7 @@ def create_app(db: Path, *, read_only: bool = False, static_dir: Path | None = N
         return response
 
     app.include_router(admin_router(access, auth))
+    app.include_router(logistics_router(access))
 
     @app.get("/api/health", response_model=Health, tags=["service"])
     def health() -> Health:

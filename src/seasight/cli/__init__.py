@@ -20,6 +20,7 @@ from seasight.cli import demo as _demo
 from seasight.cli import detect as _detect
 from seasight.cli import federate as _federate
 from seasight.cli import ingest as _ingest
+from seasight.cli import logistics as _logistics
 from seasight.cli import risk as _risk
 from seasight.cli import serve as _serve
 from seasight.cli import sharing as _sharing
@@ -90,6 +91,7 @@ app.command("serve", epilog=_serve.SERVE_EPILOG)(_serve.serve)
 app.command("simulate", epilog=_simulate.EPILOG)(_simulate.simulate_command)
 _sharing.register(app)  # agreement, source, export, relay
 app.command("federate", epilog=_federate.FEDERATE_EPILOG)(_federate.federate)
+app.add_typer(_logistics.app, name="logistics")
 
 
 def main() -> None:

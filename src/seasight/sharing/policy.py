@@ -35,6 +35,12 @@ Rules
       partners; the caller rebuilds it from what the partner sees.
     * Unknown values count against the row when a limit needs them: a null position fails an
       area, a null time fails a window or a delay. A null ship type is not excluded.
+    * Kinds of :data:`PARTY_KINDS` (``logistics``: agreements, orders, ledger entries and the
+      reports on them) belong to the organisations named in their ``parties`` column (for an
+      order the requesting and providing organisations; for a ledger row its book and
+      partner), not to an origin: an organisation sees the rows it is a party to, unchanged,
+      and nothing else; no agreement grants them to a third organisation. A null or empty
+      ``parties`` passes to nobody but ``local``.
 
 Columns
     Every kind but ``layers`` needs ``origin`` (String) or ``origins`` (List[String]; wins
@@ -51,6 +57,7 @@ Columns
                                     other_ship_type
     dossier                         mmsi, ship_type
     watchlists, zones               (none)
+    logistics                       parties (List[String]) and no origin
     layers                          public reference data (land, ports, lanes): passes
     ==============================  =========================================================
 
@@ -83,6 +90,9 @@ KIND_CLASS: Final[Mapping[str, str | None]] = {
 #: Kinds that are public reference data and pass unchanged.
 PUBLIC_KINDS: Final = frozenset({"layers"})
 
+#: Kinds whose rows belong to the organisations in their ``parties`` column (not to an origin).
+PARTY_KINDS: Final = frozenset({"logistics"})
+
 _POS = ("mmsi", "ts", "lat", "lon", "ship_type")
 _EVT = ("mmsi", "other_mmsi", "start", "end", "lat", "lon", "ship_type", "other_ship_type")
 
@@ -94,6 +104,9 @@ REQUIRED_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
     "dossier": ("mmsi", "ship_type"),
     "watchlists": (), "zones": (),
 }
+
+#: Column of a :data:`PARTY_KINDS` frame naming the organisations a row belongs to.
+PARTIES_COLUMN: Final = "parties"
 
 #: Kinds whose rows are judged by their time span (``start``, ``end``) rather than ``ts``.
 _SPAN_KINDS: Final = frozenset({"events", "alerts"})
@@ -164,7 +177,7 @@ def compile_grants(agreements: Iterable[Agreement], version: int = 0) -> Grants:
 def _check(kind: str, frame: pl.DataFrame) -> None:
     if kind not in KIND_CLASS:
         raise PolicyError(f"unknown kind {kind!r}; one of "
-                          f"{', '.join(sorted([*KIND_CLASS, *PUBLIC_KINDS]))}")
+                          f"{', '.join(sorted([*KIND_CLASS, *PUBLIC_KINDS, *PARTY_KINDS]))}")
     if "origin" not in frame.columns and "origins" not in frame.columns:
         raise PolicyError(f"{kind}: the frame needs an 'origin' or 'origins' column")
     missing = [c for c in REQUIRED_COLUMNS[kind] if c not in frame.columns]
@@ -490,6 +503,17 @@ def _judged_evidence(org: str, cls: str | None, frame: pl.DataFrame, pairs_row: 
     return pl.Series("evidence", out, pl.String)
 
 
+def _party_rows(org: str, kind: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a :data:`PARTY_KINDS` frame that ``org`` is a party to (``local``: all)."""
+    if PARTIES_COLUMN not in frame.columns:
+        raise PolicyError(f"{kind}: the frame needs a {PARTIES_COLUMN!r} column (the "
+                          "organisations each row belongs to) that the sharing policy needs")
+    if org == LOCAL or frame.height == 0:
+        return frame
+    parties = pl.col(PARTIES_COLUMN).cast(pl.List(pl.String))
+    return frame.filter(parties.list.contains(pl.lit(org, pl.String)).fill_null(False))
+
+
 def permitted(org: str, kind: str, frame: pl.DataFrame, grants: Grants, now: datetime
               ) -> pl.DataFrame:
     """The rows of ``frame`` (a frame of ``kind``) that organisation ``org`` may see at
@@ -501,6 +525,8 @@ def permitted(org: str, kind: str, frame: pl.DataFrame, grants: Grants, now: dat
     """
     if kind in PUBLIC_KINDS:
         return frame
+    if kind in PARTY_KINDS:
+        return _party_rows(org, kind, frame)
     if org == LOCAL:
         if kind not in KIND_CLASS:
             _check(kind, frame)
@@ -545,6 +571,8 @@ __all__ = [
     "EVIDENCE_TIME_KEYS",
     "IDENTITY_COLUMNS",
     "KIND_CLASS",
+    "PARTIES_COLUMN",
+    "PARTY_KINDS",
     "PUBLIC_KINDS",
     "REQUIRED_COLUMNS",
     "CompiledAgreement",

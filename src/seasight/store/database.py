@@ -56,6 +56,7 @@ _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
     pl.Binary: "BLOB",
     pl.Enum: "VARCHAR",
     pl.Datetime: "TIMESTAMPTZ",
+    pl.Date: "DATE",
 }
 
 
