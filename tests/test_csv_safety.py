@@ -18,6 +18,7 @@ import pytest
 
 from seasight.access.audit import AUDIT_LOG, export_audit
 from seasight.events.formats import events_csv
+from seasight.logistics.documents import export_entries
 from seasight.model.csv_cells import FORMULA_PREFIXES, safe_cell, safe_text_columns
 from seasight.model.schema import EVENTS, POSITIONS, conform
 from seasight.sharing.exports import KINDS, export_frame
@@ -28,7 +29,8 @@ HOSTILE = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1",
            "=HYPERLINK(\"http://evil\",\"x\")"]
 
 #: Files that write CSV for people, and the test that covers each.
-COVERED = {"exports.py", "access/audit.py", "events/formats.py"}
+COVERED = {"sharing/exports.py", "access/audit.py", "events/formats.py",
+           "logistics/documents.py"}
 
 
 def _cells(data: bytes | str) -> list[list[str]]:
@@ -115,3 +117,14 @@ def test_every_csv_writer_is_covered() -> None:
     found = {str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
              if writers.search(p.read_text(encoding="utf-8"))}
     assert found == COVERED, "a CSV writer is not covered by the tests of this file"
+
+
+def test_logistics_statement_and_ledger_csv() -> None:
+    """Ledger exports and statements (CLI ``--csv``, REST) go through export_entries."""
+    n = len(HOSTILE)
+    frame = pl.DataFrame({"order_no": HOSTILE, "categories": HOSTILE, "partner": HOSTILE,
+                          "amount_minor": [-125_000] * n, "balance_minor": [-5] * n})
+    rows = _cells(export_entries(frame, "csv"))
+    _assert_safe(rows, {"amount_minor", "balance_minor"})
+    assert rows[1][0] == "'=cmd|' /C calc'!A0" and rows[1][3] == "-125000"
+

@@ -215,7 +215,7 @@ def _operations(w: World) -> list[tuple[str, str, dict[str, Any]]]:
 
 SAMPLE_PATH = {"mmsi": "412000001", "alert_id": "0123456789abcdef", "name": "harbour",
                "key_id": "0123456789ab", "agreement_id": "no-such-agreement",
-               "kind": "positions"}
+               "kind": "positions", "ref": "ACSA-JP-US-2025-0001"}
 
 
 def _fill(path: str, override: dict[str, str] | None = None) -> str:

@@ -181,7 +181,26 @@ def snapshot(store: Store) -> Snapshot:
                          for r in list_users(store).iter_rows(named=True)]),
         "keys": _group([(r["organisation"], (r["key_id"], r["revoked_at"] is not None))
                         for r in keys.iter_rows(named=True)]),
+        "logistics": {LOCAL: _logistics_rows(store)},
     }
+
+
+def _logistics_rows(store: Store) -> frozenset[tuple[str, str, frozenset[str]]]:
+    """Every logistics row (append only) with the organisations it belongs to: an agreement's
+    two parties, an order's requester and provider, a step's acting organisation."""
+    if not store.has_table("logistics_orders"):
+        return frozenset()
+    rows: set[tuple[str, str, frozenset[str]]] = set()
+    for aid, ver, a, b in store.query("SELECT agreement_id, version, party_a, party_b "
+                                      "FROM logistics_agreements").rows():
+        rows.add(("agreement", f"{aid}/{ver}", frozenset({a, b})))
+    for oid, req, prov in store.query("SELECT order_id, requester, provider "
+                                      "FROM logistics_orders").rows():
+        rows.add(("order", oid, frozenset({req, prov})))
+    for oid, seq, actor_org in store.query("SELECT order_id, seq, actor_org "
+                                           "FROM logistics_steps").rows():
+        rows.add(("step", f"{oid}/{seq}", frozenset({actor_org})))
+    return frozenset(rows)
 
 
 DATA = ("positions", "lists", "entries", "matches", "zones")
@@ -216,6 +235,11 @@ def check(before: Snapshot, after: Snapshot, org: str, role: str, what: str) -> 
     for cat in INSTALLATION:
         if before[cat] != after[cat]:
             assert role == "admin" and org == LOCAL, f"{what} by {org}/{role} changed {cat}"
+    # logistics rows are never changed or removed; every row added is the caller's
+    old, new = before["logistics"][LOCAL], after["logistics"][LOCAL]
+    assert old <= new, f"{what} by {org}/{role} changed logistics rows {sorted(old - new)}"
+    for kind, key, parties in new - old:
+        assert org in parties, f"{what} by {org}/{role} wrote {kind} {key} of {sorted(parties)}"
 
 
 # --------------------------------------------------------------------------- the requests
@@ -313,6 +337,37 @@ def _logout(w: World, pick: Pick, org: str) -> Request:
     return "POST", "/api/logout", {}
 
 
+def _logistics_agreement(w: World, pick: Pick, org: str) -> Request:
+    a = pick(ORGS)
+    b = pick([o for o in ORGS if o != a])
+    return "POST", "/api/logistics/agreements", {
+        "json": {"agreement_id": f"acsa-{w.fresh()}", "reference": f"ACSA-{w.fresh()}",
+                 "party_a": a, "party_b": b, "signed_on": "2024-09-01",
+                 "start": "2024-10-01", "end": "2027-09-30", "categories": ["fuel", "water"],
+                 "methods": [{"method": "cash", "days": 30, "basis": "invoice"}],
+                 "currencies": ["USD"], "fy_start_month": {a: 1, b: 1}, "ceilings": []},
+        "headers": {"Idempotency-Key": f"agr-{w.fresh()}"}}
+
+
+def _logistics_order(w: World, pick: Pick, org: str) -> Request:
+    agreement = pick(_names(w, "SELECT DISTINCT agreement_id FROM logistics_agreements"))
+    return "POST", "/api/logistics/orders", {
+        "json": {"agreement_id": agreement, "submit": pick([True, False]),
+                 "requesting_unit": "unit", "providing_unit": "unit",
+                 "place": {"locode": "SGSIN"}, "purpose": "port_call", "start": "2025-03-10",
+                 "end": "2025-03-12", "method": "cash",
+                 "lines": [{"category": "fuel", "description": "F-76", "quantity": "10",
+                            "unit": "m3", "unit_price": "985.00", "currency": "USD"}]},
+        "headers": {"Idempotency-Key": f"ord-{w.fresh()}"}}
+
+
+def _logistics_step(w: World, pick: Pick, org: str) -> Request:
+    order = pick(_names(w, "SELECT order_id FROM logistics_orders"))
+    kind = pick(["submit", "accept", "reject", "cancel", "close"])
+    return "POST", f"/api/logistics/orders/{order}/{kind}", {
+        "json": {"on": "2025-03-11"}, "headers": {"Idempotency-Key": f"step-{w.fresh()}"}}
+
+
 #: (method, route path) -> how to build a hostile request to it.
 RULES: dict[tuple[str, str], Callable[[World, Pick, str], Request]] = {
     ("POST", "/api/ingest"): _ingest,
@@ -331,6 +386,9 @@ RULES: dict[tuple[str, str], Callable[[World, Pick, str], Request]] = {
     ("DELETE", "/api/access/keys/{key_id}"): _revoke_key,
     ("POST", "/api/login"): _login,
     ("POST", "/api/logout"): _logout,
+    ("POST", "/api/logistics/agreements"): _logistics_agreement,
+    ("POST", "/api/logistics/orders"): _logistics_order,
+    ("POST", "/api/logistics/orders/{ref}/{kind}"): _logistics_step,
 }
 
 

@@ -236,7 +236,7 @@ def statement(username: str = AS, partner: str = typer.Option(..., "--partner"),
               html: Path | None = typer.Option(None, "--html", help="Write HTML here."),
               db: Path = DB, as_json: bool = JSON) -> None:
     """Statement of account with a partner for one of your fiscal years."""
-    from seasight.logistics.documents import statement_html
+    from seasight.logistics.documents import export_entries, statement_html
 
     def go(s: Store, c: Caller) -> tuple[pl.DataFrame, str]:
         frame = storage.statement_report(s, c, partner, fy)
@@ -244,7 +244,7 @@ def statement(username: str = AS, partner: str = typer.Option(..., "--partner"),
 
     frame, page = _run(db, username, go, read_only=True)
     if csv is not None:
-        reports.formatted(frame).write_csv(csv)
+        csv.write_bytes(export_entries(reports.formatted(frame), "csv"))  # spreadsheet-safe
     if html is not None:
         html.write_text(page, encoding="utf-8")
     _out(reports.formatted(frame), as_json)
