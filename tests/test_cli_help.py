@@ -3,7 +3,10 @@
 The examples are read from each command's help text (and checked to appear in its rendered
 ``--help``); ``sea.duckdb`` (and the default ``--db``, through ``SEASIGHT_DB``) is the demo
 database; the files the examples name are made in the working folder first; identifiers of
-things the examples create (an agreement, a key, an alert) are those created here. Examples
+things the examples create (an agreement, a key, an alert) are those created here. Each
+``seasight logistics`` example runs on its own copy of a database in the state it needs (the
+people of two navies, their ACSA, and the worked fuel order up to the step the example takes),
+those states built once with the logistics Python API. Examples
 that need a network peer or a cluster are parsed (every option and value checked) but not run;
 that list is explicit and small. The help also shows boolean flags without a value, and read
 commands do not promise to create a missing database.
@@ -24,7 +27,22 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from logistics_world import (
+    AGREEMENT,
+    JP,
+    JP_ACCEPTER,
+    JP_PLACER,
+    RATES,
+    US,
+    US_PAYER,
+    US_PLACER,
+    US_RECEIVER,
+    at,
+    setup,
+    step,
+)
 from seasight.cli import app
+from seasight.logistics import storage
 from seasight.store import Store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -168,6 +186,107 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+#: The worked fuel order (README, example 1): JMSDF provides 120 m3 of F-76 to the US Navy.
+FUEL_ORDER: dict[str, Any] = {
+    "requesting_unit": {"name": "USS Ronald Reagan", "mmsi": 368926000, "imo": 9338266},
+    "providing_unit": "JMSDF Yokosuka District", "place": {"locode": "JPYOK"},
+    "purpose": "port_call", "start": "2025-03-10", "end": "2025-03-12", "method": "cash",
+    "lines": [{"category": "fuel", "description": "Marine diesel F-76", "quantity": "120",
+               "unit": "m3", "unit_price": "98500", "currency": "JPY"}]}
+
+#: Two more orders, so that the third (a repair beyond the US Navy's ceiling) is -0003.
+OTHER_ORDERS: list[tuple[Any, dict[str, Any]]] = [
+    (JP_PLACER, {"requesting_unit": {"name": "JS Izumo"}, "providing_unit": "NAVBASE Guam",
+                 "place": {"lat": 13.444, "lon": 144.654, "name": "Apra Harbor"},
+                 "purpose": "exercise", "start": "2025-06-01", "end": "2025-06-05",
+                 "method": "replacement_in_kind",
+                 "lines": [{"category": "water", "description": "Potable water",
+                            "quantity": "200", "unit": "m3", "unit_price": "3.50",
+                            "currency": "USD"}]}),
+    (JP_PLACER, {"requesting_unit": "JS Kaga", "providing_unit": "SRF Yokosuka",
+                 "place": {"locode": "JPYOK"}, "purpose": "exercise", "start": "2025-02-01",
+                 "end": "2025-02-10", "method": "cash",
+                 "lines": [{"category": "repair", "description": "Hull repair",
+                            "quantity": "1", "unit": "lot", "unit_price": "12000.00",
+                            "currency": "USD"}]})]
+
+
+def _logistics_state(example: str) -> str:
+    """The state of the logistics database ``example`` runs on."""
+    words = _command_part(example)[0]
+    command = words[1]
+    if command == "agreement":
+        return "people" if "@acsa.json" in words else "agreement"
+    if command == "order":
+        return "agreement" if "--submit" in words else "submitted"
+    return {"submit": "draft", "accept": "submitted", "reject": "submitted",
+            "cancel": "submitted", "override": "over_ceiling", "deliver": "accepted",
+            "receive": "delivered", "invoice": "received",
+            "settle": "invoiced"}.get(command, "settled")
+
+
+def _copy_db(source: Path, target: Path) -> None:
+    """Copy database ``source`` to ``target`` with the files beside it (its write-ahead log
+    and its audit anchor and key), replacing those of ``target``."""
+    shutil.copy(source, target)
+    for suffix in (".wal", ".audit-anchor", ".audit-key"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+        if Path(f"{source}{suffix}").exists():
+            shutil.copy(f"{source}{suffix}", f"{target}{suffix}")
+
+
+@pytest.fixture(scope="module")
+def logistics_states(workdir: Path) -> dict[str, Path]:
+    """Databases in each state a ``seasight logistics`` example needs (by name), and the files
+    those examples name (acsa.json, rates.csv, order.json) in the working folder."""
+    from seasight.access.accounts import create_organisation, create_user
+
+    (workdir / "acsa.json").write_text(json.dumps(AGREEMENT))
+    (workdir / "rates.csv").write_text(RATES)
+    (workdir / "order.json").write_text(json.dumps(FUEL_ORDER))
+    folder = workdir / "logistics-states"
+    folder.mkdir()
+    db = folder / "world.duckdb"
+    states: dict[str, Path] = {}
+
+    def keep(name: str, source: Path = db) -> Path:
+        states[name] = folder / f"{name}.duckdb"
+        _copy_db(source, states[name])
+        return states[name]
+
+    with Store(db) as store:
+        for org, prefix in ((JP, "jp"), (US, "us")):
+            create_organisation(store, org)
+            for duty in ("placer", "receiver", "payer", "accepter", "admin"):
+                create_user(store, org, f"{prefix}.{duty}",
+                            "admin" if duty == "admin" else "analyst")
+    keep("people")
+    with Store(db) as store:
+        setup(store)
+    keep("agreement")
+    with Store(keep("over_ceiling")) as store:
+        for who, order in ((US_PLACER, FUEL_ORDER), *OTHER_ORDERS):
+            storage.place_order(store, who, "acsa-jp-us", order, submit=True,
+                                **at("2025-01-20"))
+    with Store(db) as store:
+        oid = storage.place_order(store, US_PLACER, "acsa-jp-us", FUEL_ORDER,
+                                  **at("2025-03-03"))["order_id"]
+    keep("draft")
+    for name, who, kind, day, payload in (
+            ("submitted", US_PLACER, "submit", "2025-03-03", {}),
+            ("accepted", JP_ACCEPTER, "accept", "2025-03-04", {}),
+            ("delivered", JP_PLACER, "deliver", "2025-03-10", {"lines": {"1": "120"}}),
+            ("received", US_RECEIVER, "receive", "2025-03-10",
+             {"delivery_id": "D1", "lines": {"1": "120"}}),
+            ("invoiced", JP_ACCEPTER, "invoice", "2025-03-14", {}),
+            ("settled", US_PAYER, "settle", "2025-04-15",
+             {"method": "cash", "amount": "80000.00", "currency": "USD"})):
+        with Store(db) as store:
+            step(store, who, oid, kind, day, **payload)
+        keep(name)
+    return states
+
+
 def _ids(db: Path) -> dict[str, str]:
     """The identifiers of things the examples refer to, as created in the demo database."""
     out: dict[str, str] = {}
@@ -207,15 +326,20 @@ def test_every_help_text_has_examples_that_are_found() -> None:
 @pytest.mark.parametrize(("path", "example"), EXAMPLES,
                          ids=[e[:60] for _, e in EXAMPLES])
 def test_help_example_runs_as_written(path: tuple[str, ...], example: str, workdir: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                      monkeypatch: pytest.MonkeyPatch,
+                                      request: pytest.FixtureRequest) -> None:
     helped = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
     assert helped.exit_code == 0
     assert " ".join(example.split()) in " ".join(helped.stdout.replace("\\", " ").split()), \
         f"{example!r} is not shown whole in 'seasight {' '.join(path)} --help'"
     monkeypatch.chdir(workdir)
     db = workdir / "demo.duckdb"
+    if path[:1] == ("logistics",):
+        states: dict[str, Path] = request.getfixturevalue("logistics_states")
+        db = workdir / "logistics-example.duckdb"
+        _copy_db(states[_logistics_state(example)], db)
     args, piped = _command_part(example)
-    ids = _ids(db)
+    ids = _ids(workdir / "demo.duckdb")
     args = [str(db) if a == "sea.duckdb" else ids.get(a, a) for a in args]
     reason = next((r for prefix, r in PARSE_ONLY.items() if example.startswith(prefix)), None)
     if reason is not None:

@@ -119,7 +119,7 @@ def agreement(username: str = AS, body: str | None = BODY,
 
     seasight logistics order --as us.placer --agreement acsa-jp-us --submit --body @order.json
 
-    seasight logistics order --as us.placer ACSA-JP-US-2025-0001   (its state and history)""")
+    seasight logistics order --as us.placer ACSA-JP-US-2025-0001   # its state and history""")
 def order(ref: str | None = typer.Argument(None, help="Order number or id to show."),
           username: str = AS, agreement_id: str | None = typer.Option(None, "--agreement"),
           body: str | None = BODY, submit: bool = typer.Option(False, "--submit"),
@@ -185,13 +185,13 @@ for _kind, _example, _doc in (
                    "'{\"method\": \"cash\", \"amount\": \"80000.00\", \"currency\": \"USD\"}'",
          "Record a settlement: cash, replacement in kind (lines) or equal value exchange "
          "(counter_order_id, amount, currency)."),
-        ("reverse", "seasight logistics reverse ACSA-JP-US-2025-0001 --as us.payer --body "
+        ("reverse", "seasight logistics reverse ACSA-JP-US-2025-0001 --as us.admin --body "
                     "'{\"target_seq\": 7, \"reason\": \"entered twice\"}'",
          "Reverse a receipt or settlement (a correcting posting)."),
         ("close", "seasight logistics close ACSA-JP-US-2025-0001 --as jp.accepter",
          "Close a settled order."),
         ("confirm", "seasight logistics confirm ACSA-JP-US-2025-0001 --as jp.payer --on "
-                    "2025-04-17 --body '{\"target_seq\": 8, \"reference\": \"SWIFT 0417\"}'",
+                    "2025-04-17 --body '{\"target_seq\": 7, \"reference\": \"SWIFT 0417\"}'",
          "Confirm for the provider that a settlement arrived (not by who recorded it)."),
 ):
     _step_command(_kind, _example, _doc)
