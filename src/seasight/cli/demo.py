@@ -183,10 +183,15 @@ def _serve_live(db: Path, out: Path, zones: Sequence[Zone], host: str, port: int
         pipeline: LivePipeline | None = app.state.pipeline
         if pipeline is None or not _wait(pipeline, server):
             return
-        pipeline.analyse()
-        with app.state.access.reading() as store:
-            _alerts_since(store, seen, console)
-            _summary_from(store, db, out, console, way_in)
+        try:
+            pipeline.analyse()
+            with app.state.access.reading() as store:
+                _alerts_since(store, seen, console)
+                _summary_from(store, db, out, console, way_in)
+        except RuntimeError:
+            if server.should_exit:  # stopped (Ctrl-C) while reporting: the store is closing
+                return
+            raise
         console.print(f"\n[bold]Replay finished.[/] The service is still up at {esc(url)}: "
                       "Ctrl-C stops it.")
 
@@ -207,11 +212,12 @@ def _free_port(host: str, port: int) -> int:
 
 
 def _wait(pipeline: LivePipeline, server: Any) -> bool:
-    """Wait for the replay to end; False if the server stopped first."""
+    """Wait for the replay to end; False if the server stopped first (stopping ends the feeds
+    too, so the server is asked again once they have ended)."""
     while not pipeline.wait_feeds(timeout=0.5):
         if server.should_exit:
             return False
-    return True
+    return not server.should_exit
 
 
 def _alerts_since(store: Store, seen: set[str], console: Console) -> None:
