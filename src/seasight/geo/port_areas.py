@@ -28,6 +28,7 @@ so the nearest point of each tree decides), behind a 0.1 degree bitmap that skip
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from scipy.spatial import cKDTree
 
 from seasight.geo.anchorages import load_anchorages, load_wpi_ports
 from seasight.geo.distance import chord_to_km, km_to_chord, unit_vectors
-from seasight.geo.ports import _GRID_DEG, PORT_RADIUS_KM, _bitmap, _near_kernel, load_ports
+from seasight.geo.ports import PORT_RADIUS_KM, load_ports
 
 #: A position within this distance of an anchorage cell is at that anchorage, km (GFW: 3 km).
 ANCHORAGE_RADIUS_KM = 3.0
@@ -52,6 +53,9 @@ MATCH_KM = 30.0
 
 #: Name similarity (rapidfuzz token-set ratio, 0-100) from which two port names agree.
 NAME_MATCH_SCORE = 88.0
+
+#: Cell size (degrees) of the bitmap that lets lookups skip the open sea.
+_GRID_DEG = 0.1
 
 #: Columns of :attr:`PortAreas.ports`, in order.
 PORT_AREA_COLUMNS: dict[str, pl.DataType] = {
@@ -225,9 +229,36 @@ def _column(frame: pl.DataFrame, name: str, n: int) -> pl.Series:
     return pl.Series(name, [None] * n, dtype=pl.String)
 
 
+def _bitmap(cells: np.ndarray) -> np.ndarray:
+    """The grid as a flat bool array, True in ``cells`` (6.5 MB at 0.1 degree)."""
+    n_rows = round(180 / _GRID_DEG) + 1
+    n_cols = round(360 / _GRID_DEG)
+    out = np.zeros(n_rows * n_cols, dtype=np.bool_)
+    out[cells] = True
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _near_kernel(lat, lon, bitmap, grid_deg):  # type: ignore[no-untyped-def]
+    # the cell of each point (as _cells_within numbers them), looked up in the grid bitmap
+    n = len(lat)
+    out = np.zeros(n, np.bool_)
+    n_cols = np.int64(round(360.0 / grid_deg))
+    for i in range(n):
+        la = lat[i]
+        lo = lon[i]
+        if not (np.isfinite(la) and np.isfinite(lo)):
+            continue
+        la = min(max(la, -90.0), 90.0)
+        row = np.int64(math.floor((la + 90.0) / grid_deg))
+        col = np.int64(math.floor(((lo + 180.0) % 360.0) / grid_deg)) % n_cols
+        out[i] = bitmap[row * n_cols + col]
+    return out
+
+
 def _cells_within(lat: np.ndarray, lon: np.ndarray, radius_km: float) -> np.ndarray:
     """Ids of the 0.1 degree grid cells within ``radius_km`` (plus a margin) of the points
-    (the same cell numbering as :mod:`seasight.geo.ports`' bitmap)."""
+    (the cell numbering of :func:`_near_kernel`)."""
     if lat.size == 0:
         return np.zeros(0, np.int64)
     n_cols = round(360 / _GRID_DEG)
@@ -268,9 +299,8 @@ def _match(names: list[str], lat: np.ndarray, lon: np.ndarray, tree: cKDTree,
     out = np.full(len(names), -1, np.int64)
     if not names or tree.n == 0:
         return out
-    bound = float(km_to_chord(MATCH_KM))
-    near = tree.query_ball_point(unit_vectors(lat, lon), bound)
     xyz = unit_vectors(lat, lon)
+    near = tree.query_ball_point(xyz, float(km_to_chord(MATCH_KM)))
     for i, cand in enumerate(near):
         if not cand:
             continue

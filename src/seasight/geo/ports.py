@@ -6,8 +6,8 @@ plus the few ports it lacks that SeaSight's reference data needs (``ports_supple
 positions from UN/LOCODE, e.g. Portsmouth GBPME on the Solent).
 Each point stands for a whole port, usually near its main basin or quay; a vessel within
 :data:`PORT_RADIUS_KM` of one is taken to be in that port. The layer holds no anchorages and no
-port outlines, so ships at an outer anchorage several kilometres away may be "not in port":
-detectors that care should widen the radius or supply their own zones.
+port outlines: the detectors use :mod:`seasight.geo.port_areas`, which joins these points with
+the named anchorages of Global Fishing Watch and the World Port Index.
 
 A few LOCODEs appear more than once (38 codes: old and new names such as Bombay and Mumbai,
 several terminals of one port) and one row has the bare code ``EG``; the frame keeps every row
@@ -20,17 +20,15 @@ exact great-circle searches, with no trouble at the antimeridian.
 from __future__ import annotations
 
 import json
-import math
 from functools import cache
 from importlib import resources
 
-import numba as nb
 import numpy as np
 import polars as pl
 from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
-from seasight.geo.distance import chord_to_km, haversine_km, km_to_chord, unit_vectors
+from seasight.geo.distance import chord_to_km, km_to_chord, unit_vectors
 
 #: A vessel within this great-circle distance (km) of a port point is "in port".
 PORT_RADIUS_KM = 5.0
@@ -182,118 +180,3 @@ def ports_within(
     c = np.concatenate(chords)
     order = np.lexsort((c, p))
     return p[order], q[order], chord_to_km(c[order])
-
-
-#: Cell size (degrees) of the bitmap that lets :func:`nearest_port_within` skip open sea.
-_GRID_DEG = 0.1
-
-
-@cache
-def _default_port_cells(radius_km: float) -> np.ndarray:
-    ports = load_ports()
-    return _port_cells(
-        ports["lat"].to_numpy().astype(np.float64),
-        ports["lon"].to_numpy().astype(np.float64),
-        radius_km,
-    )
-
-
-@cache
-def _default_port_bitmap(radius_km: float) -> np.ndarray:
-    return _bitmap(_default_port_cells(radius_km))
-
-
-def _bitmap(cells: np.ndarray) -> np.ndarray:
-    """The grid as a flat bool array, True in ``cells`` (6.5 MB at 0.1 degree)."""
-    n_rows = round(180 / _GRID_DEG) + 1
-    n_cols = round(360 / _GRID_DEG)
-    out = np.zeros(n_rows * n_cols, dtype=np.bool_)
-    out[cells] = True
-    return out
-
-
-def _cell_ids(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    n_cols = round(360 / _GRID_DEG)
-    row = np.floor((np.clip(lat, -90, 90) + 90) / _GRID_DEG).astype(np.int64)
-    col = np.floor(((lon + 180.0) % 360.0) / _GRID_DEG).astype(np.int64) % n_cols
-    return row * n_cols + col
-
-
-def _port_cells(port_lat: np.ndarray, port_lon: np.ndarray, radius_km: float) -> np.ndarray:
-    """Sorted ids of the grid cells within ``radius_km`` (plus a margin) of some port."""
-    n_cols = round(360 / _GRID_DEG)
-    n_rows = round(180 / _GRID_DEG) + 1
-    dlat = radius_km / 111.0
-    n_lat = math.ceil(dlat / _GRID_DEG) + 1
-    cells = []
-    for lat, lon in zip(port_lat, port_lon, strict=True):
-        c = max(math.cos(math.radians(min(abs(lat) + dlat + _GRID_DEG, 89.9))), 1e-3)
-        n_lon = min(math.ceil(radius_km / (111.0 * c) / _GRID_DEG) + 1, n_cols // 2)
-        cell = int(_cell_ids(np.array([lat]), np.array([lon]))[0])
-        row, col = divmod(cell, n_cols)
-        rows = np.arange(max(row - n_lat, 0), min(row + n_lat, n_rows - 1) + 1)
-        cols = np.arange(col - n_lon, col + n_lon + 1) % n_cols
-        cells.append((rows[:, None] * n_cols + cols[None, :]).ravel())
-    if not cells:
-        return np.zeros(0, np.int64)
-    return np.unique(np.concatenate(cells)).astype(np.int64)
-
-
-def nearest_port_within(
-    lat: np.ndarray,
-    lon: np.ndarray,
-    radius_km: float,
-    ports: pl.DataFrame | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest port (row of ``ports``, default :func:`load_ports`) and distance (km) of each
-    point, looked up only where some port may be within ``radius_km``.
-
-    Points whose 0.1-degree grid cell is farther than ``radius_km`` from every port get -1 and
-    ``inf``; the others get the exact nearest port (which may be farther than ``radius_km``).
-    Skipping the open sea makes this several times faster than a lookup of every point.
-    """
-    lat = np.asarray(lat, dtype=np.float64)
-    lon = np.asarray(lon, dtype=np.float64)
-    if ports is None:
-        bitmap = _default_port_bitmap(float(radius_km))
-    else:
-        port_lat = ports["lat"].to_numpy().astype(np.float64)
-        port_lon = ports["lon"].to_numpy().astype(np.float64)
-        bitmap = _bitmap(_port_cells(port_lat, port_lon, radius_km))
-    near = _near_kernel(lat, lon, bitmap, _GRID_DEG)
-    idx = np.full(lat.size, -1, np.int64)
-    dist = np.full(lat.size, np.inf)
-    sel = np.flatnonzero(near)
-    if sel.size:
-        if ports is None:
-            pi, pd = nearest_port(lat[sel], lon[sel])
-            idx[sel] = np.asarray(pi, np.int64)
-            dist[sel] = np.asarray(pd, np.float64)
-        else:
-            # an explicit port table (tests, small tables): brute force in chunks
-            for start in range(0, sel.size, 4096):
-                s = sel[start : start + 4096]
-                d = np.asarray(haversine_km(lat[s, None], lon[s, None], port_lat[None, :],
-                                            port_lon[None, :]), dtype=np.float64)
-                k = np.argmin(d, axis=1)
-                idx[s] = k
-                dist[s] = d[np.arange(s.size), k]
-    return idx, dist
-
-
-@nb.njit(cache=True, nogil=True)
-def _near_kernel(lat, lon, bitmap, grid_deg):  # type: ignore[no-untyped-def]
-    # the same cell ids as _cell_ids, looked up in the grid bitmap
-    n = len(lat)
-    out = np.zeros(n, np.bool_)
-    n_cols = np.int64(round(360.0 / grid_deg))
-    for i in range(n):
-        la = lat[i]
-        lo = lon[i]
-        if not (np.isfinite(la) and np.isfinite(lo)):
-            continue
-        la = min(max(la, -90.0), 90.0)
-        row = np.int64(math.floor((la + 90.0) / grid_deg))
-        col = np.int64(math.floor(((lo + 180.0) % 360.0) / grid_deg)) % n_cols
-        out[i] = bitmap[row * n_cols + col]
-    return out
