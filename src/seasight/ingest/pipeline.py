@@ -151,6 +151,15 @@ def source_name(path: Path) -> str:
     return "-" if str(path) == "-" else str(path.resolve())
 
 
+def source_fingerprint(path: Path, layout: CsvLayout | None = None) -> str:
+    """What a completed ingest of ``path`` is recognised by (``""`` for standard input): the
+    file's fingerprint, and the digest of the CSV layout it was read with, so that reading it
+    with another layout is a new ingest."""
+    if str(path) == "-":
+        return ""
+    return fingerprint(path) + (f"+layout:{layout.digest()}" if layout else "")
+
+
 def ingest_file(
     path: Path,
     store: Store,
@@ -166,11 +175,10 @@ def ingest_file(
     ``layout``: the file is a CSV track laid out so (see :func:`reads_as_csv`)."""
     source = source_name(path)
     report.sources.append(source)
+    fp = source_fingerprint(path, layout)
     if source == "-":
-        fp = ""
         cp = None
     else:
-        fp = fingerprint(path) + (f"+layout:{layout.digest()}" if layout else "")
         cp = store.checkpoint(source)
         if cp is not None and cp.fingerprint == fp and cp.completed and not force:
             report.already_ingested.append(source)
@@ -380,4 +388,4 @@ def ingest_live(
 
 
 __all__ = ["CHUNK_BYTES", "IngestReport", "bulk_settings", "expand_paths", "ingest_file",
-           "ingest_live", "ingest_paths", "reads_as_csv", "with_damage"]
+           "ingest_live", "ingest_paths", "reads_as_csv", "source_fingerprint", "with_damage"]

@@ -22,6 +22,7 @@ from seasight.ingest.pipeline import (
     IngestReport,
     Progress,
     reads_as_csv,
+    source_fingerprint,
     source_name,
     with_damage,
 )
@@ -29,7 +30,7 @@ from seasight.lake.dataset import Lake
 from seasight.model.batch import Batch
 from seasight.sources.csv_layout import CsvLayout
 from seasight.sources.csv_tracks import read_track_csv
-from seasight.sources.files import expand_paths, fingerprint, line_chunks, open_source
+from seasight.sources.files import expand_paths, line_chunks, open_source
 
 __all__ = ["ingest_lake"]
 
@@ -54,9 +55,7 @@ def ingest_lake(
     for path in expand_paths(paths):
         source = source_name(path)
         report.sources.append(source)
-        fp = "" if source == "-" else fingerprint(path)
-        if fp and layout:
-            fp += f"+layout:{layout.digest()}"
+        fp = source_fingerprint(path, layout)
         if fp and done.get(source) == fp and not force:
             report.already_ingested.append(source)
             continue
