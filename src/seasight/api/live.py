@@ -32,7 +32,6 @@ from seasight.analysis.detection import IncrementalDetector, StoredDetection
 from seasight.ingest.pipeline import IngestReport, ingest_live
 from seasight.risk.alerts import Rule, default_rules, update_alerts
 from seasight.risk.score import risk_store
-from seasight.risk.watchlists import keep_screening_current
 from seasight.sources.live import LiveChunk, parse_endpoint, tcp_chunks, udp_chunks
 from seasight.sources.replay import replay_chunks
 from seasight.store.latest import refresh_latest
@@ -202,8 +201,7 @@ class LivePipeline:
                 return None
             with self.shared.writing() as store:
                 done = self.detector.save(store, window)
-                keep_screening_current(store)
-                risk_store(store)
+                risk_store(store)  # brings identities and screening up to date first
                 fired = update_alerts(store, self.rules)
             self._seen_rowid = top
             a = self.status.analysis
