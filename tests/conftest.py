@@ -208,3 +208,28 @@ def issue_admin_key(db: Path) -> str:
         ensure_tables(store)
         return issue_key(store, "local", role="admin", scopes=("read", "ingest", "admin"),
                          label="tests").secret
+
+
+def analysed_demo(sim_folder: Path, db: Path, *, hours: float, vessels: int,
+                  seed: int = 7) -> None:
+    """What ``seasight demo --no-serve`` builds, small: a simulation written to
+    ``sim_folder``, its feed ingested into ``db``, detection with its zones, the shipped OFAC
+    list, risk and the default alert rules."""
+    from seasight.analysis.detection import detect_store
+    from seasight.geo.zones import load_zones
+    from seasight.ingest import ingest_paths
+    from seasight.risk.alerts import default_rules, fire_alerts
+    from seasight.risk.score import risk_store
+    from seasight.risk.watchlists import add_watchlist, default_watchlists
+    from seasight.sim import simulate, write_simulation
+    from seasight.store import Store
+
+    write_simulation(simulate("indo-pacific", hours=hours, vessels=vessels, seed=seed),
+                     sim_folder)
+    ingest_paths([sim_folder / "feed.nmea"], db)
+    with Store(db) as store:
+        detect_store(store, load_zones([sim_folder / "zones.geojson"]))
+        add_watchlist(store, default_watchlists()[0])
+        risk_store(store)
+        fire_alerts(store, default_rules())
+

@@ -146,17 +146,25 @@ def test_demo_runs(tmp_path: Path) -> None:
     assert grant.role == "admin" and "admin" in grant.scopes
 
 
-def test_demo_serves_the_live_replay(tmp_path: Path) -> None:
-    """The README's first command: the demo starts the service, replays the feed into it and
-    the ship-to-ship transfer with the DPRK-listed tanker raises a critical alert."""
+def _live_demo(tmp_path: Path, db: str, *, vessels: int, hours: int,
+               speed: int) -> tuple[subprocess.Popen[str], int]:
+    """``seasight demo`` (the live replay into the service) in a subprocess on a free port,
+    its output (stdout and stderr) in text as ``proc.stdout``; returns it and the port."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "seasight", "demo", "--db", str(tmp_path / "live.duckdb"),
-           "--out", str(tmp_path / "sim"), "--vessels", "120", "--hours", "36",
-           "--speed", "20000", "--port", str(port)]
+    cmd = [sys.executable, "-m", "seasight", "demo", "--db", str(tmp_path / db),
+           "--out", str(tmp_path / "sim"), "--vessels", str(vessels), "--hours", str(hours),
+           "--speed", str(speed), "--port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=tmp_path)
+    return proc, port
+
+
+def test_demo_serves_the_live_replay(tmp_path: Path) -> None:
+    """The README's first command: the demo starts the service, replays the feed into it and
+    the ship-to-ship transfer with the DPRK-listed tanker raises a critical alert."""
+    proc, port = _live_demo(tmp_path, "live.duckdb", vessels=120, hours=36, speed=20000)
     lines: list[str] = []
     try:
         assert proc.stdout is not None
@@ -194,14 +202,7 @@ def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path, stop: signal.Signals) -> N
     """Ctrl-C (or a SIGTERM) in the middle of the live replay stops the demo without a
     traceback: the end-of-replay report must not run against the store being closed (it did,
     in about half the runs, when the stop ended the feeds first)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "seasight", "demo", "--db", str(tmp_path / "stop.duckdb"),
-           "--out", str(tmp_path / "sim"), "--vessels", "60", "--hours", "24",
-           "--speed", "300", "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=tmp_path)
+    proc, _ = _live_demo(tmp_path, "stop.duckdb", vessels=60, hours=24, speed=300)
     lines: list[str] = []
     try:
         assert proc.stdout is not None

@@ -27,6 +27,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from conftest import analysed_demo
 from logistics_world import (
     AGREEMENT,
     JP,
@@ -137,24 +138,10 @@ def _command_part(example: str) -> tuple[list[str], bool]:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding a small demo database and every file the examples name."""
-    from seasight.analysis.detection import detect_store
-    from seasight.geo.zones import load_zones
-    from seasight.ingest.pipeline import ingest_paths
-    from seasight.risk.alerts import default_rules, fire_alerts
-    from seasight.risk.score import risk_store
-    from seasight.risk.watchlists import add_watchlist, default_watchlists
-    from seasight.sim import simulate, write_simulation
-
     folder = tmp_path_factory.mktemp("examples")
     sim = folder / "sim"
-    write_simulation(simulate("indo-pacific", hours=24, vessels=50, seed=7), sim)
     db = folder / "demo.duckdb"
-    ingest_paths([sim / "feed.nmea"], db)
-    with Store(db) as store:
-        detect_store(store, load_zones([sim / "zones.geojson"]))
-        add_watchlist(store, default_watchlists()[0])
-        risk_store(store)
-        fire_alerts(store, default_rules())
+    analysed_demo(sim, db, hours=24, vessels=50)
     feed = (sim / "feed.nmea").read_bytes()
     lines = feed.splitlines(keepends=True)
     (folder / "capture.nmea").write_bytes(b"".join(lines[:2000]))

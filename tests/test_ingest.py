@@ -35,13 +35,16 @@ def _tag(body: bytes, station: str, t: int) -> bytes:
     return b"\\" + tb + b"*%02X\\" % cs + body
 
 
+def _real_sentences() -> list[bytes]:
+    """The AIS sentences (no comments or other lines) of the first two real capture files."""
+    return [ln for f in REAL_FILES[:2] for ln in f.read_bytes().splitlines()
+            if ln.startswith(b"!")]
+
+
 def feed_with_duplicates(n_rounds: int) -> bytes:
     """Real sentences, each round at a later time, every line heard by two stations one second
     apart (duplicate receptions), plus the real files' own bad lines."""
-    lines = [
-        ln for f in REAL_FILES[:2] for ln in f.read_bytes().splitlines()
-        if ln.startswith(b"!")
-    ]
+    lines = _real_sentences()
     out = []
     t0 = 1_700_000_000
     for r in range(n_rounds):
@@ -58,10 +61,7 @@ def feed_out_of_order(n_rounds: int) -> bytes:
     rxA carries the earlier time (rxA's clock, or its link, is behind); for every third both
     stations give the same time, rxB first. Either way rxA's reception is the one to keep
     (earliest time, then station name), and chunk boundaries fall between the two lines."""
-    lines = [
-        ln for f in REAL_FILES[:2] for ln in f.read_bytes().splitlines()
-        if ln.startswith(b"!")
-    ]
+    lines = _real_sentences()
     out = []
     t0 = 1_700_000_000
     for r in range(n_rounds):

@@ -29,7 +29,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from conftest import issue_admin_key
+from conftest import analysed_demo, issue_admin_key
 from seasight.web import STATIC_DIR, VENDOR_FILES, is_built
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,24 +246,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store built like ``seasight demo`` does, from a small simulation."""
-    from seasight.analysis.detection import detect_store
-    from seasight.geo.zones import load_zones
-    from seasight.ingest.pipeline import ingest_paths
-    from seasight.risk.alerts import default_rules, fire_alerts
-    from seasight.risk.score import risk_store
-    from seasight.risk.watchlists import add_watchlist, default_watchlists
-    from seasight.sim import simulate, write_simulation
-    from seasight.store import Store
-
     folder = tmp_path_factory.mktemp("web")
-    write_simulation(simulate("indo-pacific", hours=30, vessels=80, seed=7), folder)
     db = folder / "web.duckdb"
-    ingest_paths([folder / "feed.nmea"], db)
-    with Store(db) as store:
-        detect_store(store, load_zones([folder / "zones.geojson"]))
-        add_watchlist(store, default_watchlists()[0])
-        risk_store(store)
-        fire_alerts(store, default_rules())
+    analysed_demo(folder, db, hours=30, vessels=80)
     return db
 
 
